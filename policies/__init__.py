@@ -1,0 +1,118 @@
+"""Policies: pure functions from a server and its usage summary to findings.
+
+No I/O and no clock: the evaluation time ``at`` is passed in. Order of judgement:
+
+1. ``insufficient_data`` — coverage below the floor or too few days: nothing else;
+2. ``undeployed`` — delivered more than N working days ago, no workload since;
+3. ``release`` — idle over the look-back;
+4. ``shrink`` / ``expand`` per dimension, with one recommended size for the server.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from rightsizer.calendar import WorkCalendar
+from rightsizer.models import Dimension, Finding, Kind, Server, Size, UsageSummary
+from rightsizer.settings import Settings
+
+from . import idle, pingdu, sizing, undeployed
+
+__all__ = ["evaluate_server"]
+
+
+def _window(summary: UsageSummary) -> dict:
+    return {
+        "start": summary.window_start.isoformat(),
+        "end": summary.window_end.isoformat(),
+        "effective_start": summary.effective_start.isoformat(),
+        "coverage": summary.coverage,
+        "coverage_by_metric": summary.coverage_by_metric,
+        "days_of_data": summary.days_of_data,
+    }
+
+
+def _server_level(server: Server, summary: UsageSummary, kind: Kind, observed, threshold, settings: Settings,
+                  **extra) -> Finding:
+    saving = Decimal(0)
+    if kind in (Kind.RELEASE, Kind.UNDEPLOYED):
+        saving = sizing.monthly_cost(server.size, settings.prices)
+    return Finding(
+        server_id=server.server_id, department=server.department, kind=kind, dimension=None,
+        observed=observed, threshold=threshold, current=server.size, recommended=None,
+        monthly_saving_cny=saving, evidence={"window": _window(summary), **extra},
+    )
+
+
+def evaluate_server(server: Server, summary: UsageSummary, at: datetime, settings: Settings,
+                    calendar: WorkCalendar) -> list[Finding]:
+    w = settings.window
+    if summary.coverage < w.coverage_min or summary.days_of_data < w.min_days_of_data:
+        return [_server_level(server, summary, Kind.INSUFFICIENT_DATA, summary.coverage, w.coverage_min, settings,
+                              statistic="coverage", min_days_of_data=w.min_days_of_data)]
+    if undeployed.is_undeployed(server, summary, at, settings, calendar):
+        u = settings.policy.undeployed
+        return [_server_level(
+            server, summary, Kind.UNDEPLOYED, summary.cpu_p95_pct, u.workload_cpu_p95_below_pct, settings,
+            statistic="cpu_p95_pct_since_delivery", delivered_at=server.delivered_at.isoformat(),
+            deploy_deadline=undeployed.deploy_deadline(server, settings, calendar).isoformat(),
+            workdays=u.workdays)]
+    if idle.is_idle(summary, settings):
+        r = settings.policy.release
+        return [_server_level(server, summary, Kind.RELEASE, summary.recent_cpu_p95_pct, r.cpu_p95_below_pct,
+                              settings, statistic="cpu_p95_pct", lookback_days=r.days,
+                              lookback_coverage=summary.recent_coverage)]
+    return _resize(server, summary, settings)
+
+
+def _resize(server: Server, summary: UsageSummary, settings: Settings) -> list[Finding]:
+    shrink = pingdu.shrink_dimensions(summary, settings.policy)
+    expand = pingdu.expand_dimensions(summary, settings.policy)
+    if not shrink and not expand:
+        return []
+    sz = settings.sizing
+    changes: dict[Dimension, float] = {}
+    for dim in (*shrink, *expand):
+        changes[dim] = sizing.needed(dim, server.size.get(dim), pingdu.sizing_stat(summary, dim), sz,
+                                     max_pct=summary.memory_max_pct if dim is Dimension.MEMORY else None)
+    rec, flavor = sizing.recommend(server.size, changes, sz, settings.prices)
+    findings = []
+    for dim, threshold in (*((d, t) for d, t in shrink.items()), *((d, t) for d, t in expand.items())):
+        kind = Kind.SHRINK if dim in shrink else Kind.EXPAND
+        cur, new = server.size.get(dim), rec.get(dim)
+        if kind is Kind.SHRINK:
+            new = min(new, cur)  # a snapped flavor never makes a shrink grow
+            if new >= cur:
+                continue  # already at the floor, or the observed maximum forbids it
+        elif new <= cur:
+            continue
+        rec_dim = _with(rec, dim, new)
+        price = sizing.unit_price(dim, settings.prices)
+        findings.append(Finding(
+            server_id=server.server_id, department=server.department, kind=kind, dimension=dim,
+            observed=pingdu.observed(summary, dim), threshold=threshold, current=server.size, recommended=rec_dim,
+            monthly_saving_cny=(Decimal(str(cur)) - Decimal(str(new))) * price,
+            evidence={
+                "statistic": pingdu.STAT_NAME[dim],
+                "window": _window(summary),
+                "cpu_max_pct": summary.cpu_max_pct,
+                "memory_max_pct": summary.memory_max_pct,
+                "memory_peak_days": summary.memory_peak_days,
+                "disk_max_pct": summary.disk_max_pct,
+                "sizing_statistic_pct": pingdu.sizing_stat(summary, dim),
+                "target_pct": sz.target_pct,
+                "unit_price_cny_month": str(price),
+                "flavor": flavor,
+                "mode": settings.policy.shrink.mode,
+            },
+        ))
+    return findings
+
+
+def _with(size: Size, dim: Dimension, value: float) -> Size:
+    if dim is Dimension.CPU:
+        return Size(int(value), size.ram_gib, size.disk_gib)
+    if dim is Dimension.MEMORY:
+        return Size(size.vcpus, float(value), size.disk_gib)
+    return Size(size.vcpus, size.ram_gib, float(value))

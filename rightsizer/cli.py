@@ -1,0 +1,154 @@
+"""Command line: ``rightsizer check-config | calendar | evaluate | demo``.
+
+Exit status: 0 success, 2 bad input or configuration (the message says what and
+where; nothing is written), 1 an unexpected failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import date, datetime
+from pathlib import Path
+
+from .calendar import CalendarError, WorkCalendar
+from .settings import ConfigError, Settings, load_settings
+
+EXIT_INPUT = 2
+
+
+class UsageError(Exception):
+    """A bad command-line value."""
+
+
+def _parse_at(text: str | None, settings: Settings) -> datetime:
+    if text is None:
+        now = datetime.now(settings.tz)
+        step = settings.window.step_seconds
+        return datetime.fromtimestamp(int(now.timestamp()) // step * step, settings.tz)
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--at: {text!r} is not an ISO 8601 time (e.g. 2026-11-20T00:00:00+08:00)") from None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=settings.tz)
+    return at
+
+
+def _settings(args) -> Settings:
+    s = load_settings(getattr(args, "config", None))
+    if getattr(args, "holidays", None):
+        s = s.model_copy(update={"calendar": s.calendar.model_copy(update={"overrides": Path(args.holidays)})})
+    return s
+
+
+def cmd_check_config(args) -> int:
+    s = load_settings(args.file)
+    WorkCalendar(s.calendar.overrides)  # the override file is part of the configuration
+    print(f"{args.file}: OK")
+    return 0
+
+
+def cmd_add_workdays(args) -> int:
+    s = _settings(args)
+    try:
+        start = date.fromisoformat(args.start)
+    except ValueError:
+        raise UsageError(f"start: {args.start!r} is not a date (YYYY-MM-DD)") from None
+    print(WorkCalendar(s.calendar.overrides).add_workdays(start, args.n).isoformat())
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from collectors.csv_import import read_inventory, read_samples
+
+    from . import engine, report
+    from .store import Store
+
+    s = _settings(args)
+    at = _parse_at(args.at, s)
+    cal = WorkCalendar(s.calendar.overrides)
+    servers = read_inventory(args.inventory, s.tz)
+    step, days = s.window.step_seconds, s.window.days
+    slots = days * 86400 // step
+    start = (int(at.timestamp()) - slots * step) // step * step
+    grid = read_samples(args.samples, servers, s.tz, start, step, slots + 1)
+    ev = engine.evaluate(servers, grid, at, s, cal)
+    # Only a clean evaluation reaches the store.
+    store = Store(f"sqlite:///{Path(args.db).resolve()}" if args.db else s.store.resolved_url())
+    engine.record(store, ev, f"csv:{args.inventory},{args.samples}",
+                  engine.file_digest(args.inventory, args.samples), s)
+    if args.format == "json":
+        json.dump({"at": at.isoformat(), "findings": [f.to_json() for f in ev.findings]}, sys.stdout,
+                  ensure_ascii=False, indent=2, default=str)
+        print()
+    else:
+        print(report.findings_table(ev.findings))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from . import demo
+
+    return demo.run(Path(args.out), servers=args.servers, seed=args.seed, at_text=args.at, config=args.config)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rightsizer", description="Right-size government-cloud servers (平度 第十三条).")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__import__('rightsizer').__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("check-config", help="validate a configuration file; exit 2 on errors")
+    c.add_argument("file")
+    c.set_defaults(func=cmd_check_config)
+
+    cal = sub.add_parser("calendar", help="working-day arithmetic").add_subparsers(dest="calendar_command",
+                                                                                   required=True)
+    a = cal.add_parser("add-workdays", help="the N-th working day after START (START not counted)")
+    a.add_argument("start", help="YYYY-MM-DD")
+    a.add_argument("n", type=int)
+    a.add_argument("--holidays", help="override TOML for years chinese_calendar does not know")
+    a.add_argument("--config", help="configuration TOML")
+    a.set_defaults(func=cmd_add_workdays)
+
+    e = sub.add_parser("evaluate", help="evaluate an inventory and samples from CSV")
+    e.add_argument("--inventory", required=True)
+    e.add_argument("--samples", required=True)
+    e.add_argument("--at", help="end of the window, ISO 8601 (default: now)")
+    e.add_argument("--config", help="configuration TOML")
+    e.add_argument("--holidays", help="override TOML for years chinese_calendar does not know")
+    e.add_argument("--db", help="SQLite file (default: [store] of the configuration)")
+    e.add_argument("--format", choices=("json", "table"), default="table")
+    e.set_defaults(func=cmd_evaluate)
+
+    d = sub.add_parser("demo", help="simulate a city's cloud and run the whole job on it")
+    d.add_argument("--out", default="demo-out", help="directory for the store and samples (default: demo-out)")
+    d.add_argument("--servers", type=int, default=2000)
+    d.add_argument("--seed", type=int, default=20261120)
+    d.add_argument("--at", default="2026-11-20T00:00:00+08:00")
+    d.add_argument("--config", help="configuration TOML")
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from collectors.csv_import import InputError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"error: {exc.path}: {problem}", file=sys.stderr)
+        return EXIT_INPUT
+    except (CalendarError, InputError, UsageError) as exc:
+        for line in str(exc).splitlines():
+            print(f"error: {line}", file=sys.stderr)
+        return EXIT_INPUT
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

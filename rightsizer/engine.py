@@ -1,0 +1,60 @@
+"""The pipeline: inventory + samples -> summaries -> findings -> store.
+
+:func:`evaluate` is pure (no I/O, ``at`` passed in); :func:`run` also records the
+result in the store, all in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+from policies import evaluate_server
+
+from .calendar import WorkCalendar
+from .models import Finding, Server, UsageSummary
+from .settings import Settings
+from .store import Store
+from .summaries import SampleGrid, summarise
+
+
+@dataclass
+class Evaluation:
+    at: datetime
+    servers: list[Server]
+    summaries: list[UsageSummary]
+    findings: list[Finding]
+
+
+def evaluate(servers: list[Server], grid: SampleGrid, at: datetime, settings: Settings,
+             calendar: WorkCalendar) -> Evaluation:
+    sums = summarise(grid, servers, at, settings)
+    found: list[Finding] = []
+    for server, summary in zip(servers, sums):
+        found.extend(evaluate_server(server, summary, at, settings, calendar))
+    return Evaluation(at, servers, sums, found)
+
+
+def run_key(source_digest: str, at: datetime, settings: Settings) -> str:
+    """Identity of a run: the same input, time and settings give the same key."""
+    h = hashlib.sha256()
+    for part in (source_digest, at.isoformat(), settings.model_dump_json()):
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def record(store: Store, ev: Evaluation, source: str, source_digest: str, settings: Settings) -> int:
+    return store.record_run(run_key(source_digest, ev.at, settings), source, ev.at, ev.servers, ev.summaries,
+                            ev.findings)
+
+
+def file_digest(*paths) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        with open(p, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        h.update(b"\0")
+    return h.hexdigest()

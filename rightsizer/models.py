@@ -1,0 +1,97 @@
+"""Core records: servers, usage summaries and findings.
+
+Plain frozen dataclasses: cheap to build for 10,000 servers, easy to compare in
+tests. Sizes carry their unit in the name; money is ``Decimal`` CNY.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+
+class Kind(StrEnum):
+    SHRINK = "shrink"
+    EXPAND = "expand"
+    RELEASE = "release"
+    UNDEPLOYED = "undeployed"
+    INSUFFICIENT_DATA = "insufficient_data"
+
+
+class Dimension(StrEnum):
+    CPU = "cpu"
+    MEMORY = "memory"
+    DISK = "disk"
+
+
+@dataclass(frozen=True)
+class Size:
+    vcpus: int
+    ram_gib: float
+    disk_gib: float
+
+    def get(self, dim: Dimension) -> float:
+        return {Dimension.CPU: self.vcpus, Dimension.MEMORY: self.ram_gib, Dimension.DISK: self.disk_gib}[dim]
+
+
+@dataclass(frozen=True)
+class Server:
+    server_id: str
+    name: str
+    department: str
+    system: str
+    size: Size
+    delivered_at: datetime  # timezone-aware
+
+
+@dataclass(frozen=True)
+class UsageSummary:
+    """Statistics of one server over one window. ``None`` means "no data", never zero."""
+
+    server_id: str
+    window_start: datetime
+    window_end: datetime
+    effective_start: datetime  # later of window start and delivery
+    coverage: float  # 0..1, the lowest of the three metrics
+    coverage_by_metric: dict[str, float]
+    days_of_data: float
+    cpu_p95_pct: float | None
+    cpu_max_pct: float | None
+    memory_peak_pct: float | None  # quantile of the daily maxima
+    memory_max_pct: float | None
+    memory_peak_days: int  # number of calendar days with a memory maximum
+    disk_latest_pct: float | None
+    disk_max_pct: float | None
+    recent_cpu_p95_pct: float | None  # over the release look-back (last N days)
+    recent_coverage: float
+    # Delivered inside the window: the window then shows everything since delivery.
+    delivered_in_window: bool
+
+
+@dataclass(frozen=True)
+class Finding:
+    server_id: str
+    department: str
+    kind: Kind
+    dimension: Dimension | None
+    observed: float | None
+    threshold: float | None
+    current: Size | None  # the whole server, so a finding reads on its own
+    recommended: Size | None  # None for release / undeployed (give it back) and insufficient_data
+    monthly_saving_cny: Decimal
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """Identity of a finding across runs: the same server, kind and dimension."""
+        return (self.server_id, self.kind.value, self.dimension.value if self.dimension else "")
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["kind"] = self.kind.value
+        d["dimension"] = self.dimension.value if self.dimension else None
+        d["monthly_saving_cny"] = str(self.monthly_saving_cny)
+        return d

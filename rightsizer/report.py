@@ -1,0 +1,67 @@
+"""Plain-text tables for operators: findings, and the per-department waste summary."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import defaultdict
+from decimal import Decimal
+
+from .models import Finding, Kind, Size
+
+WASTE_KINDS = (Kind.SHRINK, Kind.RELEASE, Kind.UNDEPLOYED)
+KIND_ZH = {Kind.SHRINK: "核减", Kind.EXPAND: "扩容", Kind.RELEASE: "释放", Kind.UNDEPLOYED: "逾期未部署",
+           Kind.INSUFFICIENT_DATA: "数据不足"}
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _pad(text: str, width: int, right: bool) -> str:
+    gap = " " * (width - _width(text))
+    return gap + text if right else text + gap
+
+
+def table(headers: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> str:
+    widths = [max(_width(str(c)) for c in col) for col in zip(headers, *rows)]
+    line = lambda cells: "  ".join(_pad(str(c), w, i in right) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
+    return "\n".join([line(headers), "  ".join("-" * w for w in widths), *(line(r) for r in rows)])
+
+
+def money(x: Decimal) -> str:
+    return f"{x.quantize(Decimal('0.01')):,}"
+
+
+def _size(s: Size | None) -> str:
+    return "-" if s is None else f"{s.vcpus}C/{s.ram_gib:g}G/{s.disk_gib:g}G"
+
+
+def findings_table(found: list[Finding]) -> str:
+    rows = [[f.server_id, f.department, f"{f.kind.value}({KIND_ZH[f.kind]})", f.dimension.value if f.dimension else "-",
+             "-" if f.observed is None else f"{f.observed:.1f}", "-" if f.threshold is None else f"{f.threshold:g}",
+             _size(f.current), _size(f.recommended), money(f.monthly_saving_cny)] for f in found]
+    return table(["server_id", "department", "kind", "dim", "observed", "threshold", "current", "recommended",
+                  "saving CNY/month"], rows, right={4, 5, 8}) + f"\n{len(found)} findings"
+
+
+def monthly_waste(found: list[Finding]) -> Decimal:
+    """Money wasted each month: the savings of every shrink, release and undeployed finding."""
+    return sum((f.monthly_saving_cny for f in found if f.kind in WASTE_KINDS), Decimal(0))
+
+
+def department_table(found: list[Finding], servers_per_department: dict[str, int]) -> str:
+    per: dict[str, dict] = defaultdict(lambda: defaultdict(set))
+    waste: dict[str, Decimal] = defaultdict(Decimal)
+    for f in found:
+        per[f.department][f.kind].add(f.server_id)
+        if f.kind in WASTE_KINDS:
+            waste[f.department] += f.monthly_saving_cny
+    kinds = list(KIND_ZH)
+    order = sorted(servers_per_department, key=lambda d: (-waste[d], d))
+    rows = [[d, str(servers_per_department[d]), *(str(len(per[d][k])) for k in kinds), money(waste[d])]
+            for d in order]
+    total = [str(sum(servers_per_department.values())),
+             *(str(sum(len(per[d][k]) for d in per)) for k in kinds), money(monthly_waste(found))]
+    rows.append(["合计", *total])
+    headers = ["部门", "服务器", *(KIND_ZH[k] for k in kinds), "每月浪费(元)"]
+    return table(headers, rows, right=set(range(1, len(headers))))

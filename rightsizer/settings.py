@@ -1,0 +1,193 @@
+"""Configuration: one TOML file validated by pydantic v2 models (``extra="forbid"``).
+
+Every key has a default, so an empty file is valid; ``config/rightsizer.example.toml``
+lists them all. A typo is an error with its key path, never a silent default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class ConfigError(Exception):
+    """A configuration file that cannot be used; ``problems`` holds one line per error."""
+
+    def __init__(self, path: str, problems: list[str]):
+        self.path = path
+        self.problems = problems
+        super().__init__("\n".join(f"{path}: {p}" for p in problems))
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoreSettings(_Model):
+    state_dir: Path = Path("/var/lib/rightsizer")
+    # SQLAlchemy URL; empty means SQLite at <state_dir>/rightsizer.db.
+    url: str = ""
+    # Read the URL (it may hold a password) from an environment variable or a file instead.
+    url_env: str = ""
+    url_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "StoreSettings":
+        given = [n for n, v in (("url", self.url), ("url_env", self.url_env), ("url_file", self.url_file)) if v]
+        if len(given) > 1:
+            raise ValueError(f"give only one of url, url_env, url_file (got {', '.join(given)})")
+        return self
+
+    def resolved_url(self) -> str:
+        """The database URL. Never logged: it may carry a password."""
+        if self.url_env:
+            value = os.environ.get(self.url_env, "")
+            if not value:
+                raise ConfigError("store.url_env", [f"environment variable {self.url_env} is not set or empty"])
+            return value
+        if self.url_file:
+            try:
+                return self.url_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError("store.url_file", [f"cannot read {self.url_file}: {exc.strerror}"]) from None
+        if self.url:
+            return self.url
+        return f"sqlite:///{self.state_dir / 'rightsizer.db'}"
+
+
+class CalendarSettings(_Model):
+    # TOML file of years the chinese_calendar package does not know (see config/holidays.example.toml).
+    overrides: Path | None = None
+
+
+class WindowSettings(_Model):
+    days: int = Field(30, ge=1, le=400)
+    step_seconds: int = Field(300, ge=10, le=3600)
+    coverage_min: float = Field(0.8, gt=0, le=1)
+    min_days_of_data: float = Field(7, ge=0)
+    cpu_quantile: float = Field(0.95, gt=0, le=1)
+    memory_peak_quantile: float = Field(0.9, gt=0, le=1)
+
+
+class ShrinkSettings(_Model):
+    mode: Literal["any", "all"] = "any"
+    cpu_p95_max_pct: float = Field(25, ge=0, le=100)  # 未超过25%: at or below
+    memory_peak_max_pct: float = Field(30, ge=0, le=100)  # 未超过30%: at or below
+    disk_used_below_pct: float = Field(50, ge=0, le=100)  # 不到50%: strictly below
+
+
+class ExpandSettings(_Model):
+    above_pct: float = Field(75, ge=0, le=100)  # 超过75%: strictly above
+
+
+class ReleaseSettings(_Model):
+    cpu_p95_below_pct: float = Field(3, ge=0, le=100)
+    days: int = Field(14, ge=1)
+
+
+class UndeployedSettings(_Model):
+    workdays: int = Field(10, ge=1)
+    # "No workload": CPU p95 since delivery below this.
+    workload_cpu_p95_below_pct: float = Field(3, ge=0, le=100)
+
+
+class Flavor(_Model):
+    name: str
+    vcpus: int = Field(ge=1)
+    ram_gib: float = Field(gt=0)
+    disk_gib: float = Field(0, ge=0)
+
+
+class SizingSettings(_Model):
+    target_pct: float = Field(60, gt=0, le=100)
+    memory_headroom: float = Field(1.15, ge=1)
+    min_vcpus: int = Field(1, ge=1)
+    min_ram_gib: float = Field(1, gt=0)
+    min_disk_gib: float = Field(1, gt=0)
+    flavors: list[Flavor] = []
+
+
+class PolicySettings(_Model):
+    shrink: ShrinkSettings = ShrinkSettings()
+    expand: ExpandSettings = ExpandSettings()
+    release: ReleaseSettings = ReleaseSettings()
+    undeployed: UndeployedSettings = UndeployedSettings()
+
+
+class PriceSettings(_Model):
+    """Monthly price list in CNY. The defaults are placeholders: set the centre's contract prices."""
+
+    cny_per_vcpu_month: Decimal = Field(Decimal("60"), ge=0)
+    cny_per_ram_gib_month: Decimal = Field(Decimal("30"), ge=0)
+    cny_per_disk_gib_month: Decimal = Field(Decimal("0.5"), ge=0)
+
+
+class Settings(_Model):
+    timezone: str = "Asia/Shanghai"
+    store: StoreSettings = StoreSettings()
+    calendar: CalendarSettings = CalendarSettings()
+    window: WindowSettings = WindowSettings()
+    policy: PolicySettings = PolicySettings()
+    sizing: SizingSettings = SizingSettings()
+    prices: PriceSettings = PriceSettings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r}") from None
+        return v
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+def _problems(exc: ValidationError) -> list[str]:
+    out = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (typo?)"
+        out.append(f"{loc}: {msg}")
+    return out
+
+
+def parse_settings(data: dict, source: str = "<config>") -> Settings:
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, _problems(exc)) from None
+
+
+def load_settings(path: str | Path | None) -> Settings:
+    """Load and validate a TOML file; ``None`` gives the defaults."""
+    if path is None:
+        return Settings()
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(str(p), [f"cannot read: {exc.strerror}"]) from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(p), [f"not UTF-8 at byte {exc.start}"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(p), [f"TOML syntax error: {exc}"]) from None
+    settings = parse_settings(data, str(p))
+    base = p.parent
+    # Relative paths in the file are relative to the file, not to the working directory.
+    cal = settings.calendar
+    if cal.overrides is not None and not cal.overrides.is_absolute():
+        settings = settings.model_copy(update={"calendar": cal.model_copy(update={"overrides": base / cal.overrides})})
+    return settings

@@ -1,0 +1,253 @@
+"""The embedded store: SQLite (WAL) through SQLAlchemy Core.
+
+PostgreSQL later is a URL change. The schema is versioned: ``MIGRATIONS`` is an
+append-only list, applied in order inside one transaction each, and the applied
+version is kept in ``schema_version``.
+
+A run is idempotent: its key is a digest of its input, evaluation time and
+settings; recording the same run again replaces its summaries and keeps one row
+per finding (a finding's identity is server, kind and dimension).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from .models import Finding, Server, UsageSummary
+
+md = sa.MetaData()
+
+schema_version = sa.Table("schema_version", md, sa.Column("version", sa.Integer, nullable=False))
+
+departments = sa.Table(
+    "departments", md,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+)
+
+systems = sa.Table(
+    "systems", md,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("department_id", sa.ForeignKey("departments.id"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.UniqueConstraint("department_id", "name"),
+)
+
+servers = sa.Table(
+    "servers", md,
+    sa.Column("server_id", sa.String(128), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("department_id", sa.ForeignKey("departments.id"), nullable=False),
+    sa.Column("system_id", sa.ForeignKey("systems.id"), nullable=False),
+    sa.Column("vcpus", sa.Integer, nullable=False),
+    sa.Column("ram_gib", sa.Float, nullable=False),
+    sa.Column("disk_gib", sa.Float, nullable=False),
+    sa.Column("delivered_at", sa.String(40), nullable=False),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+)
+
+runs = sa.Table(
+    "runs", md,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("run_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("source", sa.String(200), nullable=False),
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("started_at", sa.String(40), nullable=False),
+    sa.Column("servers", sa.Integer, nullable=False),
+    sa.Column("findings", sa.Integer, nullable=False),
+)
+
+summaries = sa.Table(
+    "summaries", md,
+    sa.Column("run_id", sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("server_id", sa.String(128), primary_key=True),
+    sa.Column("coverage", sa.Float, nullable=False),
+    sa.Column("days_of_data", sa.Float, nullable=False),
+    sa.Column("cpu_p95_pct", sa.Float),
+    sa.Column("cpu_max_pct", sa.Float),
+    sa.Column("memory_peak_pct", sa.Float),
+    sa.Column("memory_max_pct", sa.Float),
+    sa.Column("disk_latest_pct", sa.Float),
+    sa.Column("disk_max_pct", sa.Float),
+    sa.Column("recent_cpu_p95_pct", sa.Float),
+    sa.Column("detail", sa.Text, nullable=False),  # the whole summary as JSON
+)
+
+findings = sa.Table(
+    "findings", md,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("server_id", sa.String(128), nullable=False),
+    sa.Column("department", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("dimension", sa.String(16), nullable=False),  # "" for server-level findings
+    sa.Column("status", sa.String(16), nullable=False),  # open | gone
+    sa.Column("first_run_id", sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("last_run_id", sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("monthly_saving_cny", sa.String(32), nullable=False),  # Decimal as text: exact
+    sa.Column("detail", sa.Text, nullable=False),  # the finding as JSON
+    sa.UniqueConstraint("server_id", "kind", "dimension", "first_run_id"),
+)
+sa.Index("findings_open", findings.c.server_id, findings.c.kind, findings.c.dimension, findings.c.status)
+
+
+def _v1(conn: Connection) -> None:
+    md.create_all(conn, tables=[departments, systems, servers, runs, summaries, findings])
+
+
+# Append only: a released migration is never edited.
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1]
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Store:
+    def __init__(self, url: str):
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self.engine: Engine = sa.create_engine(url)
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.migrate()
+
+    def migrate(self) -> int:
+        with self.engine.begin() as conn:
+            schema_version.create(conn, checkfirst=True)
+            current = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
+            for version, step in enumerate(MIGRATIONS[current:], start=current + 1):
+                step(conn)
+                conn.execute(schema_version.insert().values(version=version))
+            return len(MIGRATIONS)
+
+    def version(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
+
+    # -- writing a run --------------------------------------------------------------------
+
+    def record_run(self, run_key: str, source: str, at: datetime, inventory: list[Server],
+                   sums: list[UsageSummary], found: list[Finding]) -> int:
+        """Write inventory, summaries and findings of one run in one transaction; return the run id."""
+        with self.engine.begin() as conn:
+            dept_ids = self._ensure_departments(conn, {s.department for s in inventory})
+            sys_ids = self._ensure_systems(conn, {(dept_ids[s.department], s.system) for s in inventory})
+            self._upsert_servers(conn, inventory, dept_ids, sys_ids)
+            run_id = conn.execute(sa.select(runs.c.id).where(runs.c.run_key == run_key)).scalar()
+            row = dict(run_key=run_key, source=source, at=at.isoformat(), started_at=_now(),
+                       servers=len(inventory), findings=len(found))
+            if run_id is None:
+                run_id = conn.execute(runs.insert().values(**row)).inserted_primary_key[0]
+            else:
+                conn.execute(runs.update().where(runs.c.id == run_id).values(**row))
+                conn.execute(summaries.delete().where(summaries.c.run_id == run_id))
+            if sums:
+                conn.execute(summaries.insert(), [_summary_row(run_id, s) for s in sums])
+            self._merge_findings(conn, run_id, {s.server_id for s in inventory}, found)
+            return run_id
+
+    def _ensure_departments(self, conn: Connection, names: set[str]) -> dict[str, int]:
+        have = dict(conn.execute(sa.select(departments.c.name, departments.c.id)).all())
+        missing = sorted(names - have.keys())
+        if missing:
+            conn.execute(departments.insert(), [{"name": n} for n in missing])
+            have = dict(conn.execute(sa.select(departments.c.name, departments.c.id)).all())
+        return have
+
+    def _ensure_systems(self, conn: Connection, keys: set[tuple[int, str]]) -> dict[tuple[int, str], int]:
+        q = sa.select(systems.c.department_id, systems.c.name, systems.c.id)
+        have = {(d, n): i for d, n, i in conn.execute(q)}
+        missing = sorted(keys - have.keys())
+        if missing:
+            conn.execute(systems.insert(), [{"department_id": d, "name": n} for d, n in missing])
+            have = {(d, n): i for d, n, i in conn.execute(q)}
+        return have
+
+    def _upsert_servers(self, conn, inventory: list[Server], dept_ids, sys_ids) -> None:
+        known = set(conn.execute(sa.select(servers.c.server_id)).scalars())
+        now = _now()
+        rows = []
+        for s in inventory:
+            d = dept_ids[s.department]
+            rows.append(dict(server_id=s.server_id, name=s.name, department_id=d, system_id=sys_ids[(d, s.system)],
+                             vcpus=s.size.vcpus, ram_gib=s.size.ram_gib, disk_gib=s.size.disk_gib,
+                             delivered_at=s.delivered_at.isoformat(), updated_at=now))
+        new = [r for r in rows if r["server_id"] not in known]
+        old = [r for r in rows if r["server_id"] in known]
+        if new:
+            conn.execute(servers.insert(), new)
+        if old:
+            stmt = servers.update().where(servers.c.server_id == sa.bindparam("sid"))
+            conn.execute(stmt, [{**r, "sid": r["server_id"]} for r in old])
+
+    def _merge_findings(self, conn: Connection, run_id: int, evaluated: set[str], found: list[Finding]) -> None:
+        q = sa.select(findings.c.id, findings.c.server_id, findings.c.kind, findings.c.dimension).where(
+            findings.c.status == "open")
+        open_rows = {(r.server_id, r.kind, r.dimension): r.id for r in conn.execute(q)}
+        seen = set()
+        inserts, updates = [], []
+        for f in found:
+            key = f.key
+            seen.add(key)
+            row = dict(monthly_saving_cny=str(f.monthly_saving_cny), detail=json.dumps(f.to_json(), ensure_ascii=False,
+                                                                                         default=_json_default),
+                       department=f.department, last_run_id=run_id)
+            if key in open_rows:
+                updates.append({**row, "fid": open_rows[key]})
+            else:
+                inserts.append({**row, "server_id": key[0], "kind": key[1], "dimension": key[2], "status": "open",
+                                "first_run_id": run_id})
+        gone = [i for k, i in open_rows.items() if k[0] in evaluated and k not in seen]
+        if inserts:
+            conn.execute(findings.insert(), inserts)
+        if updates:
+            conn.execute(findings.update().where(findings.c.id == sa.bindparam("fid")), updates)
+        for lo in range(0, len(gone), 500):
+            conn.execute(findings.update().where(findings.c.id.in_(gone[lo:lo + 500])).values(status="gone",
+                                                                                               last_run_id=run_id))
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return {t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar()
+                    for t in (departments, systems, servers, runs, summaries, findings)}
+
+    def open_findings(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            q = sa.select(findings.c.detail).where(findings.c.status == "open").order_by(findings.c.id)
+            return [json.loads(d) for d in conn.execute(q).scalars()]
+
+
+def _json_default(o):
+    if isinstance(o, datetime):
+        return o.isoformat()
+    return str(o)
+
+
+def _summary_row(run_id: int, s: UsageSummary) -> dict:
+    return dict(run_id=run_id, server_id=s.server_id, coverage=s.coverage, days_of_data=s.days_of_data,
+                cpu_p95_pct=s.cpu_p95_pct, cpu_max_pct=s.cpu_max_pct, memory_peak_pct=s.memory_peak_pct,
+                memory_max_pct=s.memory_max_pct, disk_latest_pct=s.disk_latest_pct, disk_max_pct=s.disk_max_pct,
+                recent_cpu_p95_pct=s.recent_cpu_p95_pct,
+                detail=json.dumps(asdict(s), default=_json_default))
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.close()
+
+
+def chunks(items: list, size: int) -> Iterable[list]:
+    for lo in range(0, len(items), size):
+        yield items[lo:lo + size]
