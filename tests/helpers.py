@@ -1,0 +1,27 @@
+"""Builders shared by the tests."""
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from rightsizer.models import Server, Size, UsageSummary
+
+TZ = ZoneInfo("Asia/Shanghai")
+AT = datetime(2026, 11, 20, tzinfo=TZ)
+
+
+def make_server(sid="s1", vcpus=8, ram=16.0, disk=200.0, delivered=AT - timedelta(days=200), dept="市教育和体育局"):
+    return Server(sid, sid, dept, "门户网站", Size(vcpus, ram, disk), delivered)
+
+
+def make_summary(sid="s1", cpu=50.0, mem=50.0, disk=60.0, **kw) -> UsageSummary:
+    """A summary well inside 'nothing to do' unless told otherwise."""
+    base = UsageSummary(
+        server_id=sid, window_start=AT - timedelta(days=30), window_end=AT, effective_start=AT - timedelta(days=30),
+        coverage=1.0, coverage_by_metric={"cpu": 1.0, "mem": 1.0, "disk": 1.0}, days_of_data=30.0,
+        cpu_p95_pct=cpu, cpu_max_pct=cpu, memory_peak_pct=mem, memory_max_pct=mem, memory_peak_days=30,
+        disk_latest_pct=disk, disk_max_pct=disk, recent_cpu_p95_pct=cpu, recent_coverage=1.0,
+        delivered_in_window=False,
+    )
+    return replace(base, **kw)

@@ -1,0 +1,151 @@
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from policies import evaluate_server
+from rightsizer.models import Dimension, Kind, Size
+from rightsizer.settings import Flavor, Settings
+
+from helpers import AT, make_server, make_summary
+
+
+def kinds(findings):
+    return {(f.kind.value, f.dimension.value if f.dimension else None) for f in findings}
+
+
+def run(summary, settings=None, server=None, calendar=None):
+    from rightsizer.calendar import WorkCalendar
+    return evaluate_server(server or make_server(), summary, AT, settings or Settings(), calendar or WorkCalendar())
+
+
+@pytest.mark.parametrize("cpu, expected", [(25.0, True), (24.99, True), (25.01, False), (10.0, True)])
+def test_cpu_shrink_at_or_below_25(cpu, expected):
+    assert (("shrink", "cpu") in kinds(run(make_summary(cpu=cpu)))) is expected
+
+
+@pytest.mark.parametrize("mem, expected", [(30.0, True), (29.9, True), (30.01, False)])
+def test_memory_shrink_at_or_below_30(mem, expected):
+    assert (("shrink", "memory") in kinds(run(make_summary(mem=mem, memory_max_pct=mem)))) is expected
+
+
+@pytest.mark.parametrize("disk, expected", [(49.99, True), (50.0, False), (50.01, False)])
+def test_disk_shrink_strictly_below_50(disk, expected):
+    assert (("shrink", "disk") in kinds(run(make_summary(disk=disk)))) is expected
+
+
+@pytest.mark.parametrize("value, expected", [(75.0, False), (75.01, True), (99.0, True)])
+@pytest.mark.parametrize("dim", ["cpu", "memory", "disk"])
+def test_expand_strictly_above_75(dim, value, expected):
+    args = {"cpu": 50.0, "mem": 50.0, "disk": 60.0}
+    args["mem" if dim == "memory" else dim] = value
+    assert (("expand", dim) in kinds(run(make_summary(**args)))) is expected
+
+
+def test_middle_of_the_road_has_no_findings():
+    assert run(make_summary(cpu=50, mem=50, disk=60)) == []
+
+
+def test_mode_all_needs_all_three():
+    s = Settings.model_validate({"policy": {"shrink": {"mode": "all"}}})
+    assert run(make_summary(cpu=10, mem=20, disk=60), s) == []
+    assert kinds(run(make_summary(cpu=10, mem=20, disk=40), s)) == {("shrink", "cpu"), ("shrink", "memory"),
+                                                                     ("shrink", "disk")}
+    # "any" judges each on its own
+    assert kinds(run(make_summary(cpu=10, mem=20, disk=60))) == {("shrink", "cpu"), ("shrink", "memory")}
+
+
+@pytest.mark.parametrize("recent, expected", [(2.99, "release"), (3.0, "shrink")])
+def test_release_below_3_pct_over_last_14_days(recent, expected):
+    f = run(make_summary(cpu=recent, recent_cpu_p95_pct=recent))
+    assert f[0].kind.value == expected
+    if expected == "release":
+        assert len(f) == 1 and f[0].dimension is None and f[0].recommended is None
+        assert f[0].monthly_saving_cny == Decimal("60") * 8 + Decimal("30") * 16 + Decimal("0.5") * 200
+        assert f[0].evidence["lookback_days"] == 14
+
+
+def test_release_needs_coverage_of_the_lookback():
+    # An outage in the last days must not make a server idle.
+    f = run(make_summary(cpu=10, recent_cpu_p95_pct=0.5, recent_coverage=0.5))
+    assert "release" not in {x.kind.value for x in f}
+
+
+@pytest.mark.parametrize("coverage, days, insufficient", [
+    (0.79, 30, True), (0.8, 30, False), (1.0, 6.99, True), (1.0, 7.0, False)])
+def test_insufficient_data_and_nothing_else(coverage, days, insufficient):
+    f = run(make_summary(cpu=1, recent_cpu_p95_pct=1, coverage=coverage, days_of_data=days))
+    if insufficient:
+        assert kinds(f) == {("insufficient_data", None)}
+        assert f[0].monthly_saving_cny == 0
+    else:
+        assert kinds(f) == {("release", None)}
+
+
+def test_undeployed_after_ten_working_days(calendar):
+    # AT is Friday 2026-11-20. Delivered Friday 2026-11-06: 10 working days end 2026-11-20 -> not yet overdue.
+    on_time = make_server(delivered=AT - timedelta(days=14))
+    s = make_summary(cpu=0.5, recent_cpu_p95_pct=0.5, delivered_in_window=True, days_of_data=14)
+    assert kinds(run(s, server=on_time, calendar=calendar)) == {("release", None)}
+    late = make_server(delivered=AT - timedelta(days=15))  # Thursday 11-05: deadline 11-19, overdue on 11-20
+    f = run(s, server=late, calendar=calendar)
+    assert kinds(f) == {("undeployed", None)}
+    assert f[0].evidence["deploy_deadline"] == "2026-11-19"
+
+
+def test_undeployed_needs_no_workload(calendar):
+    late = make_server(delivered=AT - timedelta(days=20))
+    s = make_summary(cpu=20, recent_cpu_p95_pct=20, delivered_in_window=True, days_of_data=20)
+    assert "undeployed" not in {x.kind.value for x in run(s, server=late, calendar=calendar)}
+
+
+def test_undeployed_in_unknown_year_fails_closed():
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from rightsizer.calendar import CalendarError, WorkCalendar
+    at = datetime(2027, 1, 20, tzinfo=ZoneInfo("Asia/Shanghai"))
+    server = make_server(delivered=at - timedelta(days=20))
+    s = make_summary(cpu=0.5, recent_cpu_p95_pct=0.5, delivered_in_window=True, days_of_data=20)
+    with pytest.raises(CalendarError, match="2027"):
+        evaluate_server(server, s, at, Settings(), WorkCalendar())
+
+
+def test_sizing_to_target_and_saving():
+    # 8 vCPU at p95 15 % -> 8*15/60 = 2 vCPU; 16 GiB at peak 20 %, max 25 % -> max(16*20/60, 16*.25*1.15) = 5.33 -> 6
+    f = {x.dimension: x for x in run(make_summary(cpu=15, mem=20, memory_max_pct=25, disk=60))}
+    assert f[Dimension.CPU].recommended.vcpus == 2
+    assert f[Dimension.CPU].monthly_saving_cny == Decimal("360")
+    assert f[Dimension.MEMORY].recommended.ram_gib == 6
+    assert f[Dimension.MEMORY].monthly_saving_cny == Decimal("300")
+    assert f[Dimension.CPU].observed == 15 and f[Dimension.CPU].threshold == 25
+    assert f[Dimension.CPU].evidence["window"]["coverage"] == 1.0
+
+
+def test_memory_never_below_observed_max_with_headroom():
+    # Peak low, but one spike to 95 %: 16 * .95 * 1.15 > 16 -> no memory shrink at all.
+    assert ("shrink", "memory") not in kinds(run(make_summary(mem=20, memory_max_pct=95)))
+
+
+def test_floors_mean_no_shrink_below_one_vcpu():
+    f = run(make_summary(cpu=5, mem=50, disk=60), server=make_server(vcpus=1, ram=4))
+    assert f == []
+
+
+def test_expand_recommendation_and_cost():
+    f = run(make_summary(cpu=90))
+    assert kinds(f) == {("expand", "cpu")}
+    assert f[0].recommended.vcpus == 12  # 8 * 90 / 60
+    assert f[0].monthly_saving_cny == Decimal("-240")
+
+
+def test_flavor_snapping_picks_cheapest_covering_flavor():
+    flavors = [Flavor(name="big", vcpus=16, ram_gib=32), Flavor(name="s2.8g", vcpus=2, ram_gib=8),
+               Flavor(name="s4.8g", vcpus=4, ram_gib=8), Flavor(name="s2.4g", vcpus=2, ram_gib=4),
+               Flavor(name="s8.16g", vcpus=8, ram_gib=16)]
+    s = Settings.model_validate({"sizing": {"flavors": [f.model_dump() for f in flavors]}})
+    # needs 2 vCPU, 6 GiB -> s2.8g
+    f = {x.dimension: x for x in run(make_summary(cpu=15, mem=20, memory_max_pct=25, disk=60), s)}
+    assert f[Dimension.CPU].recommended == Size(2, 8, 200)
+    assert f[Dimension.CPU].evidence["flavor"] == "s2.8g"
+    assert f[Dimension.MEMORY].monthly_saving_cny == Decimal("240")  # 16 -> 8 GiB at 30 CNY
