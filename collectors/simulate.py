@@ -116,7 +116,7 @@ def simulate_city(seed: int, servers: int, at: datetime, days: int = 30, step: i
     growth = np.linspace(0, 1, slots, dtype=np.float32)[None, :]
     disk_base = u(10, 65)
     disk_rate = u(0, 6)
-    setv(disk_base, "filling", u(55, 70)); setv(disk_rate, "filling", u(15, 28))
+    setv(disk_base, "filling", u(62, 72)); setv(disk_rate, "filling", u(16, 25))
     dsk = col(disk_base) + col(disk_rate) * growth + noise(0.05)
     for arr in (cpu, mem, dsk):
         np.clip(arr, 0, 100, out=arr)

@@ -1,0 +1,63 @@
+import sqlite3
+from collections import defaultdict
+
+from collectors.simulate import DEMO_FLAVORS, simulate_city
+from rightsizer.calendar import WorkCalendar
+from rightsizer.cli import main
+from rightsizer.engine import evaluate
+from rightsizer.samplestore import SampleStore
+from rightsizer.settings import Settings
+
+from helpers import AT
+
+
+def test_simulated_shapes_get_the_right_decisions():
+    cal = WorkCalendar()
+    city = simulate_city(seed=5, servers=600, at=AT, calendar=cal)
+    s = Settings.model_validate({"sizing": {"flavors": [f.model_dump() for f in DEMO_FLAVORS]}})
+    ev = evaluate(city.servers, city.grid, AT, s, cal)
+    kinds = defaultdict(set)
+    for f in ev.findings:
+        kinds[f.server_id].add((f.kind.value, f.dimension.value if f.dimension else None))
+    by_type = defaultdict(list)
+    for sid, t in city.archetype.items():
+        by_type[t].append(kinds[sid])
+    assert all(k == {("release", None)} for k in by_type["idle"])
+    assert all(k == {("undeployed", None)} for k in by_type["undeployed"])
+    assert all(k == {("insufficient_data", None)} for k in by_type["outage"])
+    assert all(k == {("insufficient_data", None)} for k in by_type["new"])  # 3 days of data
+    # Nightly batch peaks: memory is never shrunk, though its plain p95 is low.
+    assert by_type["batch"] and not any(("shrink", "memory") in k for k in by_type["batch"])
+    assert all(("expand", "cpu") in k for k in by_type["hot"])
+    assert all(("expand", "disk") in k for k in by_type["filling"])
+    # The fleet-wide six-hour outage leaves every other server judged, none idle by it.
+    assert not any(("insufficient_data", None) in k for k in by_type["office"] + by_type["oversized"])
+    assert not any(("release", None) in k for k in by_type["office"])
+
+
+def test_sample_store_round_trip(tmp_path):
+    city = simulate_city(seed=2, servers=50, at=AT)
+    store = SampleStore(tmp_path)
+    store.write(city.grid, "a")
+    ids = [s.server_id for s in city.servers]
+    same = store.read(ids, city.grid.start, city.grid.step, city.grid.slots)
+    assert (same.cpu == city.grid.cpu).sum() == (~__import__("numpy").isnan(city.grid.cpu)).sum()
+    # A shifted, reordered, partial read assembles the same values.
+    sub = store.read(ids[::-1][:10], city.grid.start + 3600, city.grid.step, 100)
+    import numpy as np
+    np.testing.assert_array_equal(sub.mem, city.grid.mem[::-1][:10, 12:112])
+
+
+def test_demo_command(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--servers", "300"]) == 0
+    text = capsys.readouterr().out
+    assert "total monthly waste:" in text and "合计" in text and "市" in text
+    con = sqlite3.connect(out / "rightsizer.db")
+    assert con.execute("select count(*) from servers").fetchone()[0] == 300
+    n = con.execute("select count(*) from findings").fetchone()[0]
+    assert n > 0
+    # Running the demo again does not duplicate anything.
+    assert main(["demo", "--out", str(out), "--servers", "300"]) == 0
+    assert con.execute("select count(*) from findings").fetchone()[0] == n
+    assert con.execute("select count(*) from runs").fetchone()[0] == 1

@@ -1,0 +1,170 @@
+"""`rightsizer evaluate` from CSV: good input, every kind of bad input, idempotence."""
+
+import csv
+import json
+import sqlite3
+
+import numpy as np
+import pytest
+
+from rightsizer.cli import main
+
+from helpers import AT
+
+STEP = 300
+N = 30 * 86400 // STEP
+T = int(AT.timestamp()) - N * STEP + STEP * np.arange(N)
+INV_HEADER = "server_id,name,department,system,vcpus,ram_gib,disk_gib,delivered_at"
+
+
+def write_inputs(tmp_path, outage=True):
+    inv = tmp_path / "inv.csv"
+    inv.write_text(INV_HEADER + "\n"
+                   "idle-1,旧网站,市档案馆,门户网站,4,8,100,2025-01-10T09:00:00+08:00\n"
+                   "big-1,审批库,市行政审批服务局,业务审批系统,16,64,500,2025-03-01\n"
+                   "hot-1,办事大厅,市行政审批服务局,政务服务平台,4,8,200,2025-03-01T00:00:00+08:00\n"
+                   "gap-1,视频会议,市教育和体育局,视频会议,8,16,100,2025-03-01T00:00:00+08:00\n",
+                   encoding="utf-8")
+    rng = np.random.default_rng(3)
+    samples = tmp_path / "samples.csv"
+    with samples.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["server_id", "timestamp", "cpu_pct", "mem_pct", "disk_pct"])
+        for sid, cpu, mem, disk in (("idle-1", 1, 8, 20), ("big-1", 10, 20, 30), ("hot-1", 90, 85, 60),
+                                    ("gap-1", 2, 10, 20)):
+            for i, t in enumerate(T):
+                if sid == "gap-1" and outage and i < N // 2:
+                    continue  # the collector lost half of this server's month
+                stamp = str(int(t)) if i % 2 else _iso(t)
+                w.writerow([sid, stamp, f"{cpu + rng.uniform(0, 1):.2f}", f"{mem + rng.uniform(0, 1):.2f}",
+                            "" if i % 7 == 0 else f"{disk:.1f}"])
+    return inv, samples
+
+
+def _iso(t):
+    from datetime import datetime
+    return datetime.fromtimestamp(int(t), AT.tzinfo).isoformat()
+
+
+def evaluate(inv, samples, db, *extra):
+    return main(["evaluate", "--inventory", str(inv), "--samples", str(samples), "--at", AT.isoformat(),
+                 "--db", str(db), "--format", "json", *extra])
+
+
+def test_evaluate_json(tmp_path, capsys):
+    inv, samples = write_inputs(tmp_path)
+    assert evaluate(inv, samples, tmp_path / "rs.db") == 0
+    out = json.loads(capsys.readouterr().out)
+    by = {}
+    for f in out["findings"]:
+        assert set(f) >= {"server_id", "department", "kind", "dimension", "observed", "threshold", "current",
+                          "recommended", "monthly_saving_cny", "evidence"}
+        by.setdefault(f["server_id"], set()).add((f["kind"], f["dimension"]))
+    assert by["idle-1"] == {("release", None)}
+    assert by["big-1"] == {("shrink", "cpu"), ("shrink", "memory"), ("shrink", "disk")}
+    assert by["hot-1"] == {("expand", "cpu"), ("expand", "memory")}
+    # Half a month lost with CPU at 2 %: not idle, not anything — insufficient data.
+    assert by["gap-1"] == {("insufficient_data", None)}
+    shrink_cpu = next(f for f in out["findings"] if f["server_id"] == "big-1" and f["dimension"] == "cpu")
+    assert shrink_cpu["current"]["vcpus"] == 16 and shrink_cpu["recommended"]["vcpus"] == 3  # 16 * ~11/60
+    assert shrink_cpu["monthly_saving_cny"] == "780"
+    assert shrink_cpu["department"] == "市行政审批服务局"
+
+
+def test_same_input_twice_is_idempotent(tmp_path, capsys):
+    inv, samples = write_inputs(tmp_path)
+    db = tmp_path / "rs.db"
+    assert evaluate(inv, samples, db) == 0
+    first = _counts(db)
+    assert evaluate(inv, samples, db) == 0
+    assert _counts(db) == first
+    assert first["runs"] == 1 and first["findings"] == 7
+
+
+def test_table_format(tmp_path, capsys):
+    inv, samples = write_inputs(tmp_path)
+    assert main(["evaluate", "--inventory", str(inv), "--samples", str(samples), "--at", AT.isoformat(),
+                 "--db", str(tmp_path / "rs.db")]) == 0
+    out = capsys.readouterr().out
+    assert "release(释放)" in out and "7 findings" in out
+
+
+def _counts(db):
+    con = sqlite3.connect(db)
+    try:
+        return {t: con.execute(f"select count(*) from {t}").fetchone()[0]
+                for t in ("runs", "findings", "servers", "summaries", "departments")}
+    finally:
+        con.close()
+
+
+BAD_INVENTORY = [
+    ("server_id,name,department,system,vcpus,ram_gib,delivered_at\n", "inv.csv:1: header: missing column(s) disk_gib"),
+    (INV_HEADER + "\nsrv-x,a,部门,系统,four,8,100,2025-01-01\n", "inv.csv:2: vcpus: 'four' is not a whole number"),
+    (INV_HEADER + "\nsrv-x,a,部门,系统,4,8,100,yesterday\n", "inv.csv:2: delivered_at: 'yesterday' is not"),
+    (INV_HEADER + "\nsrv-x,a,部门,系统,4,8,100,2025-01-01\nsrv-x,b,部门,系统,4,8,100,2025-01-01\n",
+     "inv.csv:3: server_id: duplicate 'srv-x' (first on line 2)"),
+    (INV_HEADER + "\nsrv-x,a,部门,系统,4,8,100\n", "inv.csv:2: row has 7 fields, the header has 8"),
+]
+
+
+@pytest.mark.parametrize("text, message", BAD_INVENTORY)
+def test_bad_inventory(tmp_path, capsys, text, message):
+    _, samples = write_inputs(tmp_path)
+    inv = tmp_path / "inv.csv"
+    inv.write_text(text, encoding="utf-8")
+    _assert_rejected(tmp_path, inv, samples, capsys, message)
+
+
+SAMPLE_HEADER = "server_id,timestamp,cpu_pct,mem_pct,disk_pct\n"
+BAD_SAMPLES = [
+    ("server_id,timestamp,cpu_pct,mem_pct\n", "samples.csv:1: header: missing column(s) disk_pct"),
+    (SAMPLE_HEADER + "big-1,2026-11-19T10:00:00+08:00,abc,20,30\n", "samples.csv:2: cpu_pct: 'abc' is not a number"),
+    (SAMPLE_HEADER + "big-1,2026-11-19T10:00:00+08:00,10,20,30\nbig-1,2026-11-19 10:05,10,20,30\n",
+     "samples.csv:3: timestamp: '2026-11-19 10:05' has no UTC offset"),
+    (SAMPLE_HEADER + "big-1,not-a-time,10,20,30\n", "samples.csv:2: timestamp: 'not-a-time' is not"),
+    (SAMPLE_HEADER + "big-1,1763560800,10,120,30\n", "samples.csv:2: mem_pct: '120' is outside 0-100"),
+    (SAMPLE_HEADER + "big-1,1763560800,10,20,-1\n", "samples.csv:2: disk_pct: '-1' is outside 0-100"),
+    (SAMPLE_HEADER + "big-1,1763560800,nan,20,30\n", "samples.csv:2: cpu_pct: 'nan' is not a number"),
+    (SAMPLE_HEADER + "ghost-9,1763560800,10,20,30\n", "samples.csv:2: server_id: 'ghost-9' is not in the inventory"),
+]
+
+
+@pytest.mark.parametrize("text, message", BAD_SAMPLES)
+def test_bad_samples(tmp_path, capsys, text, message):
+    inv, _ = write_inputs(tmp_path)
+    samples = tmp_path / "samples.csv"
+    samples.write_text(text, encoding="utf-8")
+    _assert_rejected(tmp_path, inv, samples, capsys, message)
+
+
+def _assert_rejected(tmp_path, inv, samples, capsys, message):
+    db = tmp_path / "rs.db"
+    good_inv, good_samples = tmp_path / "good" / "inv.csv", tmp_path / "good" / "samples.csv"
+    (tmp_path / "good").mkdir()
+    write_inputs(tmp_path / "good")
+    assert evaluate(good_inv, good_samples, db) == 0
+    before = _counts(db)
+    capsys.readouterr()
+    assert evaluate(inv, samples, db) == 2
+    err = capsys.readouterr().err
+    assert message in err, err
+    assert _counts(db) == before  # nothing written
+
+
+def test_every_problem_is_reported_in_line_order(tmp_path, capsys):
+    inv, _ = write_inputs(tmp_path)
+    samples = tmp_path / "samples.csv"
+    samples.write_text(SAMPLE_HEADER + "big-1,1763560800,10,20,30\n"
+                       "big-1,1763561100,x,20,101\n"
+                       "ghost,1763561400,10,20,30\n", encoding="utf-8")
+    assert evaluate(inv, samples, tmp_path / "rs.db") == 2
+    err = capsys.readouterr().err.splitlines()
+    assert [e.split(": ")[1] for e in err] == [f"{samples}:3", f"{samples}:3", f"{samples}:4"]
+    assert not (tmp_path / "rs.db").exists()
+
+
+def test_missing_file(tmp_path, capsys):
+    inv, _ = write_inputs(tmp_path)
+    assert evaluate(inv, tmp_path / "nope.csv", tmp_path / "rs.db") == 2
+    assert "nope.csv: cannot open" in capsys.readouterr().err
