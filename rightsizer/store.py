@@ -12,8 +12,7 @@ per finding (a finding's identity is server, kind and dimension).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
-from dataclasses import asdict
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -237,7 +236,7 @@ def _summary_row(run_id: int, s: UsageSummary) -> dict:
                 cpu_p95_pct=s.cpu_p95_pct, cpu_max_pct=s.cpu_max_pct, memory_peak_pct=s.memory_peak_pct,
                 memory_max_pct=s.memory_max_pct, disk_latest_pct=s.disk_latest_pct, disk_max_pct=s.disk_max_pct,
                 recent_cpu_p95_pct=s.recent_cpu_p95_pct,
-                detail=json.dumps(asdict(s), default=_json_default))
+                detail=json.dumps(s.to_json()))
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -247,7 +246,3 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA busy_timeout=5000")
     cur.close()
 
-
-def chunks(items: list, size: int) -> Iterable[list]:
-    for lo in range(0, len(items), size):
-        yield items[lo:lo + size]

@@ -1,0 +1,93 @@
+"""Benchmark: summarise and evaluate 10,000 servers x 30 days x 5-minute samples x 3 metrics.
+
+    .venv/bin/python bench/bench_evaluate.py [--servers 10000] [--out bench-out]
+
+Step 1 (not timed) simulates the fleet into the local sample store under --out,
+once; later runs reuse it. Step 2 runs in a fresh process so its peak RSS is its
+own: read the samples from the store (memory-mapped), summarise, evaluate, and
+then record everything in SQLite. Prints wall seconds and peak RSS.
+Target (issue 2): summarise + evaluate <= 5 s and <= 2 GiB peak RSS on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+AT = "2026-11-20T00:00:00+08:00"
+
+
+def generate(out: Path, servers: int) -> None:
+    from collectors.simulate import simulate_city
+    from rightsizer.samplestore import SampleStore
+
+    marker = out / f"fleet-{servers}.json"
+    if marker.exists():
+        return
+    t = time.perf_counter()
+    city = simulate_city(seed=1, servers=servers, at=datetime.fromisoformat(AT))
+    SampleStore(out / "samples").write(city.grid, "fleet")
+    inv = [{"id": s.server_id, "dept": s.department, "sys": s.system, "size": [s.size.vcpus, s.size.ram_gib,
+            s.size.disk_gib], "delivered": s.delivered_at.isoformat()} for s in city.servers]
+    marker.write_text(json.dumps({"start": city.grid.start, "step": city.grid.step, "slots": city.grid.slots,
+                                  "servers": inv}))
+    print(f"generated {servers} servers in {time.perf_counter() - t:.1f}s (not part of the measurement)")
+
+
+def measure(out: Path, servers: int) -> dict:
+    from rightsizer import engine
+    from rightsizer.calendar import WorkCalendar
+    from rightsizer.models import Server, Size
+    from rightsizer.samplestore import SampleStore
+    from rightsizer.settings import Settings
+    from rightsizer.store import Store
+
+    meta = json.loads((out / f"fleet-{servers}.json").read_text())
+    inv = [Server(x["id"], x["id"], x["dept"], x["sys"], Size(*x["size"]), datetime.fromisoformat(x["delivered"]))
+           for x in meta["servers"]]
+    settings, cal = Settings(), WorkCalendar()
+    at = datetime.fromisoformat(AT)
+    db = out / "bench.db"
+    for f in out.glob("bench.db*"):
+        f.unlink()
+    store = Store(f"sqlite:///{db}")
+    t0 = time.perf_counter()
+    grid = SampleStore(out / "samples").read([s.server_id for s in inv], meta["start"], meta["step"], meta["slots"])
+    ev = engine.evaluate(inv, grid, at, settings, cal)
+    t1 = time.perf_counter()
+    engine.record(store, ev, "bench", "bench", settings)
+    t2 = time.perf_counter()
+    return {"servers": len(inv), "samples": len(inv) * meta["slots"] * 3, "findings": len(ev.findings),
+            "summarise_evaluate_s": round(t1 - t0, 2), "record_s": round(t2 - t1, 2),
+            "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--servers", type=int, default=10_000)
+    ap.add_argument("--out", default="bench-out")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if a.child:
+        print(json.dumps(measure(out, a.servers)))
+        return
+    generate(out, a.servers)
+    r = subprocess.run([sys.executable, __file__, "--servers", str(a.servers), "--out", str(out), "--child"],
+                       check=True, capture_output=True, text=True)
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    print(f"servers={res['servers']} samples={res['samples']:,} findings={res['findings']}")
+    print(f"summarise+evaluate: {res['summarise_evaluate_s']} s   (target <= 5 s)")
+    print(f"record in SQLite:   {res['record_s']} s")
+    print(f"peak RSS:           {res['peak_rss_mib']} MiB (target <= 2048 MiB)")
+
+
+if __name__ == "__main__":
+    main()
