@@ -12,6 +12,8 @@ import sys
 from datetime import date, datetime
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from .calendar import CalendarError, WorkCalendar
 from .settings import ConfigError, Settings, load_settings
 
@@ -148,6 +150,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INPUT
     except BrokenPipeError:
         return 0
+    except (OSError, SQLAlchemyError) as exc:
+        # The store URL may carry a password: say what failed, never the URL.
+        reason = getattr(exc, "orig", None) or getattr(exc, "strerror", None) or type(exc).__name__
+        print(f"error: store or file access failed: {reason}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

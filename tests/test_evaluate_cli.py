@@ -168,3 +168,26 @@ def test_missing_file(tmp_path, capsys):
     inv, _ = write_inputs(tmp_path)
     assert evaluate(inv, tmp_path / "nope.csv", tmp_path / "rs.db") == 2
     assert "nope.csv: cannot open" in capsys.readouterr().err
+
+
+def test_unwritable_store_is_a_clear_error(tmp_path, capsys):
+    inv, samples = write_inputs(tmp_path)
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    assert evaluate(inv, samples, blocker / "rs.db") == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: store or file access failed:") and "Traceback" not in err
+
+
+def test_unknown_calendar_year_exits_2_and_writes_nothing(tmp_path, capsys):
+    # A server delivered in 2027 with no workload: its deploy deadline needs the 2027 calendar.
+    inv = tmp_path / "inv.csv"
+    inv.write_text(INV_HEADER + "\nnew-1,a,部门,系统,4,8,100,2027-01-04T09:00:00+08:00\n", encoding="utf-8")
+    samples = tmp_path / "samples.csv"
+    start = 1798992000  # 2027-01-04T00:00:00+08:00
+    samples.write_text(SAMPLE_HEADER + "".join(f"new-1,{start + i * 300},0.5,5,10\n" for i in range(288 * 20)))
+    db = tmp_path / "rs.db"
+    assert main(["evaluate", "--inventory", str(inv), "--samples", str(samples), "--at",
+                 "2027-01-25T00:00:00+08:00", "--db", str(db)]) == 2
+    assert "2027" in capsys.readouterr().err
+    assert not db.exists()
