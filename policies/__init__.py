@@ -50,7 +50,8 @@ def evaluate_server(server: Server, summary: UsageSummary, at: datetime, setting
     w = settings.window
     if summary.coverage < w.coverage_min or summary.days_of_data < w.min_days_of_data:
         return [_server_level(server, summary, Kind.INSUFFICIENT_DATA, summary.coverage, w.coverage_min, settings,
-                              statistic="coverage", min_days_of_data=w.min_days_of_data)]
+                              statistic="coverage", min_days_of_data=w.min_days_of_data,
+                              source_error=summary.source_error)]
     if undeployed.is_undeployed(server, summary, at, settings, calendar):
         u = settings.policy.undeployed
         return [_server_level(

@@ -72,15 +72,24 @@ def cmd_evaluate(args) -> int:
     at = _parse_at(args.at, s)
     cal = WorkCalendar(s.calendar.overrides)
     servers = read_inventory(args.inventory, s.tz)
-    step, days = s.window.step_seconds, s.window.days
-    slots = days * 86400 // step
-    start = (int(at.timestamp()) - slots * step) // step * step
-    grid = read_samples(args.samples, servers, s.tz, start, step, slots + 1)
-    ev = engine.evaluate(servers, grid, at, s, cal)
+    if args.prometheus:
+        from collectors.prometheus import PrometheusCollector, PrometheusSettings
+
+        prom = PrometheusCollector(PrometheusSettings(url=args.prometheus))
+        ev = engine.evaluate_summaries(servers, prom.summaries(servers, at, s), at, s, cal)
+        source, digest = f"prometheus:{args.prometheus}", engine.file_digest(args.inventory) + ":" + args.prometheus
+        for err in sorted(set(prom.stats.errors)):
+            print(f"warning: prometheus: {err} (its servers are insufficient_data in this run)", file=sys.stderr)
+    else:
+        step, days = s.window.step_seconds, s.window.days
+        slots = days * 86400 // step
+        start = (int(at.timestamp()) - slots * step) // step * step
+        grid = read_samples(args.samples, servers, s.tz, start, step, slots + 1)
+        ev = engine.evaluate(servers, grid, at, s, cal)
+        source, digest = f"csv:{args.inventory},{args.samples}", engine.file_digest(args.inventory, args.samples)
     # Only a clean evaluation reaches the store.
     store = Store(f"sqlite:///{Path(args.db).resolve()}" if args.db else s.store.resolved_url())
-    engine.record(store, ev, f"csv:{args.inventory},{args.samples}",
-                  engine.file_digest(args.inventory, args.samples), s)
+    engine.record(store, ev, source, digest, s)
     if args.format == "json":
         json.dump({"at": at.isoformat(), "findings": [f.to_json() for f in ev.findings]}, sys.stdout,
                   ensure_ascii=False, indent=2, default=str)
@@ -114,9 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--config", help="configuration TOML")
     a.set_defaults(func=cmd_add_workdays)
 
-    e = sub.add_parser("evaluate", help="evaluate an inventory and samples from CSV")
+    e = sub.add_parser("evaluate", help="evaluate an inventory with samples from CSV or Prometheus")
     e.add_argument("--inventory", required=True)
-    e.add_argument("--samples", required=True)
+    src = e.add_mutually_exclusive_group(required=True)
+    src.add_argument("--samples", help="samples CSV")
+    src.add_argument("--prometheus", metavar="URL", help="Prometheus/VictoriaMetrics base URL (statistics pushed down)")
     e.add_argument("--at", help="end of the window, ISO 8601 (default: now)")
     e.add_argument("--config", help="configuration TOML")
     e.add_argument("--holidays", help="override TOML for years chinese_calendar does not know")

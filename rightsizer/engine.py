@@ -29,7 +29,12 @@ class Evaluation:
 
 def evaluate(servers: list[Server], grid: SampleGrid, at: datetime, settings: Settings,
              calendar: WorkCalendar) -> Evaluation:
-    sums = summarise(grid, servers, at, settings)
+    return evaluate_summaries(servers, summarise(grid, servers, at, settings), at, settings, calendar)
+
+
+def evaluate_summaries(servers: list[Server], sums: list[UsageSummary], at: datetime, settings: Settings,
+                       calendar: WorkCalendar) -> Evaluation:
+    """Policies over summaries that a source has already computed (e.g. pushed down to Prometheus)."""
     found: list[Finding] = []
     for server, summary in zip(servers, sums):
         found.extend(evaluate_server(server, summary, at, settings, calendar))

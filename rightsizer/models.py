@@ -69,6 +69,8 @@ class UsageSummary:
     recent_coverage: float
     # Delivered inside the window: the window then shows everything since delivery.
     delivered_in_window: bool
+    # Why a source could not deliver this server's data (recorded in the finding's evidence).
+    source_error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in fields(self)}
