@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -79,6 +80,7 @@ class PrometheusCollector:
     def __init__(self, cfg: PrometheusSettings):
         self.cfg = cfg
         self.stats = RequestStats()
+        self._lock = threading.Lock()  # shards update the counters from several threads
 
     # -- HTTP ---------------------------------------------------------------------------
 
@@ -90,13 +92,15 @@ class PrometheusCollector:
         for attempt in range(self.cfg.retries + 1):
             if attempt:
                 time.sleep(min(0.2 * 2 ** attempt, 5))
-            self.stats.requests += 1
+            with self._lock:
+                self.stats.requests += 1
             try:
                 req = urllib.request.Request(url, data=body, headers={
                     "Content-Type": "application/x-www-form-urlencoded"})
                 with urllib.request.urlopen(req, timeout=self.cfg.timeout_seconds) as resp:
                     raw = resp.read()
-                self.stats.bytes_received += len(raw)
+                with self._lock:
+                    self.stats.bytes_received += len(raw)
                 doc = json.loads(raw)
                 if doc.get("status") != "success":
                     raise PrometheusError(f"{doc.get('errorType')}: {doc.get('error')}")
