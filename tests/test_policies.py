@@ -4,7 +4,7 @@ from decimal import Decimal
 import pytest
 
 from policies import evaluate_server
-from rightsizer.models import Dimension, Kind, Size
+from rightsizer.models import Dimension, Size
 from rightsizer.settings import Flavor, Settings
 
 from helpers import AT, make_server, make_summary

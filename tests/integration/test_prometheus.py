@@ -15,7 +15,7 @@ import subprocess
 import time
 import urllib.request
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pytest
