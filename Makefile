@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test bench clean system-deps
+.PHONY: demo test bench bench-agent clean system-deps bench-deps
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,19 +18,37 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/rightsizer demo --out demo-out
 
-# Debian packages the integration tests run for real (prometheus, promtool).
-system-deps:
-	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { \
-	  echo "installing Debian package prometheus"; \
+# Debian packages the integration tests run for real: prometheus (+ promtool),
+# victoria-metrics, systemd (systemd-analyze). Installed only when a binary is missing.
+DEBS_FOR_TESTS := prometheus:prometheus promtool:prometheus victoria-metrics:victoria-metrics \
+                  systemd-analyze:systemd
+DEBS_FOR_BENCH := prometheus-node-exporter:prometheus-node-exporter
+
+define install_debs
+	@missing=""; for pair in $(1); do cmd=$${pair%%:*}; pkg=$${pair#*:}; \
+	  command -v $$cmd >/dev/null || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
-	  $(SUDO) apt-get install -y -q --no-install-recommends prometheus \
-	  || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends prometheus; }; }
+	  $(SUDO) apt-get install -y -q --no-install-recommends $$missing \
+	  || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends $$missing; }; fi
+endef
+
+system-deps:
+	$(call install_debs,$(DEBS_FOR_TESTS))
+
+bench-deps:
+	$(call install_debs,$(DEBS_FOR_TESTS) $(DEBS_FOR_BENCH))
 
 test: $(STAMP) system-deps
 	$(PY) -m pytest -q
 
-bench: $(STAMP)
+bench: $(STAMP) bench-deps
 	$(PY) bench/bench_evaluate.py
+
+# Ten minutes: the agent beside prometheus-node-exporter.
+bench-agent: $(STAMP) bench-deps
+	$(PY) bench/bench_agent_overhead.py --seconds 600
 
 clean:
 	rm -rf $(VENV) demo-out bench-out .pytest_cache .hypothesis *.egg-info

@@ -1,4 +1,4 @@
-"""Command line: ``rightsizer check-config | calendar | evaluate | demo``.
+"""Command line: ``rightsizer check-config | calendar | evaluate | agent | demo``.
 
 Exit status: 0 success, 2 bad input or configuration (the message says what and
 where; nothing is written), 1 an unexpected failure.
@@ -12,10 +12,10 @@ import sys
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from .calendar import CalendarError, WorkCalendar
 from .settings import ConfigError, Settings, load_settings
+
+# Heavy modules (SQLAlchemy, numpy, the calendar) are imported by the commands that use
+# them, so the in-guest agent starts small.
 
 EXIT_INPUT = 2
 
@@ -46,6 +46,8 @@ def _settings(args) -> Settings:
 
 
 def cmd_check_config(args) -> int:
+    from .calendar import WorkCalendar
+
     s = load_settings(args.file)
     WorkCalendar(s.calendar.overrides)  # the override file is part of the configuration
     print(f"{args.file}: OK")
@@ -53,6 +55,8 @@ def cmd_check_config(args) -> int:
 
 
 def cmd_add_workdays(args) -> int:
+    from .calendar import WorkCalendar
+
     s = _settings(args)
     try:
         start = date.fromisoformat(args.start)
@@ -66,6 +70,7 @@ def cmd_evaluate(args) -> int:
     from collectors.csv_import import read_inventory, read_samples
 
     from . import engine, report
+    from .calendar import WorkCalendar
     from .store import Store
 
     s = _settings(args)
@@ -97,6 +102,22 @@ def cmd_evaluate(args) -> int:
     else:
         print(report.findings_table(ev.findings))
     return 0
+
+
+def cmd_agent(args) -> int:
+    import logging
+
+    from collectors.psutil_local import AgentError, default_server_id, load_agent_settings, run_agent
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        cfg = load_agent_settings(args.config, server_id=args.server_id, listen=args.listen, port=args.port,
+                                  interval_seconds=args.interval, mountpoints=args.mount)
+        if not cfg.server_id:
+            cfg = cfg.model_copy(update={"server_id": default_server_id()})
+        return run_agent(cfg, rounds=args.rounds)
+    except AgentError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def cmd_demo(args) -> int:
@@ -135,6 +156,16 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--format", choices=("json", "table"), default="table")
     e.set_defaults(func=cmd_evaluate)
 
+    g = sub.add_parser("agent", help="in-guest agent: serve CPU, memory and disk use for Prometheus")
+    g.add_argument("--config", help="agent TOML (see config/agent.example.toml)")
+    g.add_argument("--server-id", help="the cloud's id of this server (default: cloud-init's instance id)")
+    g.add_argument("--listen", help="address to serve /metrics on (default 0.0.0.0)")
+    g.add_argument("--port", type=int, help="port (default 9464; 0 picks a free one)")
+    g.add_argument("--interval", type=float, help="seconds between samples (default 15)")
+    g.add_argument("--mount", action="append", help="mount point to watch; repeat for several (default /)")
+    g.add_argument("--rounds", type=int, help=argparse.SUPPRESS)  # stop after N samples (tests, benchmarks)
+    g.set_defaults(func=cmd_agent)
+
     d = sub.add_parser("demo", help="simulate a city's cloud and run the whole job on it")
     d.add_argument("--out", default="demo-out", help="directory for the store and samples (default: demo-out)")
     d.add_argument("--servers", type=int, default=2000)
@@ -146,26 +177,40 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from collectors.csv_import import InputError
-
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ConfigError as exc:
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:
+        code = _failure(exc)
+        if code is None:
+            raise
+        return code
+
+
+def _failure(exc: Exception) -> int | None:
+    """Print a known failure as one clear line per problem; ``None`` for a bug (traceback)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from collectors.csv_import import InputError
+
+    from .calendar import CalendarError
+
+    if isinstance(exc, ConfigError):
         for problem in exc.problems:
             print(f"error: {exc.path}: {problem}", file=sys.stderr)
         return EXIT_INPUT
-    except (CalendarError, InputError, UsageError) as exc:
+    if isinstance(exc, (CalendarError, InputError, UsageError)):
         for line in str(exc).splitlines():
             print(f"error: {line}", file=sys.stderr)
         return EXIT_INPUT
-    except BrokenPipeError:
-        return 0
-    except (OSError, SQLAlchemyError) as exc:
+    if isinstance(exc, (OSError, SQLAlchemyError)):
         # The store URL may carry a password: say what failed, never the URL.
         reason = getattr(exc, "orig", None) or getattr(exc, "strerror", None) or type(exc).__name__
         print(f"error: store or file access failed: {reason}", file=sys.stderr)
         return 1
+    return None
 
 
 if __name__ == "__main__":

@@ -25,3 +25,22 @@ def make_summary(sid="s1", cpu=50.0, mem=50.0, disk=60.0, **kw) -> UsageSummary:
         delivered_in_window=False,
     )
     return replace(base, **kw)
+
+
+class FakeSampler:
+    """The agent's sampler interface with values set by the test."""
+
+    def __init__(self, cpu=12.5, mem=40.0, disks=None):
+        self.cpu, self.mem = cpu, mem
+        self.disks = disks if disks is not None else {"/": 30.0, "/data": 75.0}
+
+    def cpu_pct(self):
+        return self.cpu
+
+    def memory_pct(self):
+        return self.mem
+
+    def disk_pct(self, mountpoint):
+        if mountpoint not in self.disks:
+            raise FileNotFoundError(2, "No such file or directory")
+        return self.disks[mountpoint]

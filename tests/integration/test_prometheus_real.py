@@ -9,11 +9,7 @@ the pushed-down queries equal the decisions from the CSV path for the same data.
 from __future__ import annotations
 
 import json
-import shutil
-import socket
 import subprocess
-import time
-import urllib.request
 from collections import defaultdict
 from datetime import timedelta
 
@@ -23,6 +19,7 @@ import pytest
 from collectors.prometheus import PrometheusCollector, PrometheusSettings
 from rightsizer.cli import main
 
+import servers
 from helpers import AT
 
 STEP = 300
@@ -39,14 +36,6 @@ FLEET = {  # id: (delivered days before AT, cpu level, mem level, disk level, sh
     "new-1": (20, 0.5, 5, 10, "flat"),
     "mid-1": (300, 40.0, 50, 60, "office"),
 }
-
-
-def _binary(name: str) -> str:
-    path = shutil.which(name)
-    if not path:
-        pytest.fail(f"{name} is not installed: `make test` installs the Debian package prometheus "
-                    "(apt-get install prometheus)")
-    return path
 
 
 def _series():
@@ -96,31 +85,10 @@ def data(tmp_path_factory):
 def prometheus(data):
     d, _, _, om = data
     tsdb = d / "tsdb"
-    subprocess.run([_binary("promtool"), "tsdb", "create-blocks-from", "openmetrics", str(om), str(tsdb)],
+    subprocess.run([servers.binary("promtool"), "tsdb", "create-blocks-from", "openmetrics", str(om), str(tsdb)],
                    check=True, capture_output=True)
-    cfg = d / "prometheus.yml"
-    cfg.write_text("global:\n  scrape_interval: 1m\n")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([_binary("prometheus"), f"--config.file={cfg}", f"--storage.tsdb.path={tsdb}",
-                             "--storage.tsdb.retention.time=100y", f"--web.listen-address=127.0.0.1:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=(d / "prometheus.log").open("w"))
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):  # up to 30 s
-            try:
-                with urllib.request.urlopen(url + "/-/ready", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("prometheus did not become ready: " + (d / "prometheus.log").read_text()[-2000:])
+    with servers.prometheus(d, "global:\n  scrape_interval: 1m\n", tsdb) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def _decisions(out: str) -> dict:
@@ -167,9 +135,7 @@ def test_sharding_gives_the_same_summaries(data, prometheus):
 
 
 def test_unreachable_source_is_insufficient_data_never_idle(data, capsys, tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{s.getsockname()[1]}"  # nothing listens once the socket closes
+    dead = f"http://127.0.0.1:{servers.free_port()}"  # nothing listens once the socket closes
     assert main(["evaluate", "--inventory", str(data[1]), "--prometheus", dead, "--at", AT.isoformat(),
                  "--db", str(tmp_path / "c.db"), "--format", "json"]) == 0
     captured = capsys.readouterr()
