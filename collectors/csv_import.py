@@ -213,3 +213,59 @@ def read_samples(path: str | Path, servers: list[Server], tz: ZoneInfo, start: i
     grid.put(rows, ts, cpu, mem, disk)
     return grid
 
+
+
+CATALOGUE_COLUMNS = ("system_id", "name", "department", "filing_no")
+
+
+@dataclass(frozen=True)
+class RegisteredSystem:
+    system_id: str
+    name: str
+    department: str
+    filing_no: str  # 备案号
+
+
+def read_catalogue(path: str | Path) -> list[RegisteredSystem]:
+    """The registered-system catalogue (备案): ``system_id,name,department,filing_no``."""
+    problems: list[tuple[int, str]] = []
+    table = _read(Path(path), CATALOGUE_COLUMNS, problems)
+    if table is None:
+        raise InputError([m for _, m in problems])
+    out, seen_id, seen_name = [], {}, {}
+    for row, line in zip(table.rows, table.lines):
+        if len(row) != len(table.header):
+            continue
+        where = f"{table.path}:{line}"
+        f = {c: row[table.header[c]].strip() for c in CATALOGUE_COLUMNS}
+        bad = len(problems)
+        for c in CATALOGUE_COLUMNS:
+            if not f[c]:
+                problems.append((line, f"{where}: {c}: empty"))
+        if f["system_id"] and f["system_id"] in seen_id:
+            problems.append((line, f"{where}: system_id: duplicate {f['system_id']!r} "
+                                   f"(first on line {seen_id[f['system_id']]})"))
+        key = (f["department"], f["name"])
+        if f["name"] and key in seen_name:
+            problems.append((line, f"{where}: name: {f['name']!r} is registered twice for {f['department']} "
+                                   f"(first on line {seen_name[key]})"))
+        seen_id.setdefault(f["system_id"], line)
+        seen_name.setdefault(key, line)
+        if len(problems) == bad:
+            out.append(RegisteredSystem(f["system_id"], f["name"], f["department"], f["filing_no"]))
+    if problems:
+        raise InputError([m for _, m in sorted(problems, key=lambda p: p[0])])
+    return out
+
+
+def write_inventory(path: str | Path, servers: list[Server]) -> None:
+    """Write servers in the inventory CSV format that ``read_inventory`` reads (atomically)."""
+    p = Path(path)
+    tmp = p.with_name(p.name + ".tmp")
+    with tmp.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(INVENTORY_COLUMNS)
+        for s in servers:
+            w.writerow([s.server_id, s.name, s.department, s.system, s.size.vcpus, f"{s.size.ram_gib:g}",
+                        f"{s.size.disk_gib:g}", s.delivered_at.isoformat()])
+    tmp.replace(p)

@@ -11,7 +11,9 @@ a failing source never makes a server look idle.
 
 Configuration example::
 
-    [prometheus]
+    [metrics]
+    source = "prometheus"
+    [metrics.prometheus]
     url = "http://127.0.0.1:9090"
     cpu_metric = "rightsizer_cpu_utilization_pct"
     memory_metric = "rightsizer_memory_utilization_pct"
@@ -36,12 +38,15 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from rightsizer.models import Server, UsageSummary
-from rightsizer.settings import Settings
+
+if TYPE_CHECKING:
+    from rightsizer.settings import Settings
 
 
 class PrometheusSettings(BaseModel):
@@ -200,39 +205,44 @@ class PrometheusCollector:
                     errors.update({sid: err for sid in shard})
                 else:
                     results.update({sid: res for sid in shard})
-        return [self._summary(s, results.get(s.server_id), errors.get(s.server_id), at, ws_e, settings)
+        return [build_summary(s, results.get(s.server_id), errors.get(s.server_id), at, ws_e, settings)
                 for s in servers]
 
-    def _summary(self, s: Server, res: dict | None, err: str | None, at: datetime, ws_e: int,
-                 settings: Settings) -> UsageSummary:
-        w = settings.window
-        tz = settings.tz
-        step = w.step_seconds
-        at_e = int(at.timestamp())
-        eff_e = max(ws_e, int(s.delivered_at.timestamp()))
-        recent_e = at_e - settings.policy.release.days * 86400
-        sid = s.server_id
-        get = (lambda k: (res or {}).get(k, {}).get(sid))  # noqa: E731
-        expected = max(math.ceil((at_e - eff_e) / step), 1)
-        counts = {"cpu": get("cpu_n") or 0, "mem": get("mem_n") or 0, "disk": get("disk_n") or 0}
-        coverage = {m: min(n / expected, 1.0) for m, n in counts.items()}
-        recent_expected = max(math.ceil((at_e - max(eff_e, recent_e)) / step), 1)
-        daily = [v for v in (res or {}).get("daily", {}).get(sid, []) if not math.isnan(v)]
-        peak = float(np.quantile(np.array(daily), w.memory_peak_quantile)) if daily else None
-        r4 = (lambda v: None if v is None else round(v, 4))  # noqa: E731
-        return UsageSummary(
-            server_id=sid,
-            window_start=datetime.fromtimestamp(ws_e, timezone.utc).astimezone(tz),
-            window_end=at.astimezone(tz),
-            effective_start=datetime.fromtimestamp(eff_e, timezone.utc).astimezone(tz),
-            coverage=round(min(coverage.values()), 4),
-            coverage_by_metric={m: round(v, 4) for m, v in coverage.items()},
-            days_of_data=round(min(counts.values()) * step / 86400, 3),
-            cpu_p95_pct=r4(get("cpu_p")), cpu_max_pct=r4(get("cpu_max")),
-            memory_peak_pct=r4(peak), memory_max_pct=r4(get("mem_max")), memory_peak_days=len(daily),
-            disk_latest_pct=r4(get("disk_last")), disk_max_pct=r4(get("disk_max")),
-            recent_cpu_p95_pct=r4(get("recent_p")),
-            recent_coverage=round(min((get("recent_n") or 0) / recent_expected, 1.0), 4),
-            delivered_in_window=eff_e > ws_e,
-            source_error=err,
-        )
+
+def build_summary(s: Server, res: dict | None, err: str | None, at: datetime, ws_e: int,
+                  settings: Settings) -> UsageSummary:
+    """A summary from pushed-down statistics: ``res[stat][server_id]`` and ``res["daily"][server_id]``.
+
+    Shared by the TSDB collectors; coverage is counted the same way as the local path.
+    """
+    w = settings.window
+    tz = settings.tz
+    step = w.step_seconds
+    at_e = int(at.timestamp())
+    eff_e = max(ws_e, int(s.delivered_at.timestamp()))
+    recent_e = at_e - settings.policy.release.days * 86400
+    sid = s.server_id
+    get = (lambda k: (res or {}).get(k, {}).get(sid))  # noqa: E731
+    expected = max(math.ceil((at_e - eff_e) / step), 1)
+    counts = {"cpu": get("cpu_n") or 0, "mem": get("mem_n") or 0, "disk": get("disk_n") or 0}
+    coverage = {m: min(n / expected, 1.0) for m, n in counts.items()}
+    recent_expected = max(math.ceil((at_e - max(eff_e, recent_e)) / step), 1)
+    daily = [v for v in (res or {}).get("daily", {}).get(sid, []) if not math.isnan(v)]
+    peak = float(np.quantile(np.array(daily), w.memory_peak_quantile)) if daily else None
+    r4 = (lambda v: None if v is None else round(v, 4))  # noqa: E731
+    return UsageSummary(
+        server_id=sid,
+        window_start=datetime.fromtimestamp(ws_e, timezone.utc).astimezone(tz),
+        window_end=at.astimezone(tz),
+        effective_start=datetime.fromtimestamp(eff_e, timezone.utc).astimezone(tz),
+        coverage=round(min(coverage.values()), 4),
+        coverage_by_metric={m: round(v, 4) for m, v in coverage.items()},
+        days_of_data=round(min(counts.values()) * step / 86400, 3),
+        cpu_p95_pct=r4(get("cpu_p")), cpu_max_pct=r4(get("cpu_max")),
+        memory_peak_pct=r4(peak), memory_max_pct=r4(get("mem_max")), memory_peak_days=len(daily),
+        disk_latest_pct=r4(get("disk_last")), disk_max_pct=r4(get("disk_max")),
+        recent_cpu_p95_pct=r4(get("recent_p")),
+        recent_coverage=round(min((get("recent_n") or 0) / recent_expected, 1.0), 4),
+        delivered_in_window=eff_e > ws_e,
+        source_error=err,
+    )

@@ -1,4 +1,4 @@
-"""Command line: ``rightsizer check-config | calendar | evaluate | agent | demo``.
+"""Command line: ``rightsizer check-config | calendar | inventory | evaluate | agent | demo``.
 
 Exit status: 0 success, 2 bad input or configuration (the message says what and
 where; nothing is written), 1 an unexpected failure.
@@ -22,6 +22,10 @@ EXIT_INPUT = 2
 
 class UsageError(Exception):
     """A bad command-line value."""
+
+
+class SourceError(Exception):
+    """A source (the cloud, a TSDB) could not be read; nothing was written."""
 
 
 def _parse_at(text: str | None, settings: Settings) -> datetime:
@@ -66,35 +70,101 @@ def cmd_add_workdays(args) -> int:
     return 0
 
 
+def _cloud_inventory(args, s: Settings):
+    """Servers from OpenStack, with the sync recorded (and changes detected) in the store."""
+    from collectors.openstack import OpenStackError, connect, read_inventory
+
+    cfg = s.inventory.openstack
+    if getattr(args, "cloud", None):
+        cfg = cfg.model_copy(update={"cloud": args.cloud})
+    try:
+        inv = read_inventory(connect(cfg), cfg, s.tz)
+    except OpenStackError as exc:
+        raise SourceError(f"openstack: {exc}") from None
+    for w in inv.warnings:
+        print(f"warning: openstack: {w}", file=sys.stderr)
+    return inv, f"openstack:{cfg.cloud or 'OS_CLOUD'}"
+
+
+def _store(args, s: Settings):
+    from .store import Store
+
+    return Store(f"sqlite:///{Path(args.db).resolve()}" if args.db else s.store.resolved_url())
+
+
+def cmd_inventory_sync(args) -> int:
+    from collectors.csv_import import write_inventory
+
+    s = _settings(args)
+    at = datetime.now(s.tz)
+    inv, source = _cloud_inventory(args, s)
+    changes = _store(args, s).sync_inventory(source, at, [(c.server, c.flavor_name, c.status) for c in inv.servers])
+    if args.out:
+        write_inventory(args.out, [c.server for c in inv.servers])
+    kinds = [c.change for c in changes]
+    print(f"{len(inv.servers)} servers from {source}: {kinds.count('added')} new, {kinds.count('resized')} resized, "
+          f"{kinds.count('removed')} gone")
+    fmt = (lambda z: "-" if z is None else f"{z.vcpus}C/{z.ram_gib:g}G/{z.disk_gib:g}G")  # noqa: E731
+    for c in changes:
+        if c.change != "added":
+            print(f"  {c.change:8} {c.server_id}  {c.old_flavor or '-'} {fmt(c.old_size)} -> "
+                  f"{c.new_flavor or '-'} {fmt(c.new_size)}")
+    return 0
+
+
 def cmd_evaluate(args) -> int:
-    from collectors.csv_import import read_inventory, read_samples
+    from collectors.csv_import import read_catalogue, read_inventory, read_samples
 
     from . import engine, report
     from .calendar import WorkCalendar
-    from .store import Store
 
     s = _settings(args)
     at = _parse_at(args.at, s)
     cal = WorkCalendar(s.calendar.overrides)
-    servers = read_inventory(args.inventory, s.tz)
-    if args.prometheus:
-        from collectors.prometheus import PrometheusCollector, PrometheusSettings
-
-        prom = PrometheusCollector(PrometheusSettings(url=args.prometheus))
-        ev = engine.evaluate_summaries(servers, prom.summaries(servers, at, s), at, s, cal)
-        source, digest = f"prometheus:{args.prometheus}", engine.file_digest(args.inventory) + ":" + args.prometheus
-        for err in sorted(set(prom.stats.errors)):
-            print(f"warning: prometheus: {err} (its servers are insufficient_data in this run)", file=sys.stderr)
+    cat_file = args.catalogue or s.catalogue.file
+    catalogue = read_catalogue(cat_file) if cat_file else None
+    if args.openstack:
+        inv, inv_source = _cloud_inventory(args, s)
+        servers = [c.server for c in inv.servers]
+        inv_digest = engine.text_digest(repr(servers))
     else:
+        servers = read_inventory(args.inventory, s.tz)
+        inv_source, inv_digest = f"csv:{args.inventory}", engine.file_digest(args.inventory)
+    if cat_file:
+        inv_digest += ":" + engine.file_digest(cat_file)
+    if args.samples:
         step, days = s.window.step_seconds, s.window.days
         slots = days * 86400 // step
         start = (int(at.timestamp()) - slots * step) // step * step
         grid = read_samples(args.samples, servers, s.tz, start, step, slots + 1)
-        ev = engine.evaluate(servers, grid, at, s, cal)
-        source, digest = f"csv:{args.inventory},{args.samples}", engine.file_digest(args.inventory, args.samples)
+        ev = engine.evaluate(servers, grid, at, s, cal, catalogue)
+        source, digest = f"{inv_source},csv:{args.samples}", inv_digest + ":" + engine.file_digest(args.samples)
+    else:
+        kind = "prometheus" if args.prometheus is not None else "influxdb" if args.influxdb is not None \
+            else s.metrics.source
+        if kind == "none":
+            raise UsageError("no usage source: give --samples, --prometheus [URL] or --influxdb [URL], "
+                             "or set [metrics] source in the configuration")
+        if kind == "prometheus":
+            from collectors.prometheus import PrometheusCollector
+
+            cfg = s.metrics.prometheus
+            if args.prometheus:
+                cfg = cfg.model_copy(update={"url": args.prometheus})
+            collector = PrometheusCollector(cfg)
+        else:
+            from collectors.influxdb import InfluxDBCollector
+
+            cfg = s.metrics.influxdb
+            if args.influxdb:
+                cfg = cfg.model_copy(update={"url": args.influxdb})
+            collector = InfluxDBCollector(cfg)
+        ev = engine.evaluate_summaries(servers, collector.summaries(servers, at, s), at, s, cal, catalogue)
+        source, digest = f"{inv_source},{kind}:{cfg.url}", f"{inv_digest}:{kind}:{cfg.url}"
+        for err in sorted(set(collector.stats.errors)):
+            print(f"warning: {kind}: {err} (its servers are insufficient_data in this run)", file=sys.stderr)
     # Only a clean evaluation reaches the store.
-    store = Store(f"sqlite:///{Path(args.db).resolve()}" if args.db else s.store.resolved_url())
-    engine.record(store, ev, source, digest, s)
+    engine.record(_store(args, s), ev, source, digest, s)
     if args.format == "json":
         json.dump({"at": at.isoformat(), "findings": [f.to_json() for f in ev.findings]}, sys.stdout,
                   ensure_ascii=False, indent=2, default=str)
@@ -144,11 +214,28 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--config", help="configuration TOML")
     a.set_defaults(func=cmd_add_workdays)
 
-    e = sub.add_parser("evaluate", help="evaluate an inventory with samples from CSV or Prometheus")
-    e.add_argument("--inventory", required=True)
-    src = e.add_mutually_exclusive_group(required=True)
+    inv = sub.add_parser("inventory", help="the cloud's inventory").add_subparsers(dest="inventory_command",
+                                                                                  required=True)
+    y = inv.add_parser("sync", help="read servers from OpenStack, record them and report flavor changes")
+    y.add_argument("--openstack", action="store_true", required=True, help="read from OpenStack (clouds.yaml)")
+    y.add_argument("--cloud", help="clouds.yaml entry (default: [inventory.openstack] cloud, else OS_CLOUD)")
+    y.add_argument("--out", help="also write the servers as an inventory CSV")
+    y.add_argument("--config", help="configuration TOML")
+    y.add_argument("--db", help="SQLite file (default: [store] of the configuration)")
+    y.set_defaults(func=cmd_inventory_sync)
+
+    e = sub.add_parser("evaluate", help="evaluate an inventory with usage from CSV, Prometheus or InfluxDB")
+    isrc = e.add_mutually_exclusive_group(required=True)
+    isrc.add_argument("--inventory", help="inventory CSV")
+    isrc.add_argument("--openstack", action="store_true", help="inventory from OpenStack (clouds.yaml)")
+    e.add_argument("--cloud", help="clouds.yaml entry for --openstack")
+    src = e.add_mutually_exclusive_group()
     src.add_argument("--samples", help="samples CSV")
-    src.add_argument("--prometheus", metavar="URL", help="Prometheus/VictoriaMetrics base URL (statistics pushed down)")
+    src.add_argument("--prometheus", metavar="URL", nargs="?", const="",
+                     help="Prometheus/VictoriaMetrics (statistics pushed down); URL default from [metrics.prometheus]")
+    src.add_argument("--influxdb", metavar="URL", nargs="?", const="",
+                     help="InfluxDB 2 / 1.8 (Flux pushed down); URL default from [metrics.influxdb]")
+    e.add_argument("--catalogue", help="registered-system CSV (default: [catalogue] file); flags 未备案 servers")
     e.add_argument("--at", help="end of the window, ISO 8601 (default: now)")
     e.add_argument("--config", help="configuration TOML")
     e.add_argument("--holidays", help="override TOML for years chinese_calendar does not know")
@@ -201,6 +288,9 @@ def _failure(exc: Exception) -> int | None:
         for problem in exc.problems:
             print(f"error: {exc.path}: {problem}", file=sys.stderr)
         return EXIT_INPUT
+    if isinstance(exc, SourceError):
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     if isinstance(exc, (CalendarError, InputError, UsageError)):
         for line in str(exc).splitlines():
             print(f"error: {line}", file=sys.stderr)

@@ -10,7 +10,9 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
+from collectors.csv_import import RegisteredSystem
 from policies import evaluate_server
+from policies.unregistered import find_unregistered
 
 from .calendar import WorkCalendar
 from .models import Finding, Server, UsageSummary
@@ -28,16 +30,21 @@ class Evaluation:
 
 
 def evaluate(servers: list[Server], grid: SampleGrid, at: datetime, settings: Settings,
-             calendar: WorkCalendar) -> Evaluation:
-    return evaluate_summaries(servers, summarise(grid, servers, at, settings), at, settings, calendar)
+             calendar: WorkCalendar, catalogue: list[RegisteredSystem] | None = None) -> Evaluation:
+    return evaluate_summaries(servers, summarise(grid, servers, at, settings), at, settings, calendar, catalogue)
 
 
 def evaluate_summaries(servers: list[Server], sums: list[UsageSummary], at: datetime, settings: Settings,
-                       calendar: WorkCalendar) -> Evaluation:
-    """Policies over summaries that a source has already computed (e.g. pushed down to Prometheus)."""
+                       calendar: WorkCalendar, catalogue: list[RegisteredSystem] | None = None) -> Evaluation:
+    """Policies over summaries that a source has already computed (e.g. pushed down to Prometheus).
+
+    With a ``catalogue`` (the registered systems), servers that map to none also get ``unregistered``.
+    """
     found: list[Finding] = []
     for server, summary in zip(servers, sums):
         found.extend(evaluate_server(server, summary, at, settings, calendar))
+    if catalogue is not None:
+        found.extend(find_unregistered(servers, catalogue, settings))
     return Evaluation(at, servers, sums, found)
 
 
@@ -63,3 +70,7 @@ def file_digest(*paths) -> str:
                 h.update(block)
         h.update(b"\0")
     return h.hexdigest()
+
+
+def text_digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -19,6 +19,7 @@ class Kind(StrEnum):
     RELEASE = "release"
     UNDEPLOYED = "undeployed"
     INSUFFICIENT_DATA = "insufficient_data"
+    UNREGISTERED = "unregistered"
 
 
 class Dimension(StrEnum):

@@ -10,7 +10,7 @@ from .models import Finding, Kind, Size
 
 WASTE_KINDS = (Kind.SHRINK, Kind.RELEASE, Kind.UNDEPLOYED)
 KIND_ZH = {Kind.SHRINK: "核减", Kind.EXPAND: "扩容", Kind.RELEASE: "释放", Kind.UNDEPLOYED: "逾期未部署",
-           Kind.INSUFFICIENT_DATA: "数据不足"}
+           Kind.INSUFFICIENT_DATA: "数据不足", Kind.UNREGISTERED: "未备案"}
 
 
 def _width(text: str) -> int:

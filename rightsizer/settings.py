@@ -7,6 +7,7 @@ lists them all. A typo is an error with its key path, never a silent default.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from decimal import Decimal
 from pathlib import Path
@@ -14,6 +15,10 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from collectors.influxdb import InfluxDBSettings
+from collectors.openstack import OpenStackSettings
+from collectors.prometheus import PrometheusSettings
 
 
 class ConfigError(Exception):
@@ -128,6 +133,50 @@ class PriceSettings(_Model):
     cny_per_disk_gib_month: Decimal = Field(Decimal("0.5"), ge=0)
 
 
+class MetricsSettings(_Model):
+    """Where usage comes from when ``evaluate`` is given no --samples/--prometheus/--influxdb."""
+
+    source: Literal["none", "prometheus", "influxdb"] = "none"
+    prometheus: PrometheusSettings = PrometheusSettings()
+    influxdb: InfluxDBSettings = InfluxDBSettings()
+
+
+class InventorySettings(_Model):
+    openstack: OpenStackSettings = OpenStackSettings()
+
+
+class CatalogueSettings(_Model):
+    """Registered systems (备案) and how a cloud server maps to one; no file = the check is off."""
+
+    file: Path | None = None
+    # system: the server's system field (CSV column, or the OpenStack metadata key) names a
+    #         registered system id or name;
+    # name_pattern: a regex on the server name whose group "system" is the system id;
+    # list: only the explicit `servers` table.
+    match: Literal["system", "name_pattern", "list"] = "system"
+    name_pattern: str = ""
+    # server id -> system id; checked first whatever `match` says.
+    servers: dict[str, str] = {}
+
+    @field_validator("name_pattern")
+    @classmethod
+    def _regex(cls, v: str) -> str:
+        if v:
+            try:
+                rx = re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+            if "system" not in rx.groupindex:
+                raise ValueError('needs a named group "system", e.g. ^(?P<system>[a-z]+)-\\d+$')
+        return v
+
+    @model_validator(mode="after")
+    def _pattern_given(self) -> "CatalogueSettings":
+        if self.match == "name_pattern" and not self.name_pattern:
+            raise ValueError('match = "name_pattern" needs name_pattern')
+        return self
+
+
 class Settings(_Model):
     timezone: str = "Asia/Shanghai"
     store: StoreSettings = StoreSettings()
@@ -136,6 +185,9 @@ class Settings(_Model):
     policy: PolicySettings = PolicySettings()
     sizing: SizingSettings = SizingSettings()
     prices: PriceSettings = PriceSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    inventory: InventorySettings = InventorySettings()
+    catalogue: CatalogueSettings = CatalogueSettings()
 
     @field_validator("timezone")
     @classmethod
@@ -190,4 +242,7 @@ def load_settings(path: str | Path | None) -> Settings:
     cal = settings.calendar
     if cal.overrides is not None and not cal.overrides.is_absolute():
         settings = settings.model_copy(update={"calendar": cal.model_copy(update={"overrides": base / cal.overrides})})
+    cat = settings.catalogue
+    if cat.file is not None and not cat.file.is_absolute():
+        settings = settings.model_copy(update={"catalogue": cat.model_copy(update={"file": base / cat.file})})
     return settings

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from .models import Finding, Server, UsageSummary
+from .models import Finding, Server, Size, UsageSummary
 
 md = sa.MetaData()
 
@@ -96,12 +97,77 @@ findings = sa.Table(
 sa.Index("findings_open", findings.c.server_id, findings.c.kind, findings.c.dimension, findings.c.status)
 
 
+# Inventory syncs: what the cloud said each time, and what changed since the previous sync.
+# A later flavor change is how a rectification is verified, so every change is kept.
+inventory_syncs = sa.Table(
+    "inventory_syncs", md,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("source", sa.String(200), nullable=False),
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("servers", sa.Integer, nullable=False),
+    sa.Column("added", sa.Integer, nullable=False),
+    sa.Column("removed", sa.Integer, nullable=False),
+    sa.Column("resized", sa.Integer, nullable=False),
+)
+
+cloud_servers = sa.Table(  # the last state the cloud reported per server
+    "cloud_servers", md,
+    sa.Column("server_id", sa.String(128), primary_key=True),
+    sa.Column("flavor", sa.String(200), nullable=False),
+    sa.Column("vcpus", sa.Integer, nullable=False),
+    sa.Column("ram_gib", sa.Float, nullable=False),
+    sa.Column("disk_gib", sa.Float, nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("present", sa.Boolean, nullable=False),
+    sa.Column("last_sync_id", sa.ForeignKey("inventory_syncs.id"), nullable=False),
+)
+
+inventory_changes = sa.Table(
+    "inventory_changes", md,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("sync_id", sa.ForeignKey("inventory_syncs.id"), nullable=False),
+    sa.Column("server_id", sa.String(128), nullable=False),
+    sa.Column("change", sa.String(16), nullable=False),  # added | removed | resized
+    sa.Column("old_flavor", sa.String(200)),
+    sa.Column("new_flavor", sa.String(200)),
+    sa.Column("old_size", sa.String(100)),  # "vcpus/ram_gib/disk_gib"
+    sa.Column("new_size", sa.String(100)),
+    sa.Column("at", sa.String(40), nullable=False),
+)
+sa.Index("inventory_changes_server", inventory_changes.c.server_id, inventory_changes.c.id)
+
+
 def _v1(conn: Connection) -> None:
     md.create_all(conn, tables=[departments, systems, servers, runs, summaries, findings])
 
 
+def _v2(conn: Connection) -> None:
+    md.create_all(conn, tables=[inventory_syncs, cloud_servers, inventory_changes])
+
+
 # Append only: a released migration is never edited.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
+
+
+@dataclass(frozen=True)
+class Change:
+    server_id: str
+    change: str  # added | removed | resized
+    old_flavor: str | None
+    new_flavor: str | None
+    old_size: Size | None
+    new_size: Size | None
+
+
+def _size_text(s: Size | None) -> str | None:
+    return None if s is None else f"{s.vcpus}/{s.ram_gib:g}/{s.disk_gib:g}"
+
+
+def _size_of(text: str | None) -> Size | None:
+    if not text:
+        return None
+    v, r, d = text.split("/")
+    return Size(int(v), float(r), float(d))
 
 
 def _now() -> str:
@@ -212,12 +278,77 @@ class Store:
             conn.execute(findings.update().where(findings.c.id.in_(gone[lo:lo + 500])).values(status="gone",
                                                                                                last_run_id=run_id))
 
+    # -- inventory syncs ---------------------------------------------------------------------
+
+    def sync_inventory(self, source: str, at: datetime, inventory: list[tuple[Server, str, str]]) -> list[Change]:
+        """Record what the cloud reports now: ``(server, flavor name, status)`` per server.
+
+        Returns what changed since the previous sync of ``source``: servers added, removed
+        (no longer listed) and resized (vCPUs, RAM or disk changed). All in one transaction:
+        a sync that fails records nothing. The first sync of a store records only additions.
+        """
+        with self.engine.begin() as conn:
+            servers_only = [s for s, _, _ in inventory]
+            dept_ids = self._ensure_departments(conn, {s.department for s in servers_only})
+            sys_ids = self._ensure_systems(conn, {(dept_ids[s.department], s.system) for s in servers_only})
+            self._upsert_servers(conn, servers_only, dept_ids, sys_ids)
+            sync_id = conn.execute(inventory_syncs.insert().values(
+                source=source, at=at.isoformat(), servers=len(inventory), added=0, removed=0,
+                resized=0)).inserted_primary_key[0]
+            before = {r.server_id: r for r in conn.execute(sa.select(cloud_servers))}
+            changes: list[Change] = []
+            rows_new, rows_upd = [], []
+            seen = set()
+            for s, flavor, status in inventory:
+                seen.add(s.server_id)
+                row = {"server_id": s.server_id, "flavor": flavor, "vcpus": s.size.vcpus, "ram_gib": s.size.ram_gib,
+                       "disk_gib": s.size.disk_gib, "status": status, "present": True, "last_sync_id": sync_id}
+                old = before.get(s.server_id)
+                if old is None or not old.present:
+                    changes.append(Change(s.server_id, "added", None, flavor, None, s.size))
+                else:
+                    old_size = Size(old.vcpus, old.ram_gib, old.disk_gib)
+                    if old_size != s.size:
+                        changes.append(Change(s.server_id, "resized", old.flavor, flavor, old_size, s.size))
+                (rows_new if old is None else rows_upd).append(row)
+            gone = [sid for sid, r in before.items() if r.present and sid not in seen]
+            for sid in gone:
+                r = before[sid]
+                changes.append(Change(sid, "removed", r.flavor, None, Size(r.vcpus, r.ram_gib, r.disk_gib), None))
+            if rows_new:
+                conn.execute(cloud_servers.insert(), rows_new)
+            if rows_upd:
+                conn.execute(cloud_servers.update().where(cloud_servers.c.server_id == sa.bindparam("sid")),
+                             [{**r, "sid": r["server_id"]} for r in rows_upd])
+            for lo in range(0, len(gone), 500):
+                conn.execute(cloud_servers.update().where(cloud_servers.c.server_id.in_(gone[lo:lo + 500]))
+                             .values(present=False, last_sync_id=sync_id))
+            if changes:
+                conn.execute(inventory_changes.insert(), [
+                    {"sync_id": sync_id, "server_id": c.server_id, "change": c.change, "old_flavor": c.old_flavor,
+                     "new_flavor": c.new_flavor, "old_size": _size_text(c.old_size),
+                     "new_size": _size_text(c.new_size), "at": at.isoformat()} for c in changes])
+            kinds = [c.change for c in changes]
+            conn.execute(inventory_syncs.update().where(inventory_syncs.c.id == sync_id).values(
+                added=kinds.count("added"), removed=kinds.count("removed"), resized=kinds.count("resized")))
+            return changes
+
+    def changes(self, server_id: str | None = None) -> list[Change]:
+        """Every recorded inventory change, oldest first (optionally of one server)."""
+        q = sa.select(inventory_changes).order_by(inventory_changes.c.id)
+        if server_id is not None:
+            q = q.where(inventory_changes.c.server_id == server_id)
+        with self.engine.connect() as conn:
+            return [Change(r.server_id, r.change, r.old_flavor, r.new_flavor, _size_of(r.old_size),
+                           _size_of(r.new_size)) for r in conn.execute(q)]
+
     # -- reading ----------------------------------------------------------------------------
 
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
             return {t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar()
-                    for t in (departments, systems, servers, runs, summaries, findings)}
+                    for t in (departments, systems, servers, runs, summaries, findings, inventory_syncs,
+                              cloud_servers, inventory_changes)}
 
     def open_findings(self) -> list[dict]:
         with self.engine.connect() as conn:

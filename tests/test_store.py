@@ -1,6 +1,7 @@
 import sqlite3
 from dataclasses import replace
 
+import pytest
 import sqlalchemy as sa
 
 from rightsizer import store as store_mod
@@ -38,13 +39,14 @@ def test_a_new_migration_is_applied_once(tmp_path, monkeypatch):
     Store(f"sqlite:///{db}")
     calls = []
 
-    def v2(conn):
+    def next_one(conn):
         calls.append(1)
         conn.execute(sa.text("create table extra (x integer)"))
 
-    monkeypatch.setattr(store_mod, "MIGRATIONS", [*store_mod.MIGRATIONS, v2])
-    assert Store(f"sqlite:///{db}").version() == 2
-    assert Store(f"sqlite:///{db}").version() == 2
+    n = len(store_mod.MIGRATIONS)
+    monkeypatch.setattr(store_mod, "MIGRATIONS", [*store_mod.MIGRATIONS, next_one])
+    assert Store(f"sqlite:///{db}").version() == n + 1
+    assert Store(f"sqlite:///{db}").version() == n + 1
     assert calls == [1]
 
 
@@ -81,3 +83,25 @@ def test_inventory_changes_are_recorded(tmp_path):
     record(st, Evaluation(AT, [smaller, ev.servers[1]], ev.summaries, []), "test", "day-2", Settings())
     with st.engine.connect() as c:
         assert c.execute(sa.text("select vcpus from servers where server_id='a'")).scalar() == 2
+
+
+def test_inventory_sync_detects_added_resized_removed_and_rolls_back_on_failure(tmp_path):
+    from rightsizer.models import Size
+    from rightsizer.store import Change
+
+    st = Store(f"sqlite:///{tmp_path / 'rs.db'}")
+    a, b = make_server("a", vcpus=8, ram=16), make_server("b", vcpus=4, ram=8)
+    first = st.sync_inventory("openstack:gov", AT, [(a, "s8.16g", "ACTIVE"), (b, "s4.8g", "ACTIVE")])
+    assert {(c.server_id, c.change) for c in first} == {("a", "added"), ("b", "added")}
+    assert st.sync_inventory("openstack:gov", AT, [(a, "s8.16g", "ACTIVE"), (b, "s4.8g", "ACTIVE")]) == []
+    a2 = make_server("a", vcpus=4, ram=8)  # the department shrank it
+    third = st.sync_inventory("openstack:gov", AT, [(a2, "s4.8g", "ACTIVE")])
+    assert third == [Change("a", "resized", "s8.16g", "s4.8g", Size(8, 16.0, 200.0), Size(4, 8.0, 200.0)),
+                     Change("b", "removed", "s4.8g", None, Size(4, 8.0, 200.0), None)]
+    assert [c.change for c in st.changes("a")] == ["added", "resized"]
+    # A sync that fails half-way records nothing, so no server looks removed or resized.
+    before = st.counts()
+    bad = make_server("c", dept=None)  # NOT NULL department: the insert fails
+    with pytest.raises(sa.exc.IntegrityError):
+        st.sync_inventory("openstack:gov", AT, [(a2, "s4.8g", "ACTIVE"), (bad, "x", "ACTIVE")])
+    assert st.counts() == before

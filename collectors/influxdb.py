@@ -1,0 +1,214 @@
+"""InfluxDB 2 (and 1.8 in compatibility mode) collector: Flux with the aggregation pushed down.
+
+For each shard of server ids one Flux script runs on the server and yields only
+statistics — ``quantile``, ``max``, ``count``, ``last`` over the window, the daily
+memory maxima with ``aggregateWindow(every: 1d, fn: max)`` aligned to local midnight,
+and the CPU quantile over the release look-back. Results are read with ``query_raw``
+as annotated CSV (DataFrames are slow for this) and parsed here. The data layout is
+the agent's: measurement ``rightsizer``, fields ``cpu_utilization_pct``,
+``memory_utilization_pct``, ``disk_utilization_pct``, tags ``server_id`` and ``mountpoint``.
+
+A shard whose query fails leaves its servers without data: ``insufficient_data``
+with the error recorded, never idle.
+
+InfluxDB 1.8 (``/api/v2/query`` compatibility endpoint, Flux enabled): ``bucket =
+"database/retention_policy"``, ``org = "-"``, and a token of ``user:password``.
+
+Quantiles use Flux's ``exact_mean`` method; Prometheus and numpy interpolate linearly,
+so a p95 can differ slightly between the sources (not the maxima, counts or latest values).
+
+Configuration example::
+
+    [metrics]
+    source = "influxdb"
+    [metrics.influxdb]
+    url = "http://127.0.0.1:8086"
+    org = "bigdata"
+    bucket = "rightsizer"
+    token_env = "RIGHTSIZER_INFLUX_TOKEN"   # or token_file; never the token itself
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rightsizer.models import Server, UsageSummary
+
+from .prometheus import RequestStats, build_summary
+
+if TYPE_CHECKING:
+    from rightsizer.settings import Settings
+
+
+class InfluxDBSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = "http://127.0.0.1:8086"
+    org: str = "-"
+    bucket: str = "rightsizer"
+    token_env: str = ""
+    token_file: Path | None = None
+    measurement: str = "rightsizer"
+    cpu_field: str = "cpu_utilization_pct"
+    memory_field: str = "memory_utilization_pct"
+    disk_field: str = "disk_utilization_pct"
+    server_tag: str = "server_id"
+    shard_size: int = Field(200, ge=1, le=5000)
+    concurrency: int = Field(4, ge=1, le=32)
+    timeout_seconds: float = Field(60, gt=0)
+
+    def token(self) -> str:
+        """From the environment or a file only; never logged."""
+        if self.token_env:
+            return os.environ.get(self.token_env, "")
+        if self.token_file:
+            return self.token_file.read_text(encoding="utf-8").strip()
+        return ""
+
+
+class InfluxError(Exception):
+    pass
+
+
+def _flux_str(v: str) -> str:
+    return json.dumps(v, ensure_ascii=False)  # a JSON string is a valid Flux string literal
+
+
+def _rfc3339(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def flux_for_shard(cfg: InfluxDBSettings, ids: list[str], at: datetime, settings: Settings) -> str:
+    """The Flux script for one shard: only statistics come back, never raw points."""
+    w = settings.window
+    at_e = int(at.timestamp())
+    ws_e = at_e - w.days * 86400
+    recent_e = at_e - settings.policy.release.days * 86400
+    offset = int(at.astimezone(settings.tz).utcoffset().total_seconds())
+    # Prometheus' [30d] at `at` is (at-30d, at]; Flux's range is [start, stop).
+    start, stop, recent = _rfc3339(ws_e + 1), _rfc3339(at_e + 1), _rfc3339(recent_e + 1)
+    tag = cfg.server_tag
+    day_offset = f"{(-offset) % 86400}s"  # windows start at local midnight
+    return f"""ids = [{", ".join(_flux_str(i) for i in ids)}]
+base = from(bucket: {_flux_str(cfg.bucket)})
+  |> range(start: {start}, stop: {stop})
+  |> filter(fn: (r) => r._measurement == {_flux_str(cfg.measurement)} and contains(value: r.{tag}, set: ids))
+cpu = base |> filter(fn: (r) => r._field == {_flux_str(cfg.cpu_field)}) |> group(columns: ["{tag}"])
+mem = base |> filter(fn: (r) => r._field == {_flux_str(cfg.memory_field)}) |> group(columns: ["{tag}"])
+disk = base |> filter(fn: (r) => r._field == {_flux_str(cfg.disk_field)}) |> group(columns: ["{tag}", "mountpoint"])
+recent = cpu |> range(start: {recent}, stop: {stop})
+cpu |> quantile(q: {w.cpu_quantile}, method: "exact_mean") |> yield(name: "cpu_p")
+cpu |> max() |> yield(name: "cpu_max")
+cpu |> count() |> yield(name: "cpu_n")
+mem |> max() |> yield(name: "mem_max")
+mem |> count() |> yield(name: "mem_n")
+mem |> aggregateWindow(every: 1d, offset: {day_offset}, fn: max, createEmpty: false) |> yield(name: "daily")
+disk |> last() |> group(columns: ["{tag}"]) |> max() |> yield(name: "disk_last")
+disk |> max() |> group(columns: ["{tag}"]) |> max() |> yield(name: "disk_max")
+disk |> count() |> group(columns: ["{tag}"]) |> max() |> yield(name: "disk_n")
+recent |> quantile(q: {w.cpu_quantile}, method: "exact_mean") |> yield(name: "recent_p")
+recent |> count() |> yield(name: "recent_n")
+"""
+
+
+def parse_annotated_csv(text: str, tag: str) -> dict[str, dict[str, list[float]]]:
+    """Annotated CSV -> {result name: {server id: [values in row order]}}."""
+    out: dict[str, dict[str, list[float]]] = {}
+    header: list[str] | None = None
+    for row in csv.reader(io.StringIO(text)):
+        if not row or all(c == "" for c in row):
+            header = None  # a blank line ends a table group; annotations and a header follow
+            continue
+        if row[0].startswith("#"):
+            header = None
+            continue
+        if header is None:
+            header = row
+            if "error" in header and "reference" in header:  # an error table
+                continue
+            continue
+        rec = dict(zip(header, row))
+        if "error" in rec and "_value" not in rec:
+            raise InfluxError(f"query error: {rec['error'][:300]}")
+        sid, value = rec.get(tag), rec.get("_value", "")
+        if sid is None or value == "":
+            continue
+        out.setdefault(rec.get("result", "_result"), {}).setdefault(sid, []).append(float(value))
+    return out
+
+
+class InfluxDBCollector:
+    def __init__(self, cfg: InfluxDBSettings):
+        self.cfg = cfg
+        self.stats = RequestStats()
+        self._lock = threading.Lock()
+        try:
+            from influxdb_client import InfluxDBClient
+        except ImportError:  # pragma: no cover
+            raise InfluxError("influxdb-client is not installed: pip install 'rightsizer[influxdb]'") from None
+        self._client = InfluxDBClient(url=cfg.url, token=cfg.token(), org=cfg.org,
+                                      timeout=int(cfg.timeout_seconds * 1000), retries=0)
+        self._query = self._client.query_api()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _run(self, flux: str) -> str:
+        from influxdb_client.rest import ApiException
+
+        with self._lock:
+            self.stats.requests += 1
+        try:
+            resp = self._query.query_raw(flux, org=self.cfg.org)
+            raw = resp.data if hasattr(resp, "data") else resp.read()
+        except ApiException as exc:
+            msg = ""
+            try:
+                msg = json.loads(exc.body or "{}").get("message", "")
+            except (ValueError, AttributeError):
+                pass
+            raise InfluxError(f"HTTP {exc.status} from /api/v2/query: {msg[:300]}") from None
+        except Exception as exc:  # noqa: BLE001 - urllib3 raises many kinds; all mean "no data this run"
+            raise InfluxError(f"/api/v2/query: {type(exc).__name__}") from None
+        with self._lock:
+            self.stats.bytes_received += len(raw)
+        return raw.decode("utf-8")
+
+    def summaries(self, servers: list[Server], at: datetime, settings: Settings) -> list[UsageSummary]:
+        ids = [s.server_id for s in servers]
+        shards = [ids[i:i + self.cfg.shard_size] for i in range(0, len(ids), self.cfg.shard_size)]
+        results: dict[str, dict] = {}
+        errors: dict[str, str] = {}
+
+        def run(shard):
+            try:
+                parsed = parse_annotated_csv(self._run(flux_for_shard(self.cfg, shard, at, settings)),
+                                             self.cfg.server_tag)
+                return shard, parsed, None
+            except InfluxError as exc:
+                return shard, None, str(exc)
+
+        with ThreadPoolExecutor(max_workers=self.cfg.concurrency) as pool:
+            for shard, parsed, err in pool.map(run, shards):
+                if err:
+                    self.stats.errors.append(err)
+                    errors.update({sid: err for sid in shard})
+                    continue
+                for sid in shard:
+                    res = {k: {sid: v[sid][-1]} for k, v in parsed.items() if k != "daily" and sid in v}
+                    res["daily"] = {sid: parsed.get("daily", {}).get(sid, [])}
+                    results[sid] = res
+        ws_e = int(at.timestamp()) - settings.window.days * 86400
+        return [build_summary(s, results.get(s.server_id), errors.get(s.server_id), at, ws_e, settings)
+                for s in servers]
+

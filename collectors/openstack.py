@@ -1,0 +1,197 @@
+"""OpenStack inventory through openstacksdk: servers of every project, their sizes and owners.
+
+Reads, with the credentials of a ``clouds.yaml`` entry (``cloud``, or ``OS_CLOUD``;
+application credentials recommended, read-only role enough):
+
+* servers of all projects (``/servers/detail?all_tenants=1``), page by page — Nova
+  caps a page at ``osapi_max_limit`` (1,000) and links the next one;
+* flavors (``/flavors/detail``) for servers in the 2.1 shape, which carry only a flavor
+  id; from microversion 2.47 the server embeds its flavor's vCPUs, RAM and disk;
+* volumes (Cinder, all projects): attached volumes add to the server's disk, so a
+  boot-from-volume server (flavor disk 0) has its real size;
+* projects and domains (Keystone) for the owning department.
+
+The department comes from, in order: the explicit ``departments`` table (keyed by
+project id or name), then ``department_from`` — the project's name, its domain's
+name, a server tag ``<tag_prefix><department>``, or a server metadata key. A server
+whose department cannot be found is kept (nothing is lost) under ``unknown_department``
+and listed in the result's warnings. ``delivered_at`` is ``OS-SRV-USG:launched_at``,
+else ``created``.
+
+Configuration example::
+
+    [inventory.openstack]
+    cloud = "gov-cloud"            # clouds.yaml entry; empty = OS_CLOUD
+    department_from = "project"    # project | domain | tag | metadata
+    tag_prefix = "dept:"
+    metadata_key = "department"
+    system_metadata_key = "system"
+    include_volumes = true
+    page_size = 1000
+    [inventory.openstack.departments]
+    "3b1f...project-id" = "市教育和体育局"
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rightsizer.models import Server, Size
+
+
+class OpenStackSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cloud: str = ""
+    department_from: Literal["project", "domain", "tag", "metadata"] = "project"
+    tag_prefix: str = "dept:"
+    metadata_key: str = "department"
+    system_metadata_key: str = "system"
+    departments: dict[str, str] = {}
+    unknown_department: str = "未明确部门"
+    include_volumes: bool = True
+    page_size: int = Field(1000, ge=1, le=1000)
+    timeout_seconds: float = Field(60, gt=0)
+
+
+class OpenStackError(Exception):
+    """The cloud could not be read; the message never carries credentials."""
+
+
+@dataclass
+class CloudServer:
+    """A server as the cloud describes it, before it becomes a :class:`Server`."""
+
+    server: Server
+    project_id: str
+    status: str
+    flavor_name: str
+    metadata: dict[str, str]
+    tags: list[str]
+
+
+@dataclass
+class Inventory:
+    servers: list[CloudServer]
+    warnings: list[str] = field(default_factory=list)
+    requests: dict[str, int] = field(default_factory=dict)
+
+
+def _ts(text: str | None, tz: ZoneInfo) -> datetime | None:
+    """Nova's launched_at has no zone and is UTC; created is ISO 8601 with Z."""
+    if not text:
+        return None
+    t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=timezone.utc)
+    return t.astimezone(tz)
+
+
+def connect(cfg: OpenStackSettings):
+    try:
+        import openstack
+        from openstack import exceptions as osexc
+    except ImportError:  # pragma: no cover - the extra is not installed
+        raise OpenStackError("openstacksdk is not installed: pip install 'rightsizer[openstack]'") from None
+    try:
+        return openstack.connect(cloud=cfg.cloud or None, api_timeout=cfg.timeout_seconds)
+    except osexc.ConfigException as exc:
+        raise OpenStackError(f"clouds.yaml: {exc}") from None
+
+
+def read_inventory(conn, cfg: OpenStackSettings, tz: ZoneInfo) -> Inventory:
+    """All servers of all projects with size, department, system and delivery time."""
+    from keystoneauth1 import exceptions as ksexc
+    from openstack import exceptions as osexc
+
+    try:
+        return _read(conn, cfg, tz)
+    except osexc.HttpException as exc:
+        raise OpenStackError(f"OpenStack answered HTTP {exc.status_code} for {_where(exc)}") from None
+    except (ksexc.ClientException, osexc.SDKException) as exc:
+        # keystoneauth's messages name the URL, never the secret
+        raise OpenStackError(f"cannot reach OpenStack: {type(exc).__name__}: {str(exc)[:300]}") from None
+
+
+def _where(exc) -> str:
+    url = getattr(getattr(exc, "response", None), "url", "") or ""
+    return url.split("?")[0] or "a request"
+
+
+def _read(conn, cfg: OpenStackSettings, tz: ZoneInfo) -> Inventory:
+    inv = Inventory(servers=[])
+    count = inv.requests
+    domains = {d.id: d.name for d in conn.identity.domains()}
+    projects = {p.id: (p.name, p.domain_id) for p in conn.identity.projects()}
+    flavors: dict[str, dict] = {}
+    for f in conn.compute.flavors(details=True):
+        flavors[f.id] = {"name": f.name, "vcpus": f.vcpus, "ram": f.ram, "disk": f.disk}
+    count["flavors"] = len(flavors)
+    attached: dict[str, float] = {}
+    if cfg.include_volumes:
+        n = 0
+        for v in conn.block_storage.volumes(details=True, all_projects=True):
+            n += 1
+            for a in v.attachments or []:
+                sid = a.get("server_id")
+                if sid:
+                    attached[sid] = attached.get(sid, 0.0) + float(v.size or 0)
+        count["volumes"] = n
+    n = 0
+    for s in conn.compute.servers(details=True, all_projects=True, limit=cfg.page_size):
+        n += 1
+        raw = s.to_dict()
+        fl = raw.get("flavor") or {}
+        if fl.get("vcpus"):  # microversion >= 2.47: the flavor is embedded
+            name = fl.get("original_name") or fl.get("name") or ""
+            vcpus, ram_mb, disk = fl["vcpus"], fl.get("ram") or 0, fl.get("disk") or 0
+        else:  # 2.1 shape: only the flavor id
+            known = flavors.get(fl.get("id") or "")
+            if known is None:
+                inv.warnings.append(f"server {s.id} ({s.name}): flavor {fl.get('id')!r} is not in /flavors/detail "
+                                    "(deleted or private); its size is unknown, server left out")
+                continue
+            name, vcpus, ram_mb, disk = known["name"], known["vcpus"], known["ram"], known["disk"]
+        project_id = raw.get("project_id") or raw.get("tenant_id") or ""
+        metadata = dict(raw.get("metadata") or {})
+        tags = list(raw.get("tags") or [])
+        dept = _department(cfg, project_id, projects, domains, metadata, tags)
+        if dept is None:
+            dept = cfg.unknown_department
+            inv.warnings.append(f"server {s.id} ({s.name}): no department for project {project_id} "
+                                f"by {cfg.department_from}; listed under {dept}")
+        delivered = _ts(raw.get("launched_at"), tz) or _ts(raw.get("created_at"), tz)
+        if delivered is None:
+            inv.warnings.append(f"server {s.id} ({s.name}): neither launched_at nor created; server left out")
+            continue
+        server = Server(
+            server_id=s.id, name=s.name or s.id, department=dept,
+            system=metadata.get(cfg.system_metadata_key, ""),
+            size=Size(int(vcpus), round(ram_mb / 1024, 3), float(disk) + attached.get(s.id, 0.0)),
+            delivered_at=delivered,
+        )
+        inv.servers.append(CloudServer(server, project_id, raw.get("status") or "", name, metadata, tags))
+    count["servers"] = n
+    return inv
+
+
+def _department(cfg, project_id, projects, domains, metadata, tags) -> str | None:
+    pname, domain_id = projects.get(project_id, (None, None))
+    for key in (project_id, pname):
+        if key and key in cfg.departments:
+            return cfg.departments[key]
+    if cfg.department_from == "project":
+        return pname
+    if cfg.department_from == "domain":
+        return domains.get(domain_id) if domain_id else None
+    if cfg.department_from == "tag":
+        for t in tags:
+            if t.startswith(cfg.tag_prefix) and len(t) > len(cfg.tag_prefix):
+                return t[len(cfg.tag_prefix):]
+        return None
+    return metadata.get(cfg.metadata_key) or None
