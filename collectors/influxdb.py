@@ -122,28 +122,34 @@ recent |> count() |> yield(name: "recent_n")
 
 
 def parse_annotated_csv(text: str, tag: str) -> dict[str, dict[str, list[float]]]:
-    """Annotated CSV -> {result name: {server id: [values in row order]}}."""
+    """Annotated CSV -> {result name: {server id: [values in row order]}}.
+
+    Each table group starts with ``#datatype``/``#group``/``#default`` annotation rows and a
+    header; empty cells take the ``#default`` value (InfluxDB puts the result name there).
+    An error table (columns ``error``, ``reference``) raises :class:`InfluxError`.
+    """
     out: dict[str, dict[str, list[float]]] = {}
     header: list[str] | None = None
+    defaults: list[str] = []
     for row in csv.reader(io.StringIO(text)):
         if not row or all(c == "" for c in row):
-            header = None  # a blank line ends a table group; annotations and a header follow
+            header, defaults = None, []  # a blank line ends a table group
             continue
         if row[0].startswith("#"):
+            if row[0] == "#default":
+                defaults = row
             header = None
             continue
         if header is None:
             header = row
-            if "error" in header and "reference" in header:  # an error table
-                continue
             continue
-        rec = dict(zip(header, row))
-        if "error" in rec and "_value" not in rec:
-            raise InfluxError(f"query error: {rec['error'][:300]}")
+        rec = {h: (v if v != "" or i >= len(defaults) else defaults[i]) for i, (h, v) in enumerate(zip(header, row))}
+        if "error" in header and "_value" not in header:
+            raise InfluxError(f"query error: {rec.get('error', '')[:300]}")
         sid, value = rec.get(tag), rec.get("_value", "")
         if sid is None or value == "":
             continue
-        out.setdefault(rec.get("result", "_result"), {}).setdefault(sid, []).append(float(value))
+        out.setdefault(rec.get("result") or "_result", {}).setdefault(sid, []).append(float(value))
     return out
 
 

@@ -34,6 +34,7 @@ Configuration example::
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Literal
@@ -99,7 +100,9 @@ def connect(cfg: OpenStackSettings):
     except ImportError:  # pragma: no cover - the extra is not installed
         raise OpenStackError("openstacksdk is not installed: pip install 'rightsizer[openstack]'") from None
     try:
-        return openstack.connect(cloud=cfg.cloud or None, api_timeout=cfg.timeout_seconds)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PendingDeprecationWarning)
+            return openstack.connect(cloud=cfg.cloud or None, api_timeout=cfg.timeout_seconds)
     except osexc.ConfigException as exc:
         raise OpenStackError(f"clouds.yaml: {exc}") from None
 
@@ -109,8 +112,13 @@ def read_inventory(conn, cfg: OpenStackSettings, tz: ZoneInfo) -> Inventory:
     from keystoneauth1 import exceptions as ksexc
     from openstack import exceptions as osexc
 
+    from openstack.warnings import _RemovedInSDKWarning
+
     try:
-        return _read(conn, cfg, tz)
+        with warnings.catch_warnings():
+            # the SDK warns about its own internals on every resource; nothing an operator can act on
+            warnings.simplefilter("ignore", _RemovedInSDKWarning)
+            return _read(conn, cfg, tz)
     except osexc.HttpException as exc:
         raise OpenStackError(f"OpenStack answered HTTP {exc.status_code} for {_where(exc)}") from None
     except (ksexc.ClientException, osexc.SDKException) as exc:
@@ -145,27 +153,27 @@ def _read(conn, cfg: OpenStackSettings, tz: ZoneInfo) -> Inventory:
     n = 0
     for s in conn.compute.servers(details=True, all_projects=True, limit=cfg.page_size):
         n += 1
-        raw = s.to_dict()
-        fl = raw.get("flavor") or {}
-        if fl.get("vcpus"):  # microversion >= 2.47: the flavor is embedded
-            name = fl.get("original_name") or fl.get("name") or ""
-            vcpus, ram_mb, disk = fl["vcpus"], fl.get("ram") or 0, fl.get("disk") or 0
+        fl = s.flavor
+        if fl is not None and fl.vcpus:  # microversion >= 2.47: the flavor is embedded
+            name = fl.original_name or fl.name or ""
+            vcpus, ram_mb, disk = fl.vcpus, fl.ram or 0, fl.disk or 0
         else:  # 2.1 shape: only the flavor id
-            known = flavors.get(fl.get("id") or "")
+            fid = fl.id if fl is not None else ""
+            known = flavors.get(fid or "")
             if known is None:
-                inv.warnings.append(f"server {s.id} ({s.name}): flavor {fl.get('id')!r} is not in /flavors/detail "
+                inv.warnings.append(f"server {s.id} ({s.name}): flavor {fid!r} is not in /flavors/detail "
                                     "(deleted or private); its size is unknown, server left out")
                 continue
             name, vcpus, ram_mb, disk = known["name"], known["vcpus"], known["ram"], known["disk"]
-        project_id = raw.get("project_id") or raw.get("tenant_id") or ""
-        metadata = dict(raw.get("metadata") or {})
-        tags = list(raw.get("tags") or [])
+        project_id = s.project_id or ""
+        metadata = dict(s.metadata or {})
+        tags = list(s.tags or [])
         dept = _department(cfg, project_id, projects, domains, metadata, tags)
         if dept is None:
             dept = cfg.unknown_department
             inv.warnings.append(f"server {s.id} ({s.name}): no department for project {project_id} "
                                 f"by {cfg.department_from}; listed under {dept}")
-        delivered = _ts(raw.get("launched_at"), tz) or _ts(raw.get("created_at"), tz)
+        delivered = _ts(s.launched_at, tz) or _ts(s.created_at, tz)
         if delivered is None:
             inv.warnings.append(f"server {s.id} ({s.name}): neither launched_at nor created; server left out")
             continue
@@ -175,7 +183,7 @@ def _read(conn, cfg: OpenStackSettings, tz: ZoneInfo) -> Inventory:
             size=Size(int(vcpus), round(ram_mb / 1024, 3), float(disk) + attached.get(s.id, 0.0)),
             delivered_at=delivered,
         )
-        inv.servers.append(CloudServer(server, project_id, raw.get("status") or "", name, metadata, tags))
+        inv.servers.append(CloudServer(server, project_id, s.status or "", name, metadata, tags))
     count["servers"] = n
     return inv
 
