@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test bench bench-agent clean system-deps bench-deps
+.PHONY: demo test bench bench-agent bench-prometheus clean system-deps bench-deps
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ test: $(STAMP) system-deps
 
 bench: $(STAMP) bench-deps
 	$(PY) bench/bench_evaluate.py
+
+# 10,000 servers x 30 days back-filled into a real Prometheus: sharded pushdown vs per-server.
+bench-prometheus: $(STAMP) bench-deps
+	$(PY) bench/bench_prometheus.py
 
 # Ten minutes: the agent beside prometheus-node-exporter.
 bench-agent: $(STAMP) bench-deps

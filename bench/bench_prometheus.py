@@ -1,0 +1,196 @@
+"""Sharded pushdown against per-server querying (what OpenStack Watcher does), on a real Prometheus.
+
+1. Generates a fleet (default 10,000 servers x 30 days, one sample per hour per metric:
+   21.6 M samples) as OpenMetrics and back-fills it with ``promtool tsdb
+   create-blocks-from openmetrics`` (kept in ``--workdir`` between runs).
+2. Starts Debian's ``prometheus`` on 127.0.0.1 and waits until it has finished
+   compacting the back-filled blocks, so background work does not blur the figures.
+3. Runs, each in its own process so that peak RSS is its own:
+   * **sharded**: ``PrometheusCollector`` as shipped — 200 servers per query, 4 in flight;
+   * **per-server**: the same statistics asked one server at a time, one query per server
+     and statistic, one after another (shard_size=1, concurrency=1), as Watcher's
+     Prometheus helper does.
+4. Prints wall time, requests, bytes received, the client's peak RSS and Prometheus' CPU
+   seconds for each, checks that both give the same summaries, and the ratios.
+
+    .venv/bin/python bench/bench_prometheus.py [--servers 10000] [--days 30] [--step 3600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+TZ = ZoneInfo("Asia/Shanghai")
+AT = datetime(2026, 11, 20, tzinfo=TZ)
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def servers(n: int):
+    from rightsizer.models import Server, Size
+
+    rng = np.random.default_rng(7)
+    vc = rng.choice([2, 4, 8, 16], n)
+    return [Server(f"srv-{i:05d}", f"srv-{i:05d}", f"部门{i % 40:02d}", f"系统{i % 300}",
+                   Size(int(vc[i]), float(vc[i] * 2), 200.0), AT - timedelta(days=400)) for i in range(n)]
+
+
+def generate(path: Path, n: int, days: int, step: int) -> int:
+    """OpenMetrics text of the fleet; returns the number of samples."""
+    rng = np.random.default_rng(11)
+    slots = days * 86400 // step
+    t = int(AT.timestamp()) - slots * step + step // 2 + step * np.arange(slots)
+    hour = ((t + 8 * 3600) % 86400) / 3600
+    office = np.clip(np.sin((hour - 8) / 10 * np.pi), 0, None)
+    ts = [str(x) for x in t]
+    base = {"cpu": rng.uniform(0.5, 60, n), "memory": rng.uniform(5, 80, n), "disk": rng.uniform(10, 90, n)}
+    amp = rng.uniform(0, 30, n)
+    total = 0
+    with path.open("w") as fh:
+        for metric in ("cpu", "memory", "disk"):
+            name = f"rightsizer_{metric}_utilization_pct"
+            fh.write(f"# HELP {name} {metric} use in percent\n# TYPE {name} gauge\n")
+            for i in range(n):
+                v = base[metric][i] + (amp[i] * office if metric != "disk" else 0) + rng.uniform(0, 2, slots)
+                v = np.clip(np.round(v, 2), 0, 100)
+                label = f'{name}{{server_id="srv-{i:05d}"' + (',mountpoint="/"}' if metric == "disk" else "}")
+                fh.write("".join(f"{label} {x} {s}\n" for x, s in zip(v.tolist(), ts)))
+                total += slots
+        fh.write("# EOF\n")
+    return total
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(f[11]) + int(f[12])) / TICK
+
+
+def metric(url: str, name: str) -> float:
+    for line in urllib.request.urlopen(url + "/metrics", timeout=10).read().decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return float("nan")
+
+
+def run_mode(args) -> int:
+    """Child process: one approach, results as JSON on stdout."""
+    from collectors.prometheus import PrometheusCollector, PrometheusSettings
+    from rightsizer.settings import Settings, WindowSettings
+
+    s = Settings(window=WindowSettings(step_seconds=args.step, days=args.days))
+    fleet = servers(args.servers)
+    if args.mode == "sharded":
+        cfg = PrometheusSettings(url=args.url, timeout_seconds=120)
+    else:
+        cfg = PrometheusSettings(url=args.url, shard_size=1, concurrency=1, timeout_seconds=120)
+    c = PrometheusCollector(cfg)
+    t0 = time.perf_counter()
+    sums = c.summaries(fleet, AT, s)
+    wall = time.perf_counter() - t0
+    digest = hashlib.sha256(json.dumps([x.to_json() for x in sums], sort_keys=True, default=str).encode())
+    json.dump({"wall_s": wall, "requests": c.stats.requests, "bytes": c.stats.bytes_received,
+               "errors": len(c.stats.errors), "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+               "digest": digest.hexdigest(), "with_data": sum(x.cpu_max_pct is not None for x in sums)}, sys.stdout)
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--servers", type=int, default=10000)
+    ap.add_argument("--days", type=int, default=30)
+    ap.add_argument("--step", type=int, default=3600)
+    ap.add_argument("--workdir", default=str(ROOT / "bench-out" / "prometheus"))
+    ap.add_argument("--mode", choices=("sharded", "per-server"), help=argparse.SUPPRESS)
+    ap.add_argument("--url", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.mode:
+        return run_mode(args)
+    for tool in ("prometheus", "promtool"):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} not found: apt-get install prometheus")
+    work = Path(args.workdir) / f"{args.servers}x{args.days}d-{args.step}s"
+    work.mkdir(parents=True, exist_ok=True)
+    tsdb = work / "tsdb"
+    if not (work / "backfilled").exists():
+        shutil.rmtree(tsdb, ignore_errors=True)
+        om = work / "fleet.om"
+        t0 = time.perf_counter()
+        n = generate(om, args.servers, args.days, args.step)
+        t1 = time.perf_counter()
+        subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", "-q", str(om), str(tsdb)], check=True)
+        t2 = time.perf_counter()
+        om.unlink()
+        (work / "backfilled").write_text(f"{n} samples; generate {t1 - t0:.0f} s; promtool {t2 - t1:.0f} s\n")
+    print(f"# {args.servers:,} servers x {args.days} d, step {args.step} s: {(work / 'backfilled').read_text().strip()}")
+    cfg = work / "prometheus.yml"
+    cfg.write_text("global:\n  scrape_interval: 1m\n")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    prom = subprocess.Popen(["prometheus", f"--config.file={cfg}", f"--storage.tsdb.path={tsdb}",
+                             "--storage.tsdb.retention.time=100y", f"--web.listen-address=127.0.0.1:{port}"],
+                            stdout=subprocess.DEVNULL, stderr=(work / "prometheus.log").open("w"))
+    try:
+        for _ in range(600):
+            try:
+                if urllib.request.urlopen(url + "/-/ready", timeout=2).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.5)
+        # Wait (at most 20 min) until compaction of the back-filled blocks has settled.
+        last, stable_since, t0 = None, time.monotonic(), time.monotonic()
+        while time.monotonic() - t0 < 1200:
+            blocks = metric(url, "prometheus_tsdb_blocks_loaded")
+            if blocks != last:
+                last, stable_since = blocks, time.monotonic()
+            elif time.monotonic() - stable_since > 150:
+                break
+            time.sleep(5)
+        print(f"# Prometheus {url}: {last:.0f} blocks after compaction ({time.monotonic() - t0:.0f} s)")
+        results = {}
+        for mode in ("sharded", "per-server"):
+            before = cpu_seconds(prom.pid)
+            out = subprocess.run([sys.executable, __file__, "--mode", mode, "--url", url, "--servers",
+                                  str(args.servers), "--days", str(args.days), "--step", str(args.step)],
+                                 check=True, capture_output=True, text=True).stdout
+            results[mode] = json.loads(out) | {"prom_cpu_s": cpu_seconds(prom.pid) - before}
+    finally:
+        prom.terminate()
+        prom.wait(30)
+    a, b = results["sharded"], results["per-server"]
+    print("| approach | wall time | requests | bytes received | client peak RSS | Prometheus CPU | servers with data |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for mode, r in results.items():
+        print(f"| {mode} | {r['wall_s']:.1f} s | {r['requests']:,} | {r['bytes'] / 1e6:.1f} MB "
+              f"| {r['peak_rss_mib']:.0f} MiB | {r['prom_cpu_s']:.1f} s | {r['with_data']:,} |")
+    print(f"\nper-server / sharded: wall time x{b['wall_s'] / a['wall_s']:.1f}, requests x{b['requests'] / a['requests']:.0f}"
+          f", bytes x{b['bytes'] / a['bytes']:.1f}, Prometheus CPU x{b['prom_cpu_s'] / max(a['prom_cpu_s'], 1e-9):.1f}")
+    same = a["digest"] == b["digest"]
+    print(f"same summaries from both: {same}")
+    return 0 if same and not a["errors"] and not b["errors"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
