@@ -1,8 +1,8 @@
 """Sharded pushdown against per-server querying (what OpenStack Watcher does), on a real Prometheus.
 
 1. Generates a fleet (default 10,000 servers x 30 days, one sample per hour per metric:
-   21.6 M samples) as OpenMetrics and back-fills it with ``promtool tsdb
-   create-blocks-from openmetrics`` (kept in ``--workdir`` between runs).
+   21.6 M samples) as OpenMetrics, one file per 2-hour block, and back-fills it with
+   ``promtool tsdb create-blocks-from openmetrics`` (kept in ``--workdir`` between runs).
 2. Starts Debian's ``prometheus`` on 127.0.0.1 and waits until it has finished
    compacting the back-filled blocks, so background work does not blur the figures.
 3. Runs, each in its own process so that peak RSS is its own:
@@ -52,29 +52,40 @@ def servers(n: int):
                    Size(int(vc[i]), float(vc[i] * 2), 200.0), AT - timedelta(days=400)) for i in range(n)]
 
 
-def generate(path: Path, n: int, days: int, step: int) -> int:
-    """OpenMetrics text of the fleet; returns the number of samples."""
+BLOCK = 7200  # promtool writes 2-hour blocks, reading its whole input once per block
+
+
+def generate(outdir: Path, n: int, days: int, step: int) -> tuple[int, list[Path]]:
+    """OpenMetrics files of the fleet, one per 2-hour block (so promtool reads each once)."""
     rng = np.random.default_rng(11)
     slots = days * 86400 // step
     t = int(AT.timestamp()) - slots * step + step // 2 + step * np.arange(slots)
     hour = ((t + 8 * 3600) % 86400) / 3600
     office = np.clip(np.sin((hour - 8) / 10 * np.pi), 0, None)
-    ts = [str(x) for x in t]
     base = {"cpu": rng.uniform(0.5, 60, n), "memory": rng.uniform(5, 80, n), "disk": rng.uniform(10, 90, n)}
     amp = rng.uniform(0, 30, n)
-    total = 0
-    with path.open("w") as fh:
-        for metric in ("cpu", "memory", "disk"):
-            name = f"rightsizer_{metric}_utilization_pct"
-            fh.write(f"# HELP {name} {metric} use in percent\n# TYPE {name} gauge\n")
-            for i in range(n):
-                v = base[metric][i] + (amp[i] * office if metric != "disk" else 0) + rng.uniform(0, 2, slots)
-                v = np.clip(np.round(v, 2), 0, 100)
-                label = f'{name}{{server_id="srv-{i:05d}"' + (',mountpoint="/"}' if metric == "disk" else "}")
-                fh.write("".join(f"{label} {x} {s}\n" for x, s in zip(v.tolist(), ts)))
-                total += slots
-        fh.write("# EOF\n")
-    return total
+    values = {}
+    for metric in ("cpu", "memory", "disk"):
+        v = base[metric][:, None] + (amp[:, None] * office[None, :] if metric != "disk" else 0) \
+            + rng.uniform(0, 2, (n, slots))
+        values[metric] = np.clip(np.round(v, 2), 0, 100)
+    block = t // BLOCK
+    files = []
+    for b in np.unique(block):
+        cols = np.nonzero(block == b)[0]
+        path = outdir / f"fleet-{b}.om"
+        with path.open("w") as fh:
+            for metric in ("cpu", "memory", "disk"):
+                name = f"rightsizer_{metric}_utilization_pct"
+                fh.write(f"# HELP {name} {metric} use in percent\n# TYPE {name} gauge\n")
+                vals = values[metric][:, cols].tolist()
+                ts = [str(x) for x in t[cols]]
+                for i in range(n):
+                    label = f'{name}{{server_id="srv-{i:05d}"' + (',mountpoint="/"}' if metric == "disk" else "}")
+                    fh.write("".join(f"{label} {x} {s}\n" for x, s in zip(vals[i], ts)))
+            fh.write("# EOF\n")
+        files.append(path)
+    return 3 * n * slots, files
 
 
 def free_port() -> int:
@@ -136,13 +147,14 @@ def main() -> int:
     tsdb = work / "tsdb"
     if not (work / "backfilled").exists():
         shutil.rmtree(tsdb, ignore_errors=True)
-        om = work / "fleet.om"
         t0 = time.perf_counter()
-        n = generate(om, args.servers, args.days, args.step)
+        n, files = generate(work, args.servers, args.days, args.step)
         t1 = time.perf_counter()
-        subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", "-q", str(om), str(tsdb)], check=True)
+        for om in files:
+            subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", "-q", str(om), str(tsdb)],
+                           check=True)
+            om.unlink()
         t2 = time.perf_counter()
-        om.unlink()
         (work / "backfilled").write_text(f"{n} samples; generate {t1 - t0:.0f} s; promtool {t2 - t1:.0f} s\n")
     print(f"# {args.servers:,} servers x {args.days} d, step {args.step} s: {(work / 'backfilled').read_text().strip()}")
     cfg = work / "prometheus.yml"

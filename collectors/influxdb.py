@@ -35,7 +35,6 @@ import io
 import json
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,7 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rightsizer.models import Server, UsageSummary
 
-from .prometheus import RequestStats, build_summary
+from .prometheus import RequestStats, build_summary, run_sharded
 
 if TYPE_CHECKING:
     from rightsizer.settings import Settings
@@ -191,30 +190,19 @@ class InfluxDBCollector:
         return raw.decode("utf-8")
 
     def summaries(self, servers: list[Server], at: datetime, settings: Settings) -> list[UsageSummary]:
-        ids = [s.server_id for s in servers]
-        shards = [ids[i:i + self.cfg.shard_size] for i in range(0, len(ids), self.cfg.shard_size)]
-        results: dict[str, dict] = {}
-        errors: dict[str, str] = {}
+        """One summary per server, in the order given."""
 
-        def run(shard):
-            try:
-                parsed = parse_annotated_csv(self._run(flux_for_shard(self.cfg, shard, at, settings)),
-                                             self.cfg.server_tag)
-                return shard, parsed, None
-            except InfluxError as exc:
-                return shard, None, str(exc)
+        def query(shard: list[str]) -> dict[str, dict]:
+            parsed = parse_annotated_csv(self._run(flux_for_shard(self.cfg, shard, at, settings)), self.cfg.server_tag)
+            out = {}
+            for sid in shard:
+                res = {k: {sid: v[sid][-1]} for k, v in parsed.items() if k != "daily" and sid in v}
+                res["daily"] = {sid: parsed.get("daily", {}).get(sid, [])}
+                out[sid] = res
+            return out
 
-        with ThreadPoolExecutor(max_workers=self.cfg.concurrency) as pool:
-            for shard, parsed, err in pool.map(run, shards):
-                if err:
-                    self.stats.errors.append(err)
-                    errors.update({sid: err for sid in shard})
-                    continue
-                for sid in shard:
-                    res = {k: {sid: v[sid][-1]} for k, v in parsed.items() if k != "daily" and sid in v}
-                    res["daily"] = {sid: parsed.get("daily", {}).get(sid, [])}
-                    results[sid] = res
+        results, errors = run_sharded([s.server_id for s in servers], self.cfg.shard_size, self.cfg.concurrency,
+                                      query, InfluxError, self.stats)
         ws_e = int(at.timestamp()) - settings.window.days * 86400
         return [build_summary(s, results.get(s.server_id), errors.get(s.server_id), at, ws_e, settings)
                 for s in servers]
-

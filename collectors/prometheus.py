@@ -187,26 +187,42 @@ class PrometheusCollector:
         while (e := int(datetime(d.year, d.month, d.day, tzinfo=tz).timestamp())) <= at_e:
             day_ends.append(e)
             d += timedelta(days=1)
-        ids = [s.server_id for s in servers]
-        shards = [ids[i:i + self.cfg.shard_size] for i in range(0, len(ids), self.cfg.shard_size)]
-        results: dict[str, dict] = {}
-        errors: dict[str, str] = {}
 
-        def run(shard):
-            try:
-                return shard, self._shard(shard, at, settings, day_ends), None
-            except PrometheusError as exc:
-                return shard, None, str(exc)
+        def query(shard: list[str]) -> dict[str, dict]:
+            res = self._shard(shard, at, settings, day_ends)
+            return dict.fromkeys(shard, res)  # the shard's answers are keyed by server inside
 
-        with ThreadPoolExecutor(max_workers=self.cfg.concurrency) as pool:
-            for shard, res, err in pool.map(run, shards):
-                if err:
-                    self.stats.errors.append(err)
-                    errors.update({sid: err for sid in shard})
-                else:
-                    results.update({sid: res for sid in shard})
+        results, errors = run_sharded([s.server_id for s in servers], self.cfg.shard_size, self.cfg.concurrency,
+                                      query, PrometheusError, self.stats)
         return [build_summary(s, results.get(s.server_id), errors.get(s.server_id), at, ws_e, settings)
                 for s in servers]
+
+
+def run_sharded(ids: list[str], shard_size: int, concurrency: int, query, error_type: type[Exception],
+                stats: RequestStats) -> tuple[dict[str, dict], dict[str, str]]:
+    """Run ``query(shard) -> {server id: result}`` over shards of ids with bounded concurrency.
+
+    A shard that raises ``error_type`` gives each of its servers that error instead of a
+    result (so they come out ``insufficient_data``); the error is also kept in ``stats``.
+    """
+    shards = [ids[i:i + shard_size] for i in range(0, len(ids), shard_size)]
+    results: dict[str, dict] = {}
+    errors: dict[str, str] = {}
+
+    def run(shard):
+        try:
+            return shard, query(shard), None
+        except error_type as exc:
+            return shard, None, str(exc)
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        for shard, res, err in pool.map(run, shards):
+            if err:
+                stats.errors.append(err)
+                errors.update(dict.fromkeys(shard, err))
+            else:
+                results.update(res)
+    return results, errors
 
 
 def build_summary(s: Server, res: dict | None, err: str | None, at: datetime, ws_e: int,
