@@ -177,6 +177,52 @@ class CatalogueSettings(_Model):
         return self
 
 
+class NoticeSettings(_Model):
+    """Rectification notices (整改通知): numbering, deadlines and wording."""
+
+    # 文号: prefix, year and a zero-padded sequence that is never reused, e.g. 平大数据调〔2026〕第0012号
+    prefix: str = "平大数据调"
+    number_format: str = "{prefix}〔{year}〕第{seq:04d}号"
+    sender: str = "平度市大数据发展中心"
+    regulation: str = "《平度市电子政务和政务数据管理办法》"
+    article: str = "第十三条"
+    contact: str = ""
+    # Link to where a department reads the full notice (IM messages are cut to the platform limit).
+    link_base: str = ""
+    # The department adjusts within this many working days of receiving the notice.
+    workdays_to_rectify: int = Field(10, ge=1, le=60)
+    reminder_workdays_before: int = Field(3, ge=0, le=30)
+    kinds: list[Literal["shrink", "expand", "release", "undeployed", "unregistered"]] = [
+        "shrink", "expand", "release", "undeployed", "unregistered"]
+    # Channels (names of [[notifiers]]) for the centre's copy of every notice, escalations and operator alerts.
+    cc_channels: list[str] = []
+    escalation_channels: list[str] = []
+    operator_channels: list[str] = []
+    # Outbox relay.
+    max_attempts: int = Field(8, ge=1, le=100)
+    lease_seconds: int = Field(300, ge=10)
+    backoff_base_seconds: float = Field(30, gt=0)
+    backoff_max_seconds: float = Field(3600, gt=0)
+
+    @field_validator("number_format")
+    @classmethod
+    def _format(cls, v: str) -> str:
+        try:
+            v.format(prefix="p", year=2026, seq=1)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"uses only {{prefix}}, {{year}} and {{seq}}: {exc}") from None
+        return v
+
+
+class DepartmentContacts(_Model):
+    """Where a department's notices go: its own channels only (plus the centre's cc)."""
+
+    channels: list[str] = []
+    emails: list[str] = []
+    # The department's head, for escalations of overdue notices.
+    head_emails: list[str] = []
+
+
 class Settings(_Model):
     timezone: str = "Asia/Shanghai"
     store: StoreSettings = StoreSettings()
@@ -188,6 +234,45 @@ class Settings(_Model):
     metrics: MetricsSettings = MetricsSettings()
     inventory: InventorySettings = InventorySettings()
     catalogue: CatalogueSettings = CatalogueSettings()
+    notices: NoticeSettings = NoticeSettings()
+    departments: dict[str, DepartmentContacts] = {}
+    # [[notifiers]] blocks: name, type (console | email | dingtalk | wecom | feishu | webhook) and
+    # the type's own keys; checked against the notifier's model when the settings load.
+    notifiers: list[dict] = []
+
+    @field_validator("notifiers")
+    @classmethod
+    def _notifier_blocks(cls, v: list[dict]) -> list[dict]:
+        from notifiers import REGISTRY
+
+        names = set()
+        for i, block in enumerate(v):
+            name, kind = block.get("name"), block.get("type")
+            if not name:
+                raise ValueError(f"[{i}]: every notifier needs a name")
+            if name in names:
+                raise ValueError(f"[{i}]: notifier name {name!r} is used twice")
+            names.add(name)
+            if kind not in REGISTRY:
+                raise ValueError(f"{name}: unknown type {kind!r} (one of {', '.join(REGISTRY)})")
+            try:
+                REGISTRY[kind][0].model_validate(block)
+            except ValidationError as exc:
+                problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+                raise ValueError(f"{name}: {problems}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _channels_exist(self) -> Settings:
+        names = {b["name"] for b in self.notifiers}
+        used = [(f"departments.{d}.channels", c) for d, dc in self.departments.items() for c in dc.channels]
+        n = self.notices
+        used += [(f"notices.{k}", c) for k in ("cc_channels", "escalation_channels", "operator_channels")
+                 for c in getattr(n, k)]
+        missing = [f"{where}: no notifier named {c!r}" for where, c in used if c not in names]
+        if missing:
+            raise ValueError("; ".join(missing))
+        return self
 
     @field_validator("timezone")
     @classmethod

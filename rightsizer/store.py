@@ -145,8 +145,14 @@ def _v2(conn: Connection) -> None:
     md.create_all(conn, tables=[inventory_syncs, cloud_servers, inventory_changes])
 
 
+def _v3(conn: Connection) -> None:
+    from .outbox import create_tables  # notices and their outbox live with their logic
+
+    create_tables(conn)
+
+
 # Append only: a released migration is never edited.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,160 @@
+"""The notifier interface: send one message, say whether a failure is worth retrying.
+
+Retry, deduplication, rate limits and the send log belong to the outbox relay, not to
+a notifier (the Alertmanager split). A notifier never puts a secret — a token, a
+webhook key, a signing secret, a password — into a result or an exception: results
+name the channel, the HTTP status and the platform's own error code and message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: bytes
+    mime: str = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class Message:
+    """One notice to one channel. ``key`` is stable across retries (idempotency key)."""
+
+    key: str
+    subject: str
+    text: str
+    markdown: str = ""
+    html: str = ""
+    recipients: tuple[str, ...] = ()  # email addresses; IM robots post to their group
+    message_id: str = ""  # email Message-ID, kept across retries
+    attachments: tuple[Attachment, ...] = ()
+    link: str = ""  # where the full notice can be read, for platforms with small limits
+
+
+@dataclass
+class SendResult:
+    ok: bool
+    recoverable: bool = False  # worth retrying (outage, rate limit); False = fix the configuration
+    detail: str = ""
+    retry_after_seconds: float | None = None
+    refused: list[str] = field(default_factory=list)  # email recipients refused (retry only these)
+    accepted: list[str] = field(default_factory=list)
+
+
+class Notifier(Protocol):
+    name: str
+
+    def send(self, msg: Message) -> SendResult: ...
+
+
+class SecretRef(BaseModel):
+    """A secret is read from the environment or a file, never written in the configuration."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    env: str = ""
+    file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> SecretRef:
+        if bool(self.env) == bool(self.file):
+            raise ValueError("give exactly one of env, file")
+        return self
+
+    def value(self) -> str:
+        if self.env:
+            v = os.environ.get(self.env, "")
+            if not v:
+                raise NotifierConfigError(f"environment variable {self.env} is not set or empty")
+            return v
+        try:
+            return self.file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise NotifierConfigError(f"cannot read secret file {self.file}: {exc.strerror}") from None
+
+
+class NotifierConfigError(Exception):
+    """A notifier cannot be built from its configuration (message names no secret)."""
+
+
+def post_json(url: str, body: dict, timeout: float, headers: dict[str, str] | None = None,
+              raw: bytes | None = None) -> tuple[int, dict | None, str]:
+    """POST JSON; returns (HTTP status, parsed body or None, a short safe description).
+
+    Network errors come back as status 0. The URL (which may carry a token) is never
+    part of the description.
+    """
+    data = raw if raw is not None else json.dumps(body, ensure_ascii=False).encode("utf-8")
+    req = urllib.request.Request(url, data=data, method="POST",
+                                 headers={"Content-Type": "application/json; charset=utf-8", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            status, payload = resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        status, payload = exc.code, exc.read() if exc.fp else b""
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return 0, None, f"network error: {type(reason).__name__ if not isinstance(reason, str) else reason}"
+    try:
+        doc = json.loads(payload) if payload else None
+    except ValueError:
+        doc = None
+    return status, doc if isinstance(doc, dict) else None, f"HTTP {status}"
+
+
+def http_failure(channel: str, status: int, what: str) -> SendResult:
+    """A failure without a platform error code: 5xx, 429 and network errors are worth retrying."""
+    recoverable = status == 0 or status == 429 or status >= 500
+    return SendResult(False, recoverable, f"{channel}: {what}")
+
+
+def utf8_truncate(text: str, max_bytes: int, tail: str) -> str:
+    """``text`` cut to ``max_bytes`` of UTF-8 (never in the middle of a character), ending with ``tail``."""
+    raw = text.encode("utf-8")
+    if len(raw) <= max_bytes:
+        return text
+    room = max_bytes - len(tail.encode("utf-8"))
+    cut = raw[:max(room, 0)].decode("utf-8", errors="ignore")
+    cut = cut[:cut.rfind("\n")] if "\n" in cut else cut
+    return cut + tail
+
+
+class IMSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    timeout_seconds: float = Field(10, gt=0)
+
+
+def body_text(msg: Message, max_bytes: int) -> str:
+    tail = f"\n\n……（内容过长，已截断。完整通知见 {msg.link or msg.subject}）"
+    return utf8_truncate(msg.markdown or msg.text, max_bytes, tail)
+
+
+def classify(channel: str, status: int, doc: dict | None, what: str, code_key: str, msg_key: str,
+              rate_codes: set[int], config_codes: set[int], window: float) -> SendResult:
+    if status == 200 and doc is not None and code_key in doc:
+        code = doc.get(code_key)
+        text = str(doc.get(msg_key, ""))[:200]
+        if code == 0:
+            return SendResult(True, detail=f"{channel}: ok")
+        if code in rate_codes:
+            return SendResult(False, True, f"{channel}: rate limited ({code_key} {code}: {text})",
+                              retry_after_seconds=window)
+        if code in config_codes:
+            return SendResult(False, False, f"{channel}: configuration error ({code_key} {code}: {text})")
+        # unknown platform codes: retry (bounded by the relay), the operator sees the detail
+        return SendResult(False, True, f"{channel}: {code_key} {code}: {text}")
+    if status == 200:
+        return SendResult(False, True, f"{channel}: HTTP 200 without {code_key}")
+    return http_failure(channel, status, what)

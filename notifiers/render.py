@@ -1,0 +1,61 @@
+"""Notice wording: jinja2 templates, Chinese by default (``notifiers/templates/``).
+
+``render(notice, findings, settings)`` returns the subject and a body dict with
+``text`` (email text and console), ``markdown`` (IM robots) and ``html`` (email), and
+``link`` when ``[notices] link_base`` is set. A centre changes the wording by pointing
+``templates_dir`` at its own copies of the templates.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from html import escape
+from pathlib import Path
+
+import jinja2
+
+from rightsizer.settings import Settings
+
+TEMPLATES = Path(__file__).parent / "templates"
+KIND_ZH = {"shrink": "核减", "expand": "扩容", "release": "释放", "undeployed": "逾期未部署", "unregistered": "未备案"}
+DIM_ZH = {"cpu": "CPU", "memory": "内存", "disk": "硬盘", "": ""}
+
+
+def _size(s: dict | None) -> str:
+    if not s:
+        return "—"
+    return f"{s['vcpus']}核/{s['ram_gib']:g}GiB/{s['disk_gib']:g}GiB"
+
+
+def _env(templates_dir: Path | None) -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader([str(p) for p in (templates_dir, TEMPLATES) if p]),
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+
+
+def render(notice: dict, found: list[dict], settings: Settings, templates_dir: Path | None = None) -> tuple[str, dict]:
+    s = settings.notices
+    items, total = [], Decimal(0)
+    for f in found:
+        saving = Decimal(f["monthly_saving_cny"])
+        total += max(saving, Decimal(0))
+        obs = f.get("observed")
+        items.append({
+            "server_id": f["server_id"], "kind_zh": KIND_ZH.get(f["kind"], f["kind"]),
+            "dimension_zh": DIM_ZH.get(f.get("dimension") or "", ""),
+            "current": _size(f.get("current")), "recommended": _size(f.get("recommended")),
+            "observed": "—" if obs is None else f"{obs:.1f}%",
+            "threshold": "—" if f.get("threshold") is None else f"{f['threshold']:g}%",
+            "saving": f"{saving:,.2f}",
+        })
+    kinds = [KIND_ZH[k] for k in KIND_ZH if any(f["kind"] == k for f in found)]
+    windows = [f.get("evidence", {}).get("window") for f in found if f.get("evidence", {}).get("window")]
+    window = f"{windows[0]['start'][:10]} 至 {windows[0]['end'][:10]}" if windows else "—"
+    link = f"{s.link_base.rstrip('/')}/{notice['id']}" if s.link_base else ""
+    ctx = {"n": notice, "s": s, "items": items, "total": f"{total:,.2f}", "kinds_zh": "、".join(kinds) or "资源调整",
+           "window": window, "link": link, "issued": notice["issued_at"][:10]}
+    env = _env(None)
+    text = env.get_template("notice.txt.j2").render(ctx)
+    markdown = env.get_template("notice.md.j2").render(ctx)
+    html = "<pre style=\"font-family:inherit\">" + escape(text) + "</pre>"
+    subject = f"{notice['number']} 关于{ctx['kinds_zh']}的整改通知（{notice['department']}）"
+    return subject, {"text": text, "markdown": markdown, "html": html, "link": link}

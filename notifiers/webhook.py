@@ -1,0 +1,52 @@
+"""Generic webhook: the notice as JSON, signed with HMAC-SHA256.
+
+Body ``{key, subject, text, markdown, recipients, link}``; headers ``Idempotency-Key``,
+``X-Rightsizer-Timestamp`` and ``X-Rightsizer-Signature: sha256=<hex HMAC(secret,
+"<timestamp>.<body>")>``. Any 2xx is success; 5xx, 429 and network errors retry; other
+4xx are configuration errors.
+
+Configuration example::
+
+    [[notifiers]]
+    name = "centre-hook"
+    type = "webhook"
+    url = "https://ops.example/rightsizer"
+    secret = { file = "/etc/rightsizer/webhook-secret" }
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from typing import Literal
+
+from .base import IMSettings, Message, SecretRef, SendResult, http_failure, post_json
+
+
+class WebhookSettings(IMSettings):
+    type: Literal["webhook"] = "webhook"
+    url: str
+    secret: SecretRef | None = None
+
+
+class WebhookNotifier:
+    """Generic JSON: ``{key, subject, text, markdown, recipients, link}``, signed with HMAC-SHA256."""
+
+    def __init__(self, cfg: WebhookSettings):
+        self.cfg, self.name = cfg, cfg.name
+        self._secret = cfg.secret.value() if cfg.secret else None
+
+    def send(self, msg: Message) -> SendResult:
+        raw = json.dumps({"key": msg.key, "subject": msg.subject, "text": msg.text, "markdown": msg.markdown,
+                          "recipients": list(msg.recipients), "link": msg.link}, ensure_ascii=False).encode()
+        ts = str(int(time.time()))
+        headers = {"X-Rightsizer-Timestamp": ts, "Idempotency-Key": msg.key}
+        if self._secret:
+            mac = hmac.new(self._secret.encode(), ts.encode() + b"." + raw, hashlib.sha256).hexdigest()
+            headers["X-Rightsizer-Signature"] = f"sha256={mac}"
+        status, _doc, what = post_json(self.cfg.url, {}, self.cfg.timeout_seconds, headers, raw=raw)
+        if 200 <= status < 300:
+            return SendResult(True, detail=f"webhook {self.name}: {what}")
+        return http_failure(f"webhook {self.name}", status, what)

@@ -1,0 +1,41 @@
+"""WeCom (企业微信) group robot: markdown, the key in the URL.
+
+errcode 0 is success; 45009 (more than 20 a minute) retries after the window; 93000
+(invalid webhook URL) is a configuration error. Markdown content is limited to 4,096
+bytes of UTF-8: longer notices are cut and end with the notice number and link.
+
+Configuration example::
+
+    [[notifiers]]
+    name = "edu-wecom"
+    type = "wecom"
+    key = { env = "RS_WECOM_EDU_KEY" }
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from typing import Literal
+
+from pydantic import Field
+
+from .base import IMSettings, Message, SecretRef, SendResult, body_text, classify, post_json
+
+
+class WeComSettings(IMSettings):
+    type: Literal["wecom"] = "wecom"
+    url: str = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
+    key: SecretRef
+    max_bytes: int = Field(4096, ge=500, le=4096)  # markdown content limit, UTF-8 bytes
+
+
+class WeComNotifier:
+    def __init__(self, cfg: WeComSettings):
+        self.cfg, self.name = cfg, cfg.name
+        self._key = cfg.key.value()
+
+    def send(self, msg: Message) -> SendResult:
+        body = {"msgtype": "markdown", "markdown": {"content": body_text(msg, self.cfg.max_bytes)}}
+        url = f"{self.cfg.url}?{urllib.parse.urlencode({'key': self._key})}"
+        status, doc, what = post_json(url, body, self.cfg.timeout_seconds)
+        return classify(f"wecom {self.name}", status, doc, what, "errcode", "errmsg", {45009}, {93000}, 60)

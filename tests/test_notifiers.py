@@ -1,0 +1,245 @@
+"""Notifiers against local servers: signatures, error codes, size limits, SMTP, and no secret leaks."""
+from __future__ import annotations
+
+import email
+import socket
+from email import policy
+
+import pytest
+
+from notifiers import NotifierConfigError, build
+from notifiers.base import Attachment, Message
+
+from fake_im import FakeIM
+
+SECRETS = {"RS_DT_TOKEN": "dt-token-Zq81", "RS_DT_SECRET": "dt-secret-Kp27", "RS_WC_KEY": "wc-key-Mm55",
+           "RS_FS_HOOK": "fs-hook-Yt09", "RS_FS_SECRET": "fs-secret-Hh44", "RS_WH_SECRET": "wh-secret-Qa61",
+           "RS_SMTP_PASSWORD": "smtp-pass-Lx73"}
+
+
+@pytest.fixture
+def secrets(monkeypatch):
+    for k, v in SECRETS.items():
+        monkeypatch.setenv(k, v)
+    return SECRETS
+
+
+@pytest.fixture
+def im(secrets):
+    with FakeIM(dingtalk=(secrets["RS_DT_TOKEN"], secrets["RS_DT_SECRET"]), wecom_key=secrets["RS_WC_KEY"],
+                feishu=(secrets["RS_FS_HOOK"], secrets["RS_FS_SECRET"]),
+                webhook_secret=secrets["RS_WH_SECRET"]) as fake:
+        yield fake
+
+
+def blocks(base: str) -> dict[str, dict]:
+    return {
+        "dingtalk": {"name": "edu-dt", "type": "dingtalk", "url": f"{base}/dingtalk/robot/send",
+                     "access_token": {"env": "RS_DT_TOKEN"}, "secret": {"env": "RS_DT_SECRET"}},
+        "wecom": {"name": "edu-wc", "type": "wecom", "url": f"{base}/wecom/cgi-bin/webhook/send",
+                  "key": {"env": "RS_WC_KEY"}},
+        "feishu": {"name": "edu-fs", "type": "feishu", "url": f"{base}/feishu/open-apis/bot/v2/hook",
+                   "hook": {"env": "RS_FS_HOOK"}, "secret": {"env": "RS_FS_SECRET"}},
+        "webhook": {"name": "centre", "type": "webhook", "url": f"{base}/webhook", "secret": {"env": "RS_WH_SECRET"}},
+    }
+
+
+MSG = Message(key="notice-12:dingtalk:edu-dt", subject="平大数据调〔2026〕第0012号 整改通知",
+              text="请于2026年10月16日前完成核减。", markdown="### 整改通知\n请于**2026年10月16日**前完成核减。",
+              link="https://rightsizer.example/notices/12")
+
+RATE = {"dingtalk": 130101, "wecom": 45009, "feishu": 11232}
+CONFIG = {"dingtalk": [310000, 460101], "wecom": [93000], "feishu": [19021, 19024]}
+
+
+@pytest.mark.parametrize("kind", ["dingtalk", "wecom", "feishu", "webhook"])
+def test_signed_message_is_accepted(im, kind):
+    r = build(blocks(im.url)[kind]).send(MSG)
+    assert r.ok, r.detail
+    platform, body = im.received[-1]
+    assert platform == kind
+    assert "2026年10月16日" in json_text(body)
+
+
+def json_text(body) -> str:
+    import json
+    return json.dumps(body, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("kind", ["dingtalk", "wecom", "feishu"])
+def test_rate_limit_code_in_a_200_is_a_retry_after_the_window(im, kind):
+    im.force.append((kind, RATE[kind]))
+    r = build(blocks(im.url)[kind]).send(MSG)
+    assert not r.ok and r.recoverable and r.retry_after_seconds == 60
+    assert str(RATE[kind]) in r.detail
+    assert not im.received
+
+
+@pytest.mark.parametrize("kind,code", [(k, c) for k, cs in CONFIG.items() for c in cs])
+def test_configuration_codes_fail_permanently(im, kind, code):
+    im.force.append((kind, code))
+    r = build(blocks(im.url)[kind]).send(MSG)
+    assert not r.ok and not r.recoverable and str(code) in r.detail and "configuration error" in r.detail
+
+
+@pytest.mark.parametrize("kind", ["dingtalk", "feishu", "webhook"])
+def test_a_wrong_secret_is_refused_by_the_platform_and_not_retried(im, kind, monkeypatch):
+    env = {"dingtalk": "RS_DT_SECRET", "feishu": "RS_FS_SECRET", "webhook": "RS_WH_SECRET"}[kind]
+    monkeypatch.setenv(env, "not-the-secret")
+    r = build(blocks(im.url)[kind]).send(MSG)
+    assert not r.ok and not r.recoverable
+    assert not im.received
+
+
+@pytest.mark.parametrize("kind", ["dingtalk", "wecom", "feishu", "webhook"])
+def test_server_errors_and_outages_are_recoverable(im, kind):
+    im.force.append((kind, {"http": 503}))
+    r = build(blocks(im.url)[kind]).send(MSG)
+    assert not r.ok and r.recoverable and "503" in r.detail
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    r = build(blocks(dead)[kind]).send(MSG)
+    assert not r.ok and r.recoverable and "network error" in r.detail
+
+
+def test_long_notices_are_cut_to_the_platform_limit_with_the_link(im):
+    long = Message(key="k", subject="平大数据调〔2026〕第0012号", text="x",
+                   markdown="| 服务器 | 当前 | 建议 |\n" + "| web-服务器-0001 | 16核64G | 4核16G |\n" * 600,
+                   link="https://rightsizer.example/notices/12")
+    for kind, limit in (("wecom", 4096), ("dingtalk", 18000)):
+        assert build(blocks(im.url)[kind]).send(long).ok
+        body = im.received[-1][1]
+        text = body["markdown"]["content" if kind == "wecom" else "text"]
+        assert len(text.encode()) <= limit
+        assert text.endswith("完整通知见 https://rightsizer.example/notices/12）")
+
+
+def test_config_errors_name_the_field_not_the_secret(secrets):
+    with pytest.raises(NotifierConfigError, match="unknown type 'sms'"):
+        build({"name": "x", "type": "sms"})
+    with pytest.raises(NotifierConfigError, match=r"access_token: Field required"):
+        build({"name": "x", "type": "dingtalk"})
+    with pytest.raises(NotifierConfigError, match="RS_NOT_SET is not set"):
+        build({"name": "x", "type": "wecom", "key": {"env": "RS_NOT_SET"}})
+
+
+# -- email against a real SMTP server (aiosmtpd) ---------------------------------------------
+
+
+class Handler:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.startswith("nobody@"):
+            return "550 5.1.1 no such user"
+        if address.startswith("busy@"):
+            return "450 4.2.1 mailbox busy, try later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((list(envelope.rcpt_tos), envelope.content))
+        return "250 Message accepted for delivery"
+
+
+class Auth:
+    def __init__(self, user, password):
+        self.user, self.password = user, password
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult
+
+        ok = auth_data.login.decode() == self.user and auth_data.password.decode() == self.password
+        return AuthResult(success=ok, handled=False)  # handled=False: the server answers 535 itself
+
+
+@pytest.fixture
+def smtp(secrets):
+    from aiosmtpd.controller import Controller
+
+    handler = Handler()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ctl = Controller(handler, hostname="127.0.0.1", port=port, authenticator=Auth("rs", secrets["RS_SMTP_PASSWORD"]),
+                     auth_require_tls=False)
+    ctl.start()
+    try:
+        yield handler, port
+    finally:
+        ctl.stop()
+
+
+def mail_block(port, password_env="RS_SMTP_PASSWORD"):
+    return {"name": "mail", "type": "email", "host": "127.0.0.1", "port": port, "security": "none", "username": "rs",
+            "password": {"env": password_env}, "sender": "平度市大数据发展中心 <rightsizer@example.gov.cn>",
+            "timeout_seconds": 5}
+
+
+def test_email_text_html_attachment_and_stable_message_id(smtp):
+    handler, port = smtp
+    msg = Message(key="notice-12:email", subject="平大数据调〔2026〕第0012号 关于核减云服务器资源的整改通知",
+                  text="市教育和体育局：\n请于2026年10月16日前完成核减。", html="<p>请于<b>2026年10月16日</b>前完成核减。</p>",
+                  recipients=("it@edu.example.gov.cn",), message_id="<notice-12.edu@rightsizer.example>",
+                  attachments=(Attachment("服务器清单.xlsx", b"PK\x03\x04fake",
+                                          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),))
+    n = build(mail_block(port))
+    assert n.send(msg).ok and n.send(msg).ok  # a retry of the same delivery
+    assert len(handler.messages) == 2
+    parsed = [email.message_from_bytes(c, policy=policy.default) for _, c in handler.messages]
+    assert {p["Message-ID"] for p in parsed} == {"<notice-12.edu@rightsizer.example>"}  # the receiver can dedupe
+    p = parsed[0]
+    assert p["Subject"] == msg.subject
+    assert "2026年10月16日" in p.get_body(("plain",)).get_content()
+    assert "<b>2026年10月16日</b>" in p.get_body(("html",)).get_content()
+    att = next(p.iter_attachments())
+    assert att.get_filename() == "服务器清单.xlsx" and att.get_content() == b"PK\x03\x04fake"
+
+
+def test_email_partial_refusal_reports_each_recipient(smtp):
+    handler, port = smtp
+    msg = Message(key="k", subject="s", text="t", message_id="<k@rs>",
+                  recipients=("it@edu.example.gov.cn", "nobody@edu.example.gov.cn", "busy@edu.example.gov.cn"))
+    r = build(mail_block(port)).send(msg)
+    assert not r.ok and r.recoverable  # the 450 is worth retrying (the relay retries only the refused)
+    assert r.refused == ["busy@edu.example.gov.cn", "nobody@edu.example.gov.cn"]
+    assert r.accepted == ["it@edu.example.gov.cn"]
+    assert handler.messages[0][0] == ["it@edu.example.gov.cn"]
+    only_bad = Message(key="k", subject="s", text="t", message_id="<k@rs>", recipients=("nobody@x.example",))
+    r = build(mail_block(port)).send(only_bad)
+    assert not r.ok and not r.recoverable and r.refused == ["nobody@x.example"]
+
+
+def test_email_wrong_password_is_permanent(smtp, monkeypatch):
+    _, port = smtp
+    monkeypatch.setenv("RS_SMTP_PASSWORD", "wrong-pass-Vv11")
+    r = build(mail_block(port)).send(Message(key="k", subject="s", text="t", message_id="<k@rs>",
+                                             recipients=("it@edu.example.gov.cn",)))
+    assert not r.ok and not r.recoverable and "authentication failed" in r.detail
+
+
+# -- the shared assertion: no notifier leaks a secret ------------------------------------------
+
+
+def test_no_notifier_leaks_a_secret_into_a_result_or_the_log(im, smtp, caplog, capsys):
+    _, port = smtp
+    results = []
+    for kind, block in blocks(im.url).items():
+        for forced in ([RATE[kind]] if kind in RATE else []) + CONFIG.get(kind, []) + [{"http": 500}, {"http": 400}]:
+            im.force.append((kind, forced))
+            results.append(build(block).send(MSG))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    results += [build(b).send(MSG) for b in blocks(dead).values()]
+    mail = mail_block(port)
+    results.append(build(mail).send(Message(key="k", subject="s", text="t", message_id="<k@rs>",
+                                            recipients=("nobody@x.example",))))
+    results.append(build({**mail, "port": 1}).send(Message(key="k", subject="s", text="t", message_id="<k@rs>",
+                                                           recipients=("a@x.example",))))
+    assert len(results) == 22 and not any(r.ok for r in results)
+    text = "\n".join(r.detail for r in results) + caplog.text + "".join(capsys.readouterr())
+    for secret in SECRETS.values():
+        assert secret not in text

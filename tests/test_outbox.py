@@ -1,0 +1,227 @@
+"""Notices and their outbox: one per department, numbered, delivered at least once, never lost."""
+from __future__ import annotations
+
+import io
+import random
+from datetime import datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from notifiers.base import SendResult
+from notifiers.console import ConsoleNotifier, ConsoleSettings
+from notifiers.render import render
+from rightsizer import outbox
+from rightsizer.calendar import WorkCalendar
+from rightsizer.engine import Evaluation, record
+from rightsizer.settings import parse_settings
+from rightsizer.store import Store
+
+from helpers import AT, TZ, make_server, make_summary
+
+
+def settings(**extra):
+    base = {
+        "notifiers": [{"name": "edu-im", "type": "console"}, {"name": "health-im", "type": "console"},
+                      {"name": "centre", "type": "console"}, {"name": "ops", "type": "console"}],
+        "departments": {"市教育和体育局": {"channels": ["edu-im"]}, "市卫生健康局": {"channels": ["health-im"]}},
+        "notices": {"cc_channels": ["centre"], "operator_channels": ["ops"], "max_attempts": 3,
+                    "backoff_base_seconds": 10, "backoff_max_seconds": 60},
+    }
+    base.update(extra)
+    return parse_settings(base)
+
+
+def run(store, s, servers_usage, at=AT, key="run"):
+    from policies import evaluate_server
+
+    cal = WorkCalendar()
+    servers = [make_server(sid, dept=dept) for sid, dept, _ in servers_usage]
+    sums = [make_summary(sid, **usage) for sid, _, usage in servers_usage]
+    found = [f for srv, su in zip(servers, sums) for f in evaluate_server(srv, su, at, s, cal)]
+    record(store, Evaluation(at, servers, sums, found), "test", key, s)
+
+
+class Recorder:
+    """A notifier that records what it was asked to send and answers as told."""
+
+    def __init__(self, name, answers=None):
+        self.name, self.sent, self.answers = name, [], list(answers or [])
+
+    def send(self, msg):
+        self.sent.append(msg)
+        return self.answers.pop(0) if self.answers else SendResult(True, detail="ok")
+
+
+class Clock:
+    def __init__(self, t: datetime):
+        self.t = t
+
+    def __call__(self):
+        return self.t
+
+
+EDU, HEALTH = "市教育和体育局", "市卫生健康局"
+LOW = {"cpu": 5.0, "mem": 10.0, "disk": 20.0}  # shrink in all three
+
+
+@pytest.fixture
+def store(tmp_path):
+    return Store(f"sqlite:///{tmp_path / 'rs.db'}")
+
+
+def test_one_numbered_notice_per_department_and_recurring_findings_send_nothing_new(store):
+    s = settings()
+    run(store, s, [("e1", EDU, LOW), ("e2", EDU, LOW), ("h1", HEALTH, LOW), ("ok", EDU, {})])
+    issued = outbox.issue(store, s, AT, render)
+    assert [(i.number, i.department, i.items) for i in issued] == [  # departments in a stable order
+        ("平大数据调〔2026〕第0001号", HEALTH, 3), ("平大数据调〔2026〕第0002号", EDU, 6)]
+    # the same findings in the next run: no new notice, no new message
+    run(store, s, [("e1", EDU, LOW), ("e2", EDU, LOW), ("h1", HEALTH, LOW)], at=AT + timedelta(days=1), key="r2")
+    assert outbox.issue(store, s, AT + timedelta(days=1), render) == []
+    # a new finding for education: a follow-up notice, numbered on
+    run(store, s, [("e1", EDU, LOW), ("e3", EDU, {"cpu": 90.0})], at=AT + timedelta(days=2), key="r3")
+    follow, = outbox.issue(store, s, AT + timedelta(days=2), render)
+    assert follow.number == "平大数据调〔2026〕第0003号" and follow.follows == "平大数据调〔2026〕第0002号"
+
+
+def test_numbers_are_never_reused_even_after_a_failed_issue(store, monkeypatch):
+    s = settings()
+    run(store, s, [("e1", EDU, LOW)])
+
+    def broken(*a):
+        raise RuntimeError("template broke")
+
+    with pytest.raises(RuntimeError):
+        outbox.issue(store, s, AT, broken)  # the transaction rolls back: no notice, no delivery
+    with store.engine.connect() as c:
+        assert c.execute(sa.select(sa.func.count()).select_from(outbox.notices)).scalar() == 0
+    first, = outbox.issue(store, s, AT, render)
+    assert first.number.endswith("第0001号")
+    run(store, s, [("h1", HEALTH, LOW)], key="r2")
+    second, = outbox.issue(store, s, AT, render)
+    assert second.number.endswith("第0002号")
+    next_year, = (run(store, s, [("h2", HEALTH, LOW)], key="r3"), outbox.issue(store, s, AT.replace(year=2027),
+                                                                                render))[1]
+    assert next_year.number == "平大数据调〔2027〕第0001号"
+
+
+def test_routing_a_department_only_ever_reaches_its_own_channels(store):
+    s = settings()
+    run(store, s, [(f"e{i}", EDU, LOW) for i in range(3)] + [(f"h{i}", HEALTH, LOW) for i in range(3)])
+    outbox.issue(store, s, AT, render)
+    rec = {n: Recorder(n) for n in ("edu-im", "health-im", "centre", "ops")}
+    outbox.relay(store, s, rec, WorkCalendar(), Clock(AT))
+    assert all(EDU in m.subject and "h0" not in m.text for m in rec["edu-im"].sent)
+    assert all(HEALTH in m.subject and "e0" not in m.text for m in rec["health-im"].sent)
+    assert len(rec["edu-im"].sent) == 1 and len(rec["health-im"].sent) == 1 and len(rec["centre"].sent) == 2
+
+
+def test_delivery_sets_the_due_date_by_working_days(store):
+    s = settings()
+    delivered = datetime(2026, 9, 28, 10, 0, tzinfo=TZ)
+    run(store, s, [("e1", EDU, LOW)], at=delivered)
+    outbox.issue(store, s, delivered, render)
+    outbox.relay(store, s, {"edu-im": Recorder("edu-im"), "centre": Recorder("c")}, WorkCalendar(), Clock(delivered))
+    with store.engine.connect() as c:
+        n = c.execute(sa.select(outbox.notices)).first()
+        events = c.execute(sa.select(outbox.notice_events.c.to_status)).scalars().all()
+    assert n.status == "delivered" and n.due_date == "2026-10-16"  # National Day week is not counted
+    assert events == ["issued", "delivered"]
+
+
+def test_a_year_the_calendar_does_not_know_holds_the_deadline_and_alerts(store):
+    s = settings()
+    late = datetime(2027, 12, 20, 10, 0, tzinfo=TZ)
+    run(store, s, [("e1", EDU, LOW)], at=late)
+    outbox.issue(store, s, late, render)
+    ops = Recorder("ops")
+    outbox.relay(store, s, {"edu-im": Recorder("e"), "centre": Recorder("c"), "ops": ops}, WorkCalendar(), Clock(late))
+    outbox.relay(store, s, {"ops": ops}, WorkCalendar(), Clock(late))
+    with store.engine.connect() as c:
+        n = c.execute(sa.select(outbox.notices)).first()
+    assert n.status == "delivered" and n.due_date is None and "no data for 2027" in n.hold_reason
+    assert any("deadline held" in m.text for m in ops.sent)
+
+
+def test_outage_retries_with_backoff_then_dead_letter_and_alert(store):
+    s = settings()
+    run(store, s, [("e1", EDU, LOW)])
+    outbox.issue(store, s, AT, render)
+    down = SendResult(False, True, "edu-im: network error")
+    edu, ops = Recorder("edu-im", [down, down, down]), Recorder("ops")
+    rec = {"edu-im": edu, "centre": Recorder("c"), "ops": ops}
+    clock, rng = Clock(AT), random.Random(1)
+    for _ in range(10):  # bounded: the relay runs a few rounds while time passes
+        outbox.relay(store, s, rec, WorkCalendar(), clock, rng=rng)
+        clock.t += timedelta(minutes=5)
+    assert len(edu.sent) == 3  # max_attempts, then it stops
+    assert len({m.key for m in edu.sent}) == 1  # one idempotency key across retries
+    with store.engine.connect() as c:
+        d = c.execute(sa.select(outbox.deliveries).where(outbox.deliveries.c.channel == "edu-im")).first()
+    assert d.status == "dead" and "network error" in d.last_error
+    assert any("could not be delivered" in m.text for m in ops.sent)
+
+
+def test_rate_limit_answer_waits_for_the_window_and_config_error_is_dead_at_once(store):
+    s = settings()
+    run(store, s, [("e1", EDU, LOW), ("h1", HEALTH, LOW)])
+    outbox.issue(store, s, AT, render)
+    edu = Recorder("edu-im", [SendResult(False, True, "rate limited", retry_after_seconds=60)])
+    health = Recorder("health-im", [SendResult(False, False, "configuration error (errcode 310000)")])
+    clock = Clock(AT)
+    rec = {"edu-im": edu, "health-im": health, "centre": Recorder("c"), "ops": Recorder("ops")}
+    outbox.relay(store, s, rec, WorkCalendar(), clock)
+    clock.t += timedelta(seconds=30)
+    outbox.relay(store, s, rec, WorkCalendar(), clock)
+    assert len(edu.sent) == 1  # not before the window
+    clock.t += timedelta(seconds=31)
+    outbox.relay(store, s, rec, WorkCalendar(), clock)
+    assert len(edu.sent) == 2 and len(health.sent) == 1
+
+
+def test_a_relay_killed_after_sending_resends_with_the_same_key_and_a_restart_sends_nothing_twice(store):
+    s = settings()
+    run(store, s, [("e1", EDU, LOW)])
+    outbox.issue(store, s, AT, render)
+
+    class Crash(BaseException):
+        pass
+
+    class DiesAfterSending(Recorder):
+        def send(self, msg):
+            super().send(msg)
+            raise Crash  # the process dies before the result is recorded
+
+    first = DiesAfterSending("edu-im")
+    with pytest.raises(Crash):
+        outbox.relay(store, s, {"edu-im": first, "centre": Recorder("c")}, WorkCalendar(), Clock(AT))
+    again = Recorder("edu-im")
+    rec = {"edu-im": again, "centre": Recorder("c")}
+    outbox.relay(store, s, rec, WorkCalendar(), Clock(AT + timedelta(seconds=10)))
+    assert again.sent == []  # the lease still holds: nobody else sends it meanwhile
+    outbox.relay(store, s, rec, WorkCalendar(), Clock(AT + timedelta(seconds=s.notices.lease_seconds + 1)))
+    assert [m.key for m in again.sent] == [first.sent[0].key]  # at most a duplicate, same key
+    assert again.sent[0].message_id == first.sent[0].message_id
+    later = Recorder("edu-im")
+    outbox.relay(store, s, {"edu-im": later, "centre": Recorder("c")}, WorkCalendar(), Clock(AT + timedelta(hours=1)))
+    assert later.sent == []  # a restart does not resend what was sent
+
+
+def test_console_shows_the_formal_notice():
+    s = settings(notices={"contact": "张三 0532-8888", "link_base": "https://rs.example/notices"})
+    subject, body = render({"id": 12, "number": "平大数据调〔2026〕第0012号", "department": EDU,
+                            "issued_at": "2026-11-20T09:00:00+08:00", "follows": None},
+                           [{"server_id": "e1", "kind": "shrink", "dimension": "cpu", "observed": 5.0, "threshold": 25.0,
+                             "current": {"vcpus": 8, "ram_gib": 16.0, "disk_gib": 200.0},
+                             "recommended": {"vcpus": 1, "ram_gib": 16.0, "disk_gib": 200.0},
+                             "monthly_saving_cny": "420", "evidence": {}}], s)
+    out = io.StringIO()
+    ConsoleNotifier(ConsoleSettings(name="console"), out).send(
+        __import__("notifiers").Message(key="k", subject=subject, text=body["text"]))
+    text = out.getvalue()
+    for part in ("平大数据调〔2026〕第0012号", "市教育和体育局：", "《平度市电子政务和政务数据管理办法》第十三条",
+                 "8核/16GiB/200GiB", "1核/16GiB/200GiB", "420.00", "10 个工作日", "张三 0532-8888",
+                 "https://rs.example/notices/12"):
+        assert part in text, part
+    assert "| e1 | 核减·CPU |" in body["markdown"]
