@@ -1,4 +1,4 @@
-"""Command line: ``rightsizer check-config | calendar | inventory | evaluate | agent | demo``.
+"""Command line: ``rightsizer check-config | calendar | inventory | evaluate | sweep | deliver | notices | agent | demo``.
 
 Exit status: 0 success, 2 bad input or configuration (the message says what and
 where; nothing is written), 1 an unexpected failure.
@@ -190,6 +190,95 @@ def cmd_agent(args) -> int:
         raise UsageError(str(exc)) from None
 
 
+def _notifiers(s: Settings) -> dict:
+    import notifiers
+
+    try:
+        return {b["name"]: notifiers.build(b) for b in s.notifiers}
+    except notifiers.NotifierConfigError as exc:
+        raise UsageError(f"notifiers: {exc}") from None
+
+
+def cmd_sweep(args) -> int:
+    from notifiers.render import render
+
+    from . import outbox
+
+    s = _settings(args)
+    now = _parse_now(args.now, s)
+    issued = outbox.issue(_store(args, s), s, now, render)
+    for i in issued:
+        extra = f" (follow-up of {i.follows})" if i.follows else ""
+        print(f"issued {i.number} to {i.department}: {i.items} findings{extra} -> {', '.join(i.channels) or 'HELD'}")
+    print(f"{len(issued)} notices issued")
+    return 0
+
+
+def cmd_deliver(args) -> int:
+    from . import outbox
+    from .calendar import WorkCalendar
+
+    s = _settings(args)
+    fixed = _parse_now(args.now, s) if args.now else None
+    r = outbox.relay(_store(args, s), s, _notifiers(s), WorkCalendar(s.calendar.overrides),
+                     (lambda: fixed) if fixed else (lambda: datetime.now(s.tz)))
+    print(f"sent {r.sent}, retry later {r.retried}, deferred by rate limits {r.deferred}, dead {r.dead}")
+    return 0
+
+
+def cmd_notices(args) -> int:
+    import sqlalchemy as sa
+
+    from . import outbox, report
+
+    s = _settings(args)
+    store = _store(args, s)
+    n, ev, it, dl = outbox.notices, outbox.notice_events, outbox.notice_items, outbox.deliveries
+    with store.engine.begin() as conn:
+        if args.notices_command == "list":
+            rows = conn.execute(sa.select(n).order_by(n.c.id)).all()
+            counts = dict(conn.execute(sa.select(it.c.notice_id, sa.func.count()).group_by(it.c.notice_id)).all())
+            print(report.table(["#", "文号", "部门", "状态", "送达", "整改期限", "服务器问题数"],
+                               [[r.id, r.number, r.department, r.status, (r.delivered_at or "-")[:10],
+                                 r.due_date or ("暂缓" if r.hold_reason else "-"), counts.get(r.id, 0)] for r in rows]))
+            return 0
+        row = conn.execute(sa.select(n).where(n.c.id == args.id)).first()
+        if row is None:
+            raise UsageError(f"no notice #{args.id} (see `rightsizer notices list`)")
+        now = datetime.now(s.tz).isoformat(timespec="seconds")
+        if args.notices_command == "show":
+            print(f"{row.number}  {row.department}  status {row.status}  due {row.due_date or '-'}")
+            for e in conn.execute(sa.select(ev).where(ev.c.notice_id == row.id).order_by(ev.c.id)):
+                print(f"  {e.at}  {e.actor:12}  {e.from_status or '-'} -> {e.to_status}  {e.note}")
+            for d in conn.execute(sa.select(dl).where(dl.c.notice_id == row.id).order_by(dl.c.id)):
+                print(f"  delivery {d.channel} ({d.purpose}): {d.status}, {d.attempts} attempts"
+                      + (f", last error: {d.last_error}" if d.last_error else ""))
+            first = conn.execute(sa.select(dl.c.body).where(dl.c.notice_id == row.id).limit(1)).scalar()
+            if first:
+                print()
+                print(json.loads(first)["text"])
+            return 0
+        target = {"ack": "acknowledged", "withdraw": "withdrawn"}[args.notices_command]
+        allowed = {"ack": ("delivered", "overdue", "escalated"), "withdraw": outbox.OPEN_STATES}[args.notices_command]
+        if row.status not in allowed:
+            raise UsageError(f"{row.number} is {row.status}; {args.notices_command} needs one of {', '.join(allowed)}")
+        conn.execute(n.update().where(n.c.id == row.id).values(status=target))
+        conn.execute(ev.insert().values(notice_id=row.id, at=now, actor=args.actor, from_status=row.status,
+                                        to_status=target, note=args.note or ""))
+        if target == "withdrawn":
+            conn.execute(it.update().where(it.c.notice_id == row.id, it.c.status == "open").values(status="withdrawn"))
+            conn.execute(dl.update().where(dl.c.notice_id == row.id, dl.c.status == "pending")
+                         .values(status="withdrawn"))
+        print(f"{row.number}: {row.status} -> {target}")
+    return 0
+
+
+def _parse_now(text: str | None, s: Settings) -> datetime:
+    if text is None:
+        return datetime.now(s.tz)
+    return _parse_at(text, s)
+
+
 def cmd_demo(args) -> int:
     from . import demo
 
@@ -252,6 +341,33 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--mount", action="append", help="mount point to watch; repeat for several (default /)")
     g.add_argument("--rounds", type=int, help=argparse.SUPPRESS)  # stop after N samples (tests, benchmarks)
     g.set_defaults(func=cmd_agent)
+
+    sw = sub.add_parser("sweep", help="issue notices for new findings (one per department)")
+    sw.add_argument("--config", help="configuration TOML")
+    sw.add_argument("--db", help="SQLite file (default: [store] of the configuration)")
+    sw.add_argument("--now", help=argparse.SUPPRESS)
+    sw.set_defaults(func=cmd_sweep)
+
+    dv = sub.add_parser("deliver", help="run the outbox relay once: send what is due")
+    dv.add_argument("--config", help="configuration TOML")
+    dv.add_argument("--db", help="SQLite file (default: [store] of the configuration)")
+    dv.add_argument("--now", help=argparse.SUPPRESS)
+    dv.set_defaults(func=cmd_deliver)
+
+    no = sub.add_parser("notices", help="rectification notices (整改通知)").add_subparsers(dest="notices_command",
+                                                                                        required=True)
+    for name, text in (("list", "all notices"), ("show", "one notice: events, deliveries, text"),
+                       ("ack", "record that the department acknowledged (does not close it)"),
+                       ("withdraw", "withdraw a notice issued in error")):
+        c = no.add_parser(name, help=text)
+        if name != "list":
+            c.add_argument("id", type=int)
+        if name in ("ack", "withdraw"):
+            c.add_argument("--actor", required=True, help="who (recorded with the transition)")
+            c.add_argument("--note", help="why")
+        c.add_argument("--config", help="configuration TOML")
+        c.add_argument("--db", help="SQLite file")
+        c.set_defaults(func=cmd_notices)
 
     d = sub.add_parser("demo", help="simulate a city's cloud and run the whole job on it")
     d.add_argument("--out", default="demo-out", help="directory for the store and samples (default: demo-out)")

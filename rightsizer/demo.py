@@ -52,7 +52,44 @@ def run(out: Path, servers: int, seed: int, at_text: str, config: str | None) ->
     print("findings: " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
     print(f"total monthly waste: {report.money(report.monthly_waste(ev.findings))} CNY "
           f"(每月财政资金浪费 {report.money(report.monthly_waste(ev.findings))} 元)")
+    t_n0 = time.perf_counter()
+    first_text, n_notices, sent = _notices(store, settings, cal, at, out, sorted(per_dept))
+    t_notices = time.perf_counter()
+    print()
+    print(f"notices: {n_notices} rectification notices (整改通知) issued, {sent} delivered to the console "
+          f"notifier, all written to {out / 'notices.txt'}; the first in full:")
+    print()
+    print(first_text)
     print(f"store: {out / 'rightsizer.db'}  samples: {out / 'samples'}")
     print(f"time: simulate {t_sim - t0:.1f}s, summarise+evaluate {t_eval - t_sim:.1f}s, "
-          f"store {t_store - t_eval:.1f}s")
+          f"store {t_store - t_eval:.1f}s, notices {t_notices - t_n0:.1f}s")
     return 0
+
+
+def _notices(store: Store, settings, cal: WorkCalendar, at: datetime, out: Path, departments: list[str]):
+    """Issue one notice per department and deliver them to a console notifier writing to a file."""
+    from notifiers.console import ConsoleNotifier, ConsoleSettings
+    from notifiers.render import render
+
+    from . import outbox
+    from .settings import DepartmentContacts
+
+    if not settings.notifiers:  # the demo's own routing: every department to the console
+        settings = settings.model_copy(update={
+            "notifiers": [{"name": "console", "type": "console"}],
+            "departments": {d: DepartmentContacts(channels=["console"]) for d in departments}})
+    issued = outbox.issue(store, settings, at, render)
+    with (out / "notices.txt").open("a", encoding="utf-8") as fh:  # a rerun adds, never erases
+        console = ConsoleNotifier(ConsoleSettings(name="console"), fh)
+        report = outbox.relay(store, settings, {"console": console}, cal, lambda: at)
+    first = ""
+    if issued:
+        import json
+
+        import sqlalchemy as sa
+
+        with store.engine.connect() as conn:
+            body = conn.execute(sa.select(outbox.deliveries.c.body).where(
+                outbox.deliveries.c.notice_id == issued[0].notice_id).limit(1)).scalar()
+        first = json.loads(body)["text"] if body else ""
+    return first, len(issued), report.sent

@@ -89,7 +89,7 @@ deliveries = sa.Table(
     sa.Column("message_id", sa.String(200), nullable=False),
     sa.Column("subject", sa.Text, nullable=False),
     sa.Column("body", sa.Text, nullable=False),  # JSON: text, markdown, html, link
-    sa.Column("status", sa.String(16), nullable=False),  # pending | sent | dead
+    sa.Column("status", sa.String(16), nullable=False),  # pending | sent | dead | withdrawn
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("next_attempt_at", sa.Float, nullable=False),  # epoch seconds
     sa.Column("lease_until", sa.Float, nullable=False),  # 0 = not claimed

@@ -57,7 +57,15 @@ def test_demo_command(tmp_path, capsys):
     assert con.execute("select count(*) from servers").fetchone()[0] == 300
     n = con.execute("select count(*) from findings").fetchone()[0]
     assert n > 0
-    # Running the demo again does not duplicate anything.
+    # notices: one per department with actionable findings, one shown in full, all delivered to the file
+    notices = con.execute("select count(*), count(distinct department) from notices").fetchone()
+    assert notices[0] == notices[1] > 0
+    assert "平大数据调〔2026〕第0001号" in text and "整改通知" in text and "个工作日内完成调整" in text
+    assert (out / "notices.txt").read_text(encoding="utf-8").count("平大数据调〔2026〕第") >= notices[0]
+    assert con.execute("select count(*) from deliveries where status != 'sent'").fetchone()[0] == 0
+    # Running the demo again does not duplicate anything, and sends nothing new.
     assert main(["demo", "--out", str(out), "--servers", "300"]) == 0
     assert con.execute("select count(*) from findings").fetchone()[0] == n
     assert con.execute("select count(*) from runs").fetchone()[0] == 1
+    assert con.execute("select count(*) from notices").fetchone()[0] == notices[0]
+    assert "0 rectification notices (整改通知) issued" in capsys.readouterr().out

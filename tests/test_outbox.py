@@ -225,3 +225,36 @@ def test_console_shows_the_formal_notice():
                  "https://rs.example/notices/12"):
         assert part in text, part
     assert "| e1 | 核减·CPU |" in body["markdown"]
+
+
+def test_cli_sweep_deliver_list_show_ack_withdraw(tmp_path, capsys):
+    from rightsizer.cli import main
+
+    from test_evaluate_cli import write_inputs
+
+    inv, samples = write_inputs(tmp_path)
+    cfg = tmp_path / "rs.toml"
+    cfg.write_text('[[notifiers]]\nname = "screen"\ntype = "console"\n'
+                   '[departments."市档案馆"]\nchannels = ["screen"]\n'
+                   '[departments."市行政审批服务局"]\nchannels = ["screen"]\n', encoding="utf-8")
+    db = str(tmp_path / "rs.db")
+    common = ["--config", str(cfg), "--db", db]
+    assert main(["evaluate", "--inventory", str(inv), "--samples", str(samples), "--at", AT.isoformat(), *common]) == 0
+    capsys.readouterr()
+    assert main(["sweep", *common, "--now", "2026-09-28T09:00:00+08:00"]) == 0
+    out = capsys.readouterr().out
+    assert "issued 平大数据调〔2026〕第0001号 to 市档案馆" in out and "2 notices issued" in out
+    assert main(["deliver", *common, "--now", "2026-09-28T09:05:00+08:00"]) == 0
+    out = capsys.readouterr().out
+    assert "sent 2," in out and "市档案馆：" in out  # the console notifier printed the notice
+    assert main(["notices", "list", *common]) == 0
+    out = capsys.readouterr().out
+    assert "2026-10-16" in out and "delivered" in out
+    assert main(["notices", "ack", "1", "--actor", "市档案馆 李四", *common]) == 0
+    assert main(["notices", "show", "1", *common]) == 0
+    out = capsys.readouterr().out
+    assert "delivered -> acknowledged" in out and "市档案馆 李四" in out and "delivery screen (notice): sent" in out
+    assert main(["notices", "withdraw", "2", "--actor", "中心 王五", "--note", "误报", *common]) == 0
+    assert main(["notices", "ack", "2", "--actor", "x", *common]) == 2
+    assert "is withdrawn" in capsys.readouterr().err
+    assert main(["deliver", *common]) == 0 and "sent 0," in capsys.readouterr().out
