@@ -28,7 +28,7 @@ def test_example_config_documents_every_key():
     for path in _paths(Settings):
         table, _, key = path.rpartition(".")
         assert (f"[{table}]" in text if table else True), f"table [{table}] missing from the example"
-        documented = f"\n{key} =" in text or f"\n# {key} =" in text or f"\n[{path}]" in text  # a table
+        documented = f"\n{key} =" in text or f"\n# {key} =" in text or f"\n[{path}]" in text or f"\n# [[{path}]]" in text
         assert documented, f"key {path} not in {EXAMPLE.name}"
 
 
