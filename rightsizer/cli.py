@@ -203,14 +203,18 @@ def cmd_sweep(args) -> int:
     from notifiers.render import render
 
     from . import outbox
+    from .calendar import WorkCalendar
 
     s = _settings(args)
     now = _parse_now(args.now, s)
-    issued = outbox.issue(_store(args, s), s, now, render)
-    for i in issued:
+    r = outbox.sweep(_store(args, s), s, WorkCalendar(s.calendar.overrides), now, render)
+    for i in r.issued:
         extra = f" (follow-up of {i.follows})" if i.follows else ""
         print(f"issued {i.number} to {i.department}: {i.items} findings{extra} -> {', '.join(i.channels) or 'HELD'}")
-    print(f"{len(issued)} notices issued")
+    for number in r.closed:
+        print(f"closed {number}")
+    print(f"{len(r.issued)} notices issued; {r.rectified} findings rectified (verified), {r.resolved} resolved by "
+          f"themselves; {r.reminded} reminders, {r.overdue} overdue and escalated")
     return 0
 
 
@@ -342,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--rounds", type=int, help=argparse.SUPPRESS)  # stop after N samples (tests, benchmarks)
     g.set_defaults(func=cmd_agent)
 
-    sw = sub.add_parser("sweep", help="issue notices for new findings (one per department)")
+    sw = sub.add_parser("sweep", help="issue notices for new findings; verify, remind, escalate the open ones")
     sw.add_argument("--config", help="configuration TOML")
     sw.add_argument("--db", help="SQLite file (default: [store] of the configuration)")
     sw.add_argument("--now", help=argparse.SUPPRESS)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import random
+from decimal import Decimal
 from datetime import datetime, timedelta
 
 import pytest
@@ -258,3 +259,76 @@ def test_cli_sweep_deliver_list_show_ack_withdraw(tmp_path, capsys):
     assert main(["notices", "ack", "2", "--actor", "x", *common]) == 2
     assert "is withdrawn" in capsys.readouterr().err
     assert main(["deliver", *common]) == 0 and "sent 0," in capsys.readouterr().out
+
+
+def _deliver_all(store, s, at):
+    rec = {n: Recorder(n) for n in ("edu-im", "health-im", "centre", "ops", "leaders")}
+    outbox.relay(store, s, rec, WorkCalendar(), Clock(at))
+    return rec
+
+
+def test_sweep_verifies_rectification_from_the_inventory_not_from_an_ack(store):
+    from dataclasses import replace
+
+    from rightsizer.models import Size
+
+    s = settings()
+    day0 = datetime(2026, 9, 28, 10, 0, tzinfo=TZ)
+    srv = make_server("e1", vcpus=8, ram=16, dept=EDU)
+    gone = make_server("e2", dept=EDU)
+    store.sync_inventory("cloud", day0, [(srv, "s8.16g", "ACTIVE"), (gone, "s8.16g", "ACTIVE")])
+    run(store, s, [("e1", EDU, {"cpu": 5.0}), ("e2", EDU, {"cpu": 0.5, "recent_cpu_p95_pct": 0.5})], at=day0)
+    outbox.sweep(store, s, WorkCalendar(), day0, render)
+    _deliver_all(store, s, day0)
+    # an acknowledgement alone closes nothing
+    assert outbox.sweep(store, s, WorkCalendar(), day0 + timedelta(days=1), render).rectified == 0
+    # the department shrinks e1's CPU and releases e2; the next inventory sync shows it
+    store.sync_inventory("cloud", day0 + timedelta(days=3), [(replace(srv, size=Size(2, 16.0, 200.0)), "s2.16g",
+                                                              "ACTIVE")])
+    r = outbox.sweep(store, s, WorkCalendar(), day0 + timedelta(days=3), render)
+    assert r.rectified == 2 and r.closed == ["平大数据调〔2026〕第0001号"]
+    with store.engine.connect() as c:
+        items = {i.server_id: i for i in c.execute(sa.select(outbox.notice_items))}
+        status = c.execute(sa.select(outbox.notices.c.status)).scalar()
+    assert status == "rectified"
+    assert Decimal(items["e1"].realised_saving_cny) == 360  # (8 - 2) vCPU x 60 CNY
+    assert Decimal(items["e2"].realised_saving_cny) == 8 * 60 + 16 * 30 + 200 * Decimal("0.5")  # released
+    assert "server gone" in items["e2"].evidence
+
+
+def test_sweep_reminds_before_the_due_date_then_escalates_once_overdue(store):
+    s = settings(notifiers=[{"name": n, "type": "console"} for n in ("edu-im", "health-im", "centre", "ops",
+                                                                     "leaders")],
+                 notices={"cc_channels": ["centre"], "operator_channels": ["ops"], "escalation_channels": ["leaders"]},
+                 departments={EDU: {"channels": ["edu-im"], "head_emails": ["head@edu.example"]}})
+    day0 = datetime(2026, 9, 28, 10, 0, tzinfo=TZ)  # due 2026-10-16
+    run(store, s, [("e1", EDU, LOW)], at=day0)
+    outbox.sweep(store, s, WorkCalendar(), day0, render)
+    _deliver_all(store, s, day0)
+    assert outbox.sweep(store, s, WorkCalendar(), datetime(2026, 10, 12, 9, tzinfo=TZ), render).reminded == 0
+    r = outbox.sweep(store, s, WorkCalendar(), datetime(2026, 10, 13, 9, tzinfo=TZ), render)
+    assert r.reminded == 1  # three working days to go
+    assert outbox.sweep(store, s, WorkCalendar(), datetime(2026, 10, 14, 9, tzinfo=TZ), render).reminded == 0
+    rec = _deliver_all(store, s, datetime(2026, 10, 14, 9, tzinfo=TZ))
+    assert len(rec["edu-im"].sent) == 1 and rec["edu-im"].sent[0].subject.startswith("【提醒】")
+    assert outbox.sweep(store, s, WorkCalendar(), datetime(2026, 10, 16, 18, tzinfo=TZ), render).overdue == 0
+    r = outbox.sweep(store, s, WorkCalendar(), datetime(2026, 10, 17, 9, tzinfo=TZ), render)
+    assert r.overdue == 1
+    assert outbox.sweep(store, s, WorkCalendar(), datetime(2026, 10, 18, 9, tzinfo=TZ), render).overdue == 0
+    rec = _deliver_all(store, s, datetime(2026, 10, 17, 10, tzinfo=TZ))
+    esc, = rec["leaders"].sent
+    assert esc.subject.startswith("【逾期】") and esc.recipients == ("head@edu.example",)
+    assert rec["edu-im"].sent == [] and rec["health-im"].sent == []
+    with store.engine.connect() as c:
+        events = c.execute(sa.select(outbox.notice_events.c.to_status).order_by(outbox.notice_events.c.id)).scalars()
+        assert list(events) == ["issued", "delivered", "delivered", "overdue", "escalated"]
+
+
+def test_a_finding_that_goes_away_by_itself_resolves_the_notice(store):
+    s = settings()
+    run(store, s, [("e1", EDU, LOW)])
+    outbox.sweep(store, s, WorkCalendar(), AT, render)
+    _deliver_all(store, s, AT)
+    run(store, s, [("e1", EDU, {})], at=AT + timedelta(days=1), key="r2")  # usage rose: nothing to do any more
+    r = outbox.sweep(store, s, WorkCalendar(), AT + timedelta(days=1), render)
+    assert r.resolved == 3 and r.rectified == 0 and r.closed == ["平大数据调〔2026〕第0001号"]
