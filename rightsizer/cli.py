@@ -238,7 +238,25 @@ def cmd_notices(args) -> int:
     s = _settings(args)
     store = _store(args, s)
     n, ev, it, dl = outbox.notices, outbox.notice_events, outbox.notice_items, outbox.deliveries
+    if args.notices_command == "exempt":
+        try:
+            until = date.fromisoformat(args.until)
+        except ValueError:
+            raise UsageError(f"--until: {args.until!r} is not a date (YYYY-MM-DD)") from None
+        scope, target = ("server", args.server) if args.server else ("system", args.system)
+        eid = outbox.add_exemption(store, scope, target, args.reason, args.approver, until.isoformat(),
+                                   datetime.now(s.tz))
+        print(f"exemption #{eid}: {scope} {target} until {until} ({args.approver}): {args.reason}")
+        return 0
     with store.engine.begin() as conn:
+        if args.notices_command == "exemptions":
+            ex = outbox.exemptions
+            rows = conn.execute(sa.select(ex).order_by(ex.c.id)).all()
+            today = datetime.now(s.tz).date().isoformat()
+            print(report.table(["#", "范围", "对象", "原因", "批准人", "有效期至", "状态"],
+                               [[r.id, r.scope, r.target, r.reason, r.approver, r.expires_on,
+                                 "有效" if r.expires_on >= today else "已过期"] for r in rows]))
+            return 0
         if args.notices_command == "list":
             rows = conn.execute(sa.select(n).order_by(n.c.id)).all()
             counts = dict(conn.execute(sa.select(it.c.notice_id, sa.func.count()).group_by(it.c.notice_id)).all())
@@ -360,11 +378,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     no = sub.add_parser("notices", help="rectification notices (整改通知)").add_subparsers(dest="notices_command",
                                                                                         required=True)
-    for name, text in (("list", "all notices"), ("show", "one notice: events, deliveries, text"),
+    ex = no.add_parser("exempt", help="exempt a server or a system from notices until a date")
+    who = ex.add_mutually_exclusive_group(required=True)
+    who.add_argument("--server", help="server id")
+    who.add_argument("--system", help="system name (every server of it)")
+    ex.add_argument("--reason", required=True, help="e.g. 容灾备机, 考试季系统")
+    ex.add_argument("--approver", required=True)
+    ex.add_argument("--until", required=True, help="last day the exemption holds (YYYY-MM-DD)")
+    ex.add_argument("--config", help="configuration TOML")
+    ex.add_argument("--db", help="SQLite file")
+    ex.set_defaults(func=cmd_notices)
+    for name, text in (("list", "all notices"), ("exemptions", "all exemptions, live and expired"),
+                       ("show", "one notice: events, deliveries, text"),
                        ("ack", "record that the department acknowledged (does not close it)"),
                        ("withdraw", "withdraw a notice issued in error")):
         c = no.add_parser(name, help=text)
-        if name != "list":
+        if name not in ("list", "exemptions"):
             c.add_argument("id", type=int)
         if name in ("ack", "withdraw"):
             c.add_argument("--actor", required=True, help="who (recorded with the transition)")

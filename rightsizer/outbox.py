@@ -61,7 +61,7 @@ notice_items = sa.Table(
     "notice_items", md,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("notice_id", sa.ForeignKey("notices.id"), nullable=False),
-    sa.Column("finding_id", sa.ForeignKey("findings.id"), nullable=False, unique=True),
+    sa.Column("finding_id", sa.ForeignKey("findings.id"), nullable=False, index=True),
     sa.Column("server_id", sa.String(128), nullable=False),
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("dimension", sa.String(16), nullable=False),
@@ -102,9 +102,49 @@ deliveries = sa.Table(
 )
 sa.Index("deliveries_due", deliveries.c.status, deliveries.c.next_attempt_at)
 
+exemptions = sa.Table(  # e.g. a disaster-recovery standby, a system busy only in exam season
+    "exemptions", md,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("scope", sa.String(16), nullable=False),  # server | system
+    sa.Column("target", sa.String(200), nullable=False),  # server id, or system name
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("approver", sa.String(200), nullable=False),
+    sa.Column("expires_on", sa.String(10), nullable=False),  # last day it holds
+    sa.Column("created_at", sa.String(40), nullable=False),
+)
+
 
 def create_tables(conn: Connection) -> None:
-    md.create_all(conn, tables=[notice_seq, notices, notice_items, notice_events, deliveries])
+    md.create_all(conn, tables=[notice_seq, notices, notice_items, notice_events, deliveries, exemptions])
+
+
+def add_exemption(store: Store, scope: str, target: str, reason: str, approver: str, expires_on: str,
+                  now: datetime) -> int:
+    if scope not in ("server", "system"):
+        raise ValueError("scope is server or system")
+    with store.engine.begin() as conn:
+        return conn.execute(exemptions.insert().values(scope=scope, target=target, reason=reason, approver=approver,
+                                                       expires_on=expires_on, created_at=_iso(now))
+                            ).inserted_primary_key[0]
+
+
+def exempted_servers(conn: Connection, today: str) -> dict[str, str]:
+    """Server id -> why, for every exemption still in force on ``today``."""
+    from .store import servers, systems
+
+    live = conn.execute(sa.select(exemptions).where(exemptions.c.expires_on >= today)).all()
+    out: dict[str, str] = {}
+    by_system = {e.target: e for e in live if e.scope == "system"}
+    for e in live:
+        if e.scope == "server":
+            out[e.target] = f"exemption #{e.id} until {e.expires_on} ({e.approver}): {e.reason}"
+    if by_system:
+        q = sa.select(servers.c.server_id, systems.c.name).join(systems, systems.c.id == servers.c.system_id).where(
+            systems.c.name.in_(list(by_system)))
+        for sid, name in conn.execute(q):
+            e = by_system[name]
+            out.setdefault(sid, f"exemption #{e.id} of system {name} until {e.expires_on} ({e.approver}): {e.reason}")
+    return out
 
 
 def _iso(t: datetime) -> str:
@@ -150,14 +190,17 @@ def issue(store: Store, settings: Settings, now: datetime, render: Render) -> li
         on_notice = set(conn.execute(
             sa.select(notice_items.c.finding_id).join(notices, notices.c.id == notice_items.c.notice_id)
             .where(notices.c.status.in_(OPEN_STATES), notice_items.c.status == "open")).scalars())
-        # a finding once on any notice is never noticed twice (its notice tracks it to the end)
-        on_any = set(conn.execute(sa.select(notice_items.c.finding_id)).scalars())
+        # a finding once on a notice is never noticed twice (its notice tracks it to the end) -- unless it
+        # was closed by an exemption, which lets it through again once the exemption has expired
+        on_any = set(conn.execute(sa.select(notice_items.c.finding_id)
+                                  .where(notice_items.c.status != "exempted")).scalars())
         rows = conn.execute(sa.select(findings.c.id, findings.c.department, findings.c.kind, findings.c.server_id,
                                       findings.c.dimension, findings.c.detail)
                             .where(findings.c.status == "open").order_by(findings.c.id)).all()
+        exempt = exempted_servers(conn, now.date().isoformat())
         by_dept: dict[str, list] = {}
         for r in rows:
-            if r.kind in kinds and r.id not in on_notice and r.id not in on_any:
+            if r.kind in kinds and r.id not in on_notice and r.id not in on_any and r.server_id not in exempt:
                 by_dept.setdefault(r.department, []).append(r)
         for dept in sorted(by_dept):
             items = by_dept[dept]
@@ -388,7 +431,12 @@ def sweep(store: Store, settings: Settings, calendar: WorkCalendar, now: datetim
                                            findings.c.detail).join(findings, findings.c.id == notice_items.c.finding_id)
                                  .where(notice_items.c.notice_id == nt.id, notice_items.c.status == "open")).all()
             since = nt.delivered_at or nt.issued_at
+            exempt = exempted_servers(conn, today.isoformat())
             for it in items:
+                if it.server_id in exempt:
+                    conn.execute(notice_items.update().where(notice_items.c.id == it.id).values(
+                        status="exempted", closed_at=_iso(now), evidence=exempt[it.server_id]))
+                    continue
                 changes = conn.execute(sa.select(inventory_changes).where(
                     inventory_changes.c.server_id == it.server_id, inventory_changes.c.at >= since)
                     .order_by(inventory_changes.c.id)).all()
@@ -424,10 +472,12 @@ def sweep(store: Store, settings: Settings, calendar: WorkCalendar, now: datetim
             if left == 0:
                 statuses = set(conn.execute(sa.select(notice_items.c.status)
                                             .where(notice_items.c.notice_id == nt.id)).scalars())
-                final = "rectified" if "rectified" in statuses else "resolved"
+                final = "rectified" if "rectified" in statuses else "exempted" if statuses == {"exempted"} \
+                    else "resolved"
                 conn.execute(notices.update().where(notices.c.id == nt.id).values(status=final))
                 _event(conn, nt.id, now, "sweep", nt.status, final,
-                       "verified from the inventory" if final == "rectified" else "every finding went away by itself")
+                       {"rectified": "verified from the inventory", "exempted": "every server is exempted"}.get(
+                           final, "every finding went away by itself"))
                 rep.closed.append(nt.number)
                 continue
             if not nt.due_date:

@@ -259,6 +259,13 @@ def test_cli_sweep_deliver_list_show_ack_withdraw(tmp_path, capsys):
     assert main(["notices", "ack", "2", "--actor", "x", *common]) == 2
     assert "is withdrawn" in capsys.readouterr().err
     assert main(["deliver", *common]) == 0 and "sent 0," in capsys.readouterr().out
+    assert main(["notices", "exempt", "--system", "业务审批系统", "--reason", "考试季系统", "--approver", "中心 王五",
+                 "--until", "2026-12-31", *common]) == 0
+    assert main(["notices", "exemptions", *common]) == 0
+    out = capsys.readouterr().out
+    assert "业务审批系统" in out and "考试季系统" in out
+    assert main(["notices", "exempt", "--server", "x", "--reason", "r", "--approver", "a", "--until", "soon",
+                 *common]) == 2
 
 
 def _deliver_all(store, s, at):
@@ -332,3 +339,17 @@ def test_a_finding_that_goes_away_by_itself_resolves_the_notice(store):
     run(store, s, [("e1", EDU, {})], at=AT + timedelta(days=1), key="r2")  # usage rose: nothing to do any more
     r = outbox.sweep(store, s, WorkCalendar(), AT + timedelta(days=1), render)
     assert r.resolved == 3 and r.rectified == 0 and r.closed == ["平大数据调〔2026〕第0001号"]
+
+
+def test_exemptions_hold_back_notices_until_they_expire(store):
+    s = settings()
+    run(store, s, [("e1", EDU, LOW), ("e2", EDU, LOW)])  # both in system 门户网站 (make_server)
+    outbox.add_exemption(store, "server", "e1", "容灾备机", "中心 王五", "2026-11-30", AT)
+    first, = outbox.issue(store, s, AT, render)
+    assert first.items == 3  # only e2's three findings
+    outbox.add_exemption(store, "system", "门户网站", "考试季系统", "中心 王五", "2026-12-31", AT)
+    r = outbox.sweep(store, s, WorkCalendar(), AT + timedelta(days=1), render)
+    assert r.issued == [] and r.closed == [first.number]  # e2 is exempted now too: the notice closes as exempted
+    after = datetime(2027, 1, 1, 9, tzinfo=TZ)  # both exemptions expired: the findings come through again
+    again, = outbox.issue(store, s, after, render)
+    assert again.items == 6 and again.number == "平大数据调〔2027〕第0001号"
