@@ -22,7 +22,6 @@ import argparse
 import hashlib
 import json
 import os
-import resource
 import shutil
 import socket
 import subprocess
@@ -106,6 +105,14 @@ def metric(url: str, name: str) -> float:
     return float("nan")
 
 
+def peak_rss_mib() -> float:
+    """VmHWM of this process. (getrusage's ru_maxrss survives fork+exec on Linux: it would report the parent's.)"""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def run_mode(args) -> int:
     """Child process: one approach, results as JSON on stdout."""
     from collectors.prometheus import PrometheusCollector, PrometheusSettings
@@ -123,7 +130,7 @@ def run_mode(args) -> int:
     wall = time.perf_counter() - t0
     digest = hashlib.sha256(json.dumps([x.to_json() for x in sums], sort_keys=True, default=str).encode())
     json.dump({"wall_s": wall, "requests": c.stats.requests, "bytes": c.stats.bytes_received,
-               "errors": len(c.stats.errors), "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+               "errors": len(c.stats.errors), "peak_rss_mib": peak_rss_mib(),
                "digest": digest.hexdigest(), "with_data": sum(x.cpu_max_pct is not None for x in sums)}, sys.stdout)
     return 0
 
