@@ -9,7 +9,8 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from html import escape
+import base64
+import io
 from pathlib import Path
 
 import jinja2
@@ -56,6 +57,35 @@ def render(notice: dict, found: list[dict], settings: Settings, templates_dir: P
     env = _env(None)
     text = env.get_template("notice.txt.j2").render(ctx)
     markdown = env.get_template("notice.md.j2").render(ctx)
-    html = "<pre style=\"font-family:inherit\">" + escape(text) + "</pre>"
+    html_env = _env(None)
+    html_env.autoescape = True  # server names and department names are data, not markup
+    html = html_env.get_template("notice.html.j2").render(ctx)
     subject = f"{notice['number']} 关于{ctx['kinds_zh']}的整改通知（{notice['department']}）"
-    return subject, {"text": text, "markdown": markdown, "html": html, "link": link}
+    xlsx = base64.b64encode(server_list_xlsx(notice, items, ctx["total"])).decode()
+    return subject, {"text": text, "markdown": markdown, "html": html, "link": link,
+                     "xlsx_name": f"{notice['number']}-服务器清单.xlsx", "xlsx_b64": xlsx}
+
+
+def server_list_xlsx(notice: dict, items: list[dict], total: str) -> bytes:
+    """The notice's servers as a worksheet, for the email attachment."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "服务器清单"
+    ws.append([f"{notice['number']} {notice['department']}"])
+    ws["A1"].font = Font(bold=True)
+    head = ["序号", "服务器", "问题", "维度", "当前配置", "监测值", "阈值", "建议配置", "每月节约(元)"]
+    ws.append(head)
+    for c in ws[2]:
+        c.font = Font(bold=True)
+    for k, i in enumerate(items, 1):
+        ws.append([k, i["server_id"], i["kind_zh"], i["dimension_zh"], i["current"], i["observed"], i["threshold"],
+                   i["recommended"], i["saving"]])
+    ws.append(["合计", "", "", "", "", "", "", "", total])
+    for col, width in zip("ABCDEFGHI", (6, 38, 12, 8, 22, 10, 8, 22, 14)):
+        ws.column_dimensions[col].width = width
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

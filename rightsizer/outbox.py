@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import random
 from decimal import Decimal
@@ -29,12 +30,13 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from notifiers.base import Message, Notifier, SendResult
+from notifiers.base import Attachment, Message, Notifier, SendResult
 
 from .calendar import CalendarError, WorkCalendar
 from .settings import Settings
 from .store import Store, findings, md
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 OPEN_STATES = ("issued", "delivered", "acknowledged", "overdue", "escalated")
 
 notice_seq = sa.Table(
@@ -328,10 +330,13 @@ def relay(store: Store, settings: Settings, notifiers: dict[str, Notifier], cale
             result = SendResult(False, False, f"no notifier named {row.channel!r} is configured")
         else:
             body = json.loads(row.body)
+            attachments = ()
+            if body.get("xlsx_b64"):
+                attachments = (Attachment(body["xlsx_name"], base64.b64decode(body["xlsx_b64"]), XLSX),)
             msg = Message(key=row.idempotency_key, subject=row.subject, text=body.get("text", ""),
                           markdown=body.get("markdown", ""), html=body.get("html", ""),
                           recipients=tuple(json.loads(row.recipients)), message_id=row.message_id,
-                          link=body.get("link", ""))
+                          link=body.get("link", ""), attachments=attachments)
             try:
                 result = notifier.send(msg)  # no database lock is held here
             except Exception as exc:  # noqa: BLE001 - a notifier bug must not lose the delivery

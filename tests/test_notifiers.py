@@ -243,3 +243,37 @@ def test_no_notifier_leaks_a_secret_into_a_result_or_the_log(im, smtp, caplog, c
     text = "\n".join(r.detail for r in results) + caplog.text + "".join(capsys.readouterr())
     for secret in SECRETS.values():
         assert secret not in text
+
+
+def test_a_notice_reaches_a_real_smtp_server_with_html_and_the_xlsx_server_list(smtp, tmp_path):
+    import io
+
+    from openpyxl import load_workbook
+
+    from notifiers.render import render
+    from rightsizer import outbox
+    from rightsizer.calendar import WorkCalendar
+    from rightsizer.settings import parse_settings
+    from rightsizer.store import Store
+
+    from helpers import AT
+    from test_outbox import EDU, LOW, run
+
+    handler, port = smtp
+    s = parse_settings({"notifiers": [mail_block(port)],
+                        "departments": {EDU: {"channels": ["mail"], "emails": ["it@edu.example.gov.cn"]}}})
+    store = Store(f"sqlite:///{tmp_path / 'rs.db'}")
+    run(store, s, [("e1", EDU, LOW)])
+    outbox.issue(store, s, AT, render)
+    report = outbox.relay(store, s, {"mail": build(mail_block(port))}, WorkCalendar(), lambda: AT)
+    assert report.sent == 1
+    (rcpts, raw), = handler.messages
+    assert rcpts == ["it@edu.example.gov.cn"]
+    m = email.message_from_bytes(raw, policy=policy.default)
+    assert m["Subject"].startswith("平大数据调〔2026〕第0001号 关于核减的整改通知")
+    assert "<td>e1</td>" in m.get_body(("html",)).get_content()
+    att = next(m.iter_attachments())
+    assert att.get_filename() == "平大数据调〔2026〕第0001号-服务器清单.xlsx"
+    ws = load_workbook(io.BytesIO(att.get_content())).active
+    rows = list(ws.iter_rows(values_only=True))
+    assert rows[1][:3] == ("序号", "服务器", "问题") and [r[1] for r in rows[2:5]] == ["e1", "e1", "e1"]
