@@ -1,6 +1,7 @@
 """Generic webhook: the notice as JSON, signed with HMAC-SHA256.
 
-Body ``{key, subject, text, markdown, recipients, link}``; headers ``Idempotency-Key``,
+Body ``{key, subject, text, markdown, recipients, link}``; headers ``Idempotency-Key`` (the
+key percent-encoded),
 ``X-Rightsizer-Timestamp`` and ``X-Rightsizer-Signature: sha256=<hex HMAC(secret,
 "<timestamp>.<body>")>``. Any 2xx is success; 5xx, 429 and network errors retry; other
 4xx are configuration errors.
@@ -20,6 +21,7 @@ import hashlib
 import hmac
 import json
 import time
+import urllib.parse
 from typing import Literal
 
 from .base import IMSettings, Message, SecretRef, SendResult, http_failure, post_json
@@ -42,7 +44,8 @@ class WebhookNotifier:
         raw = json.dumps({"key": msg.key, "subject": msg.subject, "text": msg.text, "markdown": msg.markdown,
                           "recipients": list(msg.recipients), "link": msg.link}, ensure_ascii=False).encode()
         ts = str(int(time.time()))
-        headers = {"X-Rightsizer-Timestamp": ts, "Idempotency-Key": msg.key}
+        # HTTP headers are ASCII: the key (a notice number in Chinese) is percent-encoded
+        headers = {"X-Rightsizer-Timestamp": ts, "Idempotency-Key": urllib.parse.quote(msg.key, safe=":")}
         if self._secret:
             mac = hmac.new(self._secret.encode(), ts.encode() + b"." + raw, hashlib.sha256).hexdigest()
             headers["X-Rightsizer-Signature"] = f"sha256={mac}"

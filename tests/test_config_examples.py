@@ -32,3 +32,12 @@ def test_agent_docstring_and_example_file_are_valid():
     text = re.sub(r"#.*", "", _example(collectors.psutil_local)).replace('"3f6c…"', '"x"')
     AgentSettings.model_validate(tomllib.loads(text))
     assert load_agent_settings(str(ROOT / "config" / "agent.example.toml")) == AgentSettings()
+
+
+@pytest.mark.parametrize("name", ["console", "email", "dingtalk", "wecom", "feishu", "webhook"])
+def test_notifier_docstring_example_is_valid_configuration(name):
+    import importlib
+
+    module = importlib.import_module(f"notifiers.{name}")
+    settings = parse_settings(tomllib.loads(_example(module)), module.__name__)
+    assert [b["type"] for b in settings.notifiers] == [name]
