@@ -44,7 +44,8 @@ def blocks(base: str) -> dict[str, dict]:
     }
 
 
-MSG = Message(key="平大数据调〔2026〕第0012号:notice:edu-dt",  # keys are Chinese: headers must cope subject="平大数据调〔2026〕第0012号 整改通知",
+# keys are Chinese notice numbers: any header that carries one must cope
+MSG = Message(key="平大数据调〔2026〕第0012号:notice:edu-dt", subject="平大数据调〔2026〕第0012号 整改通知",
               text="请于2026年10月16日前完成核减。", markdown="### 整改通知\n请于**2026年10月16日**前完成核减。",
               link="https://rightsizer.example/notices/12")
 
