@@ -3,7 +3,7 @@
 ``render(notice, findings, settings)`` returns the subject and a body dict with
 ``text`` (email text and console), ``markdown`` (IM robots) and ``html`` (email), and
 ``link`` when ``[notices] link_base`` is set. A centre changes the wording by pointing
-``templates_dir`` at its own copies of the templates.
+``[notices] templates_dir`` at its own copies of the templates.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ def _env(templates_dir: Path | None) -> jinja2.Environment:
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
 
 
-def render(notice: dict, found: list[dict], settings: Settings, templates_dir: Path | None = None) -> tuple[str, dict]:
+def render(notice: dict, found: list[dict], settings: Settings) -> tuple[str, dict]:
     s = settings.notices
     items, total = [], Decimal(0)
     for f in found:
@@ -52,12 +52,12 @@ def render(notice: dict, found: list[dict], settings: Settings, templates_dir: P
     windows = [f.get("evidence", {}).get("window") for f in found if f.get("evidence", {}).get("window")]
     window = f"{windows[0]['start'][:10]} 至 {windows[0]['end'][:10]}" if windows else "—"
     link = f"{s.link_base.rstrip('/')}/{notice['id']}" if s.link_base else ""
-    ctx = {"n": notice, "s": s, "items": items, "total": f"{total:,.2f}", "kinds_zh": "、".join(kinds) or "资源调整",
+    ctx = {"undeployed": any(f["kind"] == "undeployed" for f in found), "n": notice, "s": s, "items": items, "total": f"{total:,.2f}", "kinds_zh": "、".join(kinds) or "资源调整",
            "window": window, "link": link, "issued": notice["issued_at"][:10]}
-    env = _env(None)
+    env = _env(s.templates_dir)
     text = env.get_template("notice.txt.j2").render(ctx)
     markdown = env.get_template("notice.md.j2").render(ctx)
-    html_env = _env(None)
+    html_env = _env(s.templates_dir)
     html_env.autoescape = True  # server names and department names are data, not markup
     html = html_env.get_template("notice.html.j2").render(ctx)
     subject = f"{notice['number']} 关于{ctx['kinds_zh']}的整改通知（{notice['department']}）"

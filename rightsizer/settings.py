@@ -189,6 +189,9 @@ class NoticeSettings(_Model):
     contact: str = ""
     # Link to where a department reads the full notice (IM messages are cut to the platform limit).
     link_base: str = ""
+    # A directory with the centre's own notice.txt.j2 / notice.md.j2 / notice.html.j2 (any of them);
+    # the built-in Chinese templates are used for the rest. Relative to the configuration file.
+    templates_dir: Path | None = None
     # The department adjusts within this many working days of receiving the notice.
     workdays_to_rectify: int = Field(10, ge=1, le=60)
     reminder_workdays_before: int = Field(3, ge=0, le=30)
@@ -327,6 +330,9 @@ def load_settings(path: str | Path | None) -> Settings:
     cal = settings.calendar
     if cal.overrides is not None and not cal.overrides.is_absolute():
         settings = settings.model_copy(update={"calendar": cal.model_copy(update={"overrides": base / cal.overrides})})
+    nt = settings.notices
+    if nt.templates_dir is not None and not nt.templates_dir.is_absolute():
+        settings = settings.model_copy(update={"notices": nt.model_copy(update={"templates_dir": base / nt.templates_dir})})
     cat = settings.catalogue
     if cat.file is not None and not cat.file.is_absolute():
         settings = settings.model_copy(update={"catalogue": cat.model_copy(update={"file": base / cat.file})})

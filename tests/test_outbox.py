@@ -353,3 +353,22 @@ def test_exemptions_hold_back_notices_until_they_expire(store):
     after = datetime(2027, 1, 1, 9, tzinfo=TZ)  # both exemptions expired: the findings come through again
     again, = outbox.issue(store, s, after, render)
     assert again.items == 6 and again.number == "平大数据调〔2027〕第0001号"
+
+
+def test_own_templates_replace_the_wording_and_undeployed_asks_to_deploy_or_release(tmp_path):
+    (tmp_path / "tpl").mkdir()
+    (tmp_path / "tpl" / "notice.txt.j2").write_text("{{ n.number }} 致 {{ n.department }}：自定义措辞\n", encoding="utf-8")
+    cfg = tmp_path / "rs.toml"
+    cfg.write_text('[notices]\ntemplates_dir = "tpl"\n', encoding="utf-8")
+    from rightsizer.settings import load_settings
+
+    notice = {"id": 1, "number": "平大数据调〔2026〕第0001号", "department": EDU, "issued_at": AT.isoformat(),
+              "follows": None}
+    found = [{"server_id": "u1", "kind": "undeployed", "dimension": None, "observed": 0.5, "threshold": 3.0,
+              "current": {"vcpus": 4, "ram_gib": 8.0, "disk_gib": 100.0}, "recommended": None,
+              "monthly_saving_cny": "410", "evidence": {}}]
+    _, own = render(notice, found, load_settings(cfg))
+    assert own["text"] == "平大数据调〔2026〕第0001号 致 市教育和体育局：自定义措辞\n"
+    assert "| u1 | 逾期未部署 |" in own["markdown"]  # the other templates stay the built-in ones
+    _, builtin = render(notice, found, settings())
+    assert "请于上述期限内完成部署或申请释放" in builtin["text"]
