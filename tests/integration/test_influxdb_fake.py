@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ from rightsizer.settings import Settings
 
 from fake_influxdb import FakeInflux
 from helpers import AT
-from test_prometheus_real import FLEET, INV, _series
+from test_prometheus_real import _series, write_fleet_inventory
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -24,10 +23,7 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
     d = tmp_path_factory.mktemp("influx")
-    inv = d / "inv.csv"
-    inv.write_text(INV + "".join(
-        f"{sid},{sid},市测试局,系统{sid},8,16,200,{(AT - timedelta(days=age)).isoformat()}\n"
-        for sid, (age, *_rest) in FLEET.items()), encoding="utf-8")
+    inv = write_fleet_inventory(d / "inv.csv")
     samples = d / "samples.csv"
     points = {}
     with samples.open("w") as fh:

@@ -56,13 +56,18 @@ def _series():
         yield sid, T[keep], *(np.round(x[keep] * 64) / 64 for x in (c, m, d))
 
 
+def write_fleet_inventory(path):
+    """The inventory CSV of FLEET; shared with the InfluxDB tests."""
+    path.write_text(INV + "".join(
+        f"{sid},{sid},市测试局,系统{sid},8,16,200,{(AT - timedelta(days=age)).isoformat()}\n"
+        for sid, (age, *_rest) in FLEET.items()), encoding="utf-8")
+    return path
+
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     d = tmp_path_factory.mktemp("prom")
-    inv = d / "inv.csv"
-    inv.write_text(INV + "".join(
-        f"{sid},{sid},市测试局,系统{sid},8,16,200,{(AT - timedelta(days=age)).isoformat()}\n"
-        for sid, (age, *_rest) in FLEET.items()), encoding="utf-8")
+    inv = write_fleet_inventory(d / "inv.csv")
     samples = d / "samples.csv"
     series = list(_series())
     with samples.open("w") as fh:
