@@ -101,8 +101,10 @@ deliveries = sa.Table(
     sa.Column("lease_until", sa.Float, nullable=False),  # 0 = not claimed
     sa.Column("last_error", sa.Text, nullable=False),
     sa.Column("sent_at", sa.String(40)),
+    sa.Column("sent_ts", sa.Float),  # epoch seconds of sent_at: the rate limits count from it
 )
 sa.Index("deliveries_due", deliveries.c.status, deliveries.c.next_attempt_at)
+sa.Index("deliveries_sent", deliveries.c.channel, deliveries.c.sent_ts)
 
 exemptions = sa.Table(  # e.g. a disaster-recovery standby, a system busy only in exam season
     "exemptions", md,
@@ -273,20 +275,16 @@ class RelayReport:
 RATE_LIMITS = {"dingtalk": [(18, 60.0)], "wecom": [(18, 60.0)], "feishu": [(4, 1.0), (90, 60.0)]}
 
 
-class RateLimiter:
-    def __init__(self, clock: Callable[[], float]):
-        self.clock = clock
-        self.sent: dict[str, list[float]] = {}
-
-    def wait_time(self, channel: str, kind: str) -> float:
-        now = self.clock()
-        history = [t for t in self.sent.get(channel, []) if now - t < 60]
-        self.sent[channel] = history
-        waits = [w - (now - history[-n]) for n, w in RATE_LIMITS.get(kind, []) if len(history) >= n]
-        return max([0.0, *waits])
-
-    def note(self, channel: str) -> None:
-        self.sent.setdefault(channel, []).append(self.clock())
+def rate_wait(conn: Connection, channel: str, kind: str, now: float) -> float:
+    """Seconds to wait before ``channel`` may send again; counted from the store, so every relay agrees."""
+    limits = RATE_LIMITS.get(kind, [])
+    if not limits:
+        return 0.0
+    recent = conn.execute(sa.select(deliveries.c.sent_ts).where(
+        deliveries.c.channel == channel, deliveries.c.sent_ts > now - 60).order_by(deliveries.c.sent_ts.desc())
+    ).scalars().all()
+    waits = [window - (now - recent[n - 1]) for n, window in limits if len(recent) >= n]
+    return max([0.0, *waits])
 
 
 def _claim(store: Store, now: float, lease: float, limit: int) -> list:
@@ -310,17 +308,16 @@ def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
 
 
 def relay(store: Store, settings: Settings, notifiers: dict[str, Notifier], calendar: WorkCalendar,
-          now: Callable[[], datetime], limit: int = 1000, rng: random.Random | None = None,
-          limiter: RateLimiter | None = None) -> RelayReport:
+          now: Callable[[], datetime], limit: int = 1000, rng: random.Random | None = None) -> RelayReport:
     """Send what is due once; returns counts. Safe to run in several processes at once."""
     n = settings.notices
     rng = rng or random.Random()
-    limiter = limiter or RateLimiter(lambda: now().timestamp())
     kinds = {b["name"]: b["type"] for b in settings.notifiers}
     report = RelayReport()
     for row in _claim(store, now().timestamp(), n.lease_seconds, limit):
         kind = kinds.get(row.channel, "")
-        wait = limiter.wait_time(row.channel, kind)
+        with store.engine.connect() as conn:
+            wait = rate_wait(conn, row.channel, kind, now().timestamp())
         notifier = notifiers.get(row.channel)
         if wait > 0:
             _record(store, row, None, now(), settings, calendar, rng, defer=wait)
@@ -341,7 +338,6 @@ def relay(store: Store, settings: Settings, notifiers: dict[str, Notifier], cale
                 result = notifier.send(msg)  # no database lock is held here
             except Exception as exc:  # noqa: BLE001 - a notifier bug must not lose the delivery
                 result = SendResult(False, True, f"{row.channel}: {type(exc).__name__}")
-            limiter.note(row.channel)
         outcome = _record(store, row, result, now(), settings, calendar, rng)
         setattr(report, outcome, getattr(report, outcome) + 1)
     return report
@@ -357,7 +353,8 @@ def _record(store: Store, row, result: SendResult | None, at: datetime, settings
             return "deferred"
         attempts = row.attempts + 1
         if result.ok:
-            conn.execute(upd.values(status="sent", sent_at=_iso(at), lease_until=0.0, last_error=""))
+            conn.execute(upd.values(status="sent", sent_at=_iso(at), sent_ts=at.timestamp(), lease_until=0.0,
+                                    last_error=""))
             if row.notice_id is not None and row.purpose == "notice":
                 _delivered(conn, row.notice_id, at, settings, calendar)
             return "sent"

@@ -372,3 +372,23 @@ def test_own_templates_replace_the_wording_and_undeployed_asks_to_deploy_or_rele
     assert "| u1 | 逾期未部署 |" in own["markdown"]  # the other templates stay the built-in ones
     _, builtin = render(notice, found, settings())
     assert "请于上述期限内完成部署或申请释放" in builtin["text"]
+
+
+def test_rate_limits_hold_across_relays_counted_from_the_store(store):
+    depts = [f"部门{i:02d}" for i in range(25)]
+    s = parse_settings({"notifiers": [{"name": "dt", "type": "dingtalk", "access_token": {"env": "UNUSED"}}],
+                        "departments": {d: {"channels": ["dt"]} for d in depts}})
+    run(store, s, [(f"s{i}", d, LOW) for i, d in enumerate(depts)])
+    assert len(outbox.issue(store, s, AT, render)) == 25
+    one, two = Recorder("dt"), Recorder("dt")
+    r1 = outbox.relay(store, s, {"dt": one}, WorkCalendar(), Clock(AT), limit=10)
+    r2 = outbox.relay(store, s, {"dt": two}, WorkCalendar(), Clock(AT + timedelta(seconds=5)))  # another process
+    assert len(one.sent) + len(two.sent) == 18  # DingTalk allows 20 a minute per robot: we stay at 18
+    assert r1.sent + r2.sent == 18 and r2.deferred == 7
+    three = Recorder("dt")
+    outbox.relay(store, s, {"dt": three}, WorkCalendar(), Clock(AT + timedelta(seconds=30)))
+    assert three.sent == []  # deferred rows wait for the window, not counted as attempts
+    outbox.relay(store, s, {"dt": three}, WorkCalendar(), Clock(AT + timedelta(seconds=66)))
+    assert len(three.sent) == 7
+    with store.engine.connect() as c:
+        assert c.execute(sa.select(sa.func.max(outbox.deliveries.c.attempts))).scalar() == 1
