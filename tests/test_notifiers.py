@@ -278,3 +278,60 @@ def test_a_notice_reaches_a_real_smtp_server_with_html_and_the_xlsx_server_list(
     ws = load_workbook(io.BytesIO(att.get_content())).active
     rows = list(ws.iter_rows(values_only=True))
     assert rows[1][:3] == ("序号", "服务器", "问题") and [r[1] for r in rows[2:5]] == ["e1", "e1", "e1"]
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory):
+    """A self-signed certificate for 127.0.0.1, made here (no network, no openssl binary)."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    d = tmp_path_factory.mktemp("tls")
+    (d / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (d / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                  serialization.NoEncryption()))
+    return d / "cert.pem", d / "key.pem"
+
+
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_email_over_tls_verifies_the_server_certificate(tls_files, secrets, security):
+    import ssl
+
+    from aiosmtpd.controller import Controller
+
+    cert, key = tls_files
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    handler = Handler()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    kw = {"tls_context": ctx, "require_starttls": True} if security == "starttls" else {"ssl_context": ctx}
+    ctl = Controller(handler, hostname="127.0.0.1", port=port, authenticator=Auth("rs", secrets["RS_SMTP_PASSWORD"]),
+                     # aiosmtpd does not count implicit TLS as TLS for AUTH; the transport is TLS all the same
+                     auth_require_tls=security == "starttls", **kw)
+    ctl.start()
+    try:
+        block = {**mail_block(port), "security": security, "ca_file": str(cert)}
+        msg = Message(key="k", subject="s", text="t", message_id="<k@rs>", recipients=("it@edu.example.gov.cn",))
+        r = build(block).send(msg)
+        assert r.ok, r.detail
+        assert len(handler.messages) == 1
+        untrusted = build({**block, "ca_file": ""}).send(msg)  # the system CAs do not know this certificate
+        assert not untrusted.ok and "SSL" in untrusted.detail
+    finally:
+        ctl.stop()
