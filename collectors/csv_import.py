@@ -118,7 +118,8 @@ def read_inventory(path: str | Path, tz: ZoneInfo) -> list[Server]:
         where = f"{table.path}:{line}"
         f = {c: row[table.header[c]].strip() for c in INVENTORY_COLUMNS}
         bad = len(problems)
-        for c in ("server_id", "department", "system"):
+        # system may be empty: a cloud server that names none (the catalogue check flags it 未备案)
+        for c in ("server_id", "department"):
             if not f[c]:
                 problems.append((line, f"{where}: {c}: empty"))
         if f["server_id"] in seen:

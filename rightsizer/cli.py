@@ -109,6 +109,16 @@ def cmd_inventory_sync(args) -> int:
         if c.change != "added":
             print(f"  {c.change:8} {c.server_id}  {c.old_flavor or '-'} {fmt(c.old_size)} -> "
                   f"{c.new_flavor or '-'} {fmt(c.new_size)}")
+    # Rectification is verified on each sync: the open notices see the changes at once.
+    from notifiers.render import render
+
+    from . import outbox
+    from .calendar import WorkCalendar
+
+    r = outbox.sweep(_store(args, s), s, WorkCalendar(s.calendar.overrides), at, render, issue_new=False,
+                     deadlines=False)
+    if r.rectified or r.closed:
+        print(f"{r.rectified} findings on open notices verified as rectified; closed: {', '.join(r.closed) or '-'}")
     return 0
 
 

@@ -417,14 +417,18 @@ def _dims_changed(kind: str, dim: str, old: list[float], new: list[float]) -> bo
     return new[idx] < old[idx] if kind == "shrink" else new[idx] > old[idx]
 
 
-def sweep(store: Store, settings: Settings, calendar: WorkCalendar, now: datetime, render: Render) -> SweepReport:
-    """Issue new notices, then move open ones along: resolved, rectified, reminded, overdue."""
+def sweep(store: Store, settings: Settings, calendar: WorkCalendar, now: datetime, render: Render,
+          issue_new: bool = True, deadlines: bool = True) -> SweepReport:
+    """Issue new notices, then move open ones along: resolved, rectified, reminded, overdue.
+
+    After an inventory sync it runs with ``issue_new=False, deadlines=False``: verification only.
+    """
     from policies.sizing import monthly_cost, unit_price
 
     from .models import Dimension, Size
     from .store import inventory_changes
 
-    rep = SweepReport(issued=issue(store, settings, now, render), closed=[])
+    rep = SweepReport(issued=issue(store, settings, now, render) if issue_new else [], closed=[])
     today = now.date()
     with store.engine.begin() as conn:
         open_notices = conn.execute(sa.select(notices).where(notices.c.status.in_(OPEN_STATES))).all()
@@ -482,7 +486,7 @@ def sweep(store: Store, settings: Settings, calendar: WorkCalendar, now: datetim
                            final, "every finding went away by itself"))
                 rep.closed.append(nt.number)
                 continue
-            if not nt.due_date:
+            if not nt.due_date or not deadlines:
                 continue
             due = datetime.fromisoformat(nt.due_date).date()
             try:

@@ -108,6 +108,20 @@ def test_sync_reports_flavor_changes_and_evaluate_reads_the_cloud(clouds_yaml, t
         assert capsys.readouterr().out.startswith("21 servers from openstack:gov-cloud: 21 new, 0 resized, 0 gone")
         rows = list(csv.DictReader(out.open(encoding="utf-8")))
         assert len(rows) == 21 and rows[0]["server_id"] == "srv-00000"
+        # srv-00005 (s8.16g) idles at 5 % CPU for 30 days: a shrink notice goes to its department
+        samples = tmp_path / "samples.csv"
+        start = int(AT.timestamp()) - 30 * 86400
+        samples.write_text("server_id,timestamp,cpu_pct,mem_pct,disk_pct\n" + "".join(
+            f"srv-00005,{start + 300 * i + 150},5,50,60\n" for i in range(30 * 288)))
+        cfg = tmp_path / "rs.toml"
+        cfg.write_text('[[notifiers]]\nname = "screen"\ntype = "console"\n'
+                       '[departments."health-hub"]\nchannels = ["screen"]\n', encoding="utf-8")
+        conf = ["--config", str(cfg), "--db", db]
+        assert main(["evaluate", "--inventory", str(out), "--samples", str(samples), "--at", AT.isoformat(),
+                     *conf]) == 0
+        assert main(["sweep", *conf, "--now", AT.isoformat()]) == 0
+        assert main(["deliver", *conf, "--now", AT.isoformat()]) == 0
+        assert "sent 1," in capsys.readouterr().out
         # the department shrinks srv-00005 (s8.16g -> s2.4g) and releases srv-00007
         next(s for s in cloud.servers if s["id"] == "srv-00005")["flavor"] = "f-s"
         cloud.servers = [s for s in cloud.servers if s["id"] != "srv-00007"]
@@ -116,8 +130,8 @@ def test_sync_reports_flavor_changes_and_evaluate_reads_the_cloud(clouds_yaml, t
         assert "20 servers from openstack:gov-cloud: 0 new, 1 resized, 1 gone" in text
         assert "resized  srv-00005  s8.16g 8C/16G/0G -> s2.4g 2C/4G/40G" in text
         assert "removed  srv-00007" in text
+        assert "1 findings on open notices verified as rectified; closed: 平大数据调〔2026〕第0001号" in text
         # evaluate straight from the cloud: samples for none of them -> insufficient data, never idle
-        samples = tmp_path / "samples.csv"
         samples.write_text("server_id,timestamp,cpu_pct,mem_pct,disk_pct\n")
         assert main(["evaluate", "--openstack", "--cloud", name, "--samples", str(samples), "--db", db,
                      "--at", AT.isoformat(), "--format", "json"]) == 0
