@@ -112,10 +112,10 @@ def cmd_inventory_sync(args) -> int:
     # Rectification is verified on each sync: the open notices see the changes at once.
     from notifiers.render import render
 
-    from . import outbox
+    from . import sweep
     from .calendar import WorkCalendar
 
-    r = outbox.sweep(_store(args, s), s, WorkCalendar(s.calendar.overrides), at, render, issue_new=False,
+    r = sweep.sweep(_store(args, s), s, WorkCalendar(s.calendar.overrides), at, render, issue_new=False,
                      deadlines=False)
     if r.rectified or r.closed:
         print(f"{r.rectified} findings on open notices verified as rectified; closed: {', '.join(r.closed) or '-'}")
@@ -212,12 +212,12 @@ def _notifiers(s: Settings) -> dict:
 def cmd_sweep(args) -> int:
     from notifiers.render import render
 
-    from . import outbox
+    from . import sweep
     from .calendar import WorkCalendar
 
     s = _settings(args)
     now = _parse_now(args.now, s)
-    r = outbox.sweep(_store(args, s), s, WorkCalendar(s.calendar.overrides), now, render)
+    r = sweep.sweep(_store(args, s), s, WorkCalendar(s.calendar.overrides), now, render)
     for i in r.issued:
         extra = f" (follow-up of {i.follows})" if i.follows else ""
         print(f"issued {i.number} to {i.department}: {i.items} findings{extra} -> {', '.join(i.channels) or 'HELD'}")

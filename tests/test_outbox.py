@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from notifiers.base import SendResult
 from notifiers.console import ConsoleNotifier, ConsoleSettings
 from notifiers.render import render
-from rightsizer import outbox
+from rightsizer import outbox, sweep
 from rightsizer.calendar import WorkCalendar
 from rightsizer.engine import Evaluation, record
 from rightsizer.settings import parse_settings
@@ -285,14 +285,14 @@ def test_sweep_verifies_rectification_from_the_inventory_not_from_an_ack(store):
     gone = make_server("e2", dept=EDU)
     store.sync_inventory("cloud", day0, [(srv, "s8.16g", "ACTIVE"), (gone, "s8.16g", "ACTIVE")])
     run(store, s, [("e1", EDU, {"cpu": 5.0}), ("e2", EDU, {"cpu": 0.5, "recent_cpu_p95_pct": 0.5})], at=day0)
-    outbox.sweep(store, s, WorkCalendar(), day0, render)
+    sweep.sweep(store, s, WorkCalendar(), day0, render)
     _deliver_all(store, s, day0)
     # an acknowledgement alone closes nothing
-    assert outbox.sweep(store, s, WorkCalendar(), day0 + timedelta(days=1), render).rectified == 0
+    assert sweep.sweep(store, s, WorkCalendar(), day0 + timedelta(days=1), render).rectified == 0
     # the department shrinks e1's CPU and releases e2; the next inventory sync shows it
     store.sync_inventory("cloud", day0 + timedelta(days=3), [(replace(srv, size=Size(2, 16.0, 200.0)), "s2.16g",
                                                               "ACTIVE")])
-    r = outbox.sweep(store, s, WorkCalendar(), day0 + timedelta(days=3), render)
+    r = sweep.sweep(store, s, WorkCalendar(), day0 + timedelta(days=3), render)
     assert r.rectified == 2 and r.closed == ["平大数据调〔2026〕第0001号"]
     with store.engine.connect() as c:
         items = {i.server_id: i for i in c.execute(sa.select(outbox.notice_items))}
@@ -310,18 +310,18 @@ def test_sweep_reminds_before_the_due_date_then_escalates_once_overdue(store):
                  departments={EDU: {"channels": ["edu-im"], "head_emails": ["head@edu.example"]}})
     day0 = datetime(2026, 9, 28, 10, 0, tzinfo=TZ)  # due 2026-10-16
     run(store, s, [("e1", EDU, LOW)], at=day0)
-    outbox.sweep(store, s, WorkCalendar(), day0, render)
+    sweep.sweep(store, s, WorkCalendar(), day0, render)
     _deliver_all(store, s, day0)
-    assert outbox.sweep(store, s, WorkCalendar(), datetime(2026, 10, 12, 9, tzinfo=TZ), render).reminded == 0
-    r = outbox.sweep(store, s, WorkCalendar(), datetime(2026, 10, 13, 9, tzinfo=TZ), render)
+    assert sweep.sweep(store, s, WorkCalendar(), datetime(2026, 10, 12, 9, tzinfo=TZ), render).reminded == 0
+    r = sweep.sweep(store, s, WorkCalendar(), datetime(2026, 10, 13, 9, tzinfo=TZ), render)
     assert r.reminded == 1  # three working days to go
-    assert outbox.sweep(store, s, WorkCalendar(), datetime(2026, 10, 14, 9, tzinfo=TZ), render).reminded == 0
+    assert sweep.sweep(store, s, WorkCalendar(), datetime(2026, 10, 14, 9, tzinfo=TZ), render).reminded == 0
     rec = _deliver_all(store, s, datetime(2026, 10, 14, 9, tzinfo=TZ))
     assert len(rec["edu-im"].sent) == 1 and rec["edu-im"].sent[0].subject.startswith("【提醒】")
-    assert outbox.sweep(store, s, WorkCalendar(), datetime(2026, 10, 16, 18, tzinfo=TZ), render).overdue == 0
-    r = outbox.sweep(store, s, WorkCalendar(), datetime(2026, 10, 17, 9, tzinfo=TZ), render)
+    assert sweep.sweep(store, s, WorkCalendar(), datetime(2026, 10, 16, 18, tzinfo=TZ), render).overdue == 0
+    r = sweep.sweep(store, s, WorkCalendar(), datetime(2026, 10, 17, 9, tzinfo=TZ), render)
     assert r.overdue == 1
-    assert outbox.sweep(store, s, WorkCalendar(), datetime(2026, 10, 18, 9, tzinfo=TZ), render).overdue == 0
+    assert sweep.sweep(store, s, WorkCalendar(), datetime(2026, 10, 18, 9, tzinfo=TZ), render).overdue == 0
     rec = _deliver_all(store, s, datetime(2026, 10, 17, 10, tzinfo=TZ))
     esc, = rec["leaders"].sent
     assert esc.subject.startswith("【逾期】") and esc.recipients == ("head@edu.example",)
@@ -334,10 +334,10 @@ def test_sweep_reminds_before_the_due_date_then_escalates_once_overdue(store):
 def test_a_finding_that_goes_away_by_itself_resolves_the_notice(store):
     s = settings()
     run(store, s, [("e1", EDU, LOW)])
-    outbox.sweep(store, s, WorkCalendar(), AT, render)
+    sweep.sweep(store, s, WorkCalendar(), AT, render)
     _deliver_all(store, s, AT)
     run(store, s, [("e1", EDU, {})], at=AT + timedelta(days=1), key="r2")  # usage rose: nothing to do any more
-    r = outbox.sweep(store, s, WorkCalendar(), AT + timedelta(days=1), render)
+    r = sweep.sweep(store, s, WorkCalendar(), AT + timedelta(days=1), render)
     assert r.resolved == 3 and r.rectified == 0 and r.closed == ["平大数据调〔2026〕第0001号"]
 
 
@@ -348,7 +348,7 @@ def test_exemptions_hold_back_notices_until_they_expire(store):
     first, = outbox.issue(store, s, AT, render)
     assert first.items == 3  # only e2's three findings
     outbox.add_exemption(store, "system", "门户网站", "考试季系统", "中心 王五", "2026-12-31", AT)
-    r = outbox.sweep(store, s, WorkCalendar(), AT + timedelta(days=1), render)
+    r = sweep.sweep(store, s, WorkCalendar(), AT + timedelta(days=1), render)
     assert r.issued == [] and r.closed == [first.number]  # e2 is exempted now too: the notice closes as exempted
     after = datetime(2027, 1, 1, 9, tzinfo=TZ)  # both exemptions expired: the findings come through again
     again, = outbox.issue(store, s, after, render)
