@@ -15,10 +15,11 @@ import json
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from localserver import LocalServer, QuietHandler
 
 
-class FakeIM:
+class FakeIM(LocalServer):
     def __init__(self, dingtalk=("dt-token", "dt-secret"), wecom_key="wc-key", feishu=("fs-hook", "fs-secret"),
                  webhook_secret="wh-secret"):
         self.dingtalk, self.wecom_key, self.feishu, self.webhook_secret = dingtalk, wecom_key, feishu, webhook_secret
@@ -27,10 +28,7 @@ class FakeIM:
         self.lock = threading.Lock()
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self):
                 url = urllib.parse.urlparse(self.path)
                 q = {k: v[0] for k, v in urllib.parse.parse_qs(url.query).items()}
@@ -43,17 +41,7 @@ class FakeIM:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)
 
     def _forced(self, platform: str):
         with self.lock:

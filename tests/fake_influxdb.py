@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import urllib.parse
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from localserver import LocalServer, QuietHandler
 
 import numpy as np
 
@@ -38,7 +38,7 @@ def _exact_mean(v: np.ndarray, q: float) -> float:
     return float((s[lo] + s[hi]) / 2)
 
 
-class FakeInflux:
+class FakeInflux(LocalServer):
     def __init__(self, points: dict[tuple[str, str, str], tuple[np.ndarray, np.ndarray]], token: str, org: str,
                  bucket: str):
         """``points[(server_id, field, mountpoint or "")] = (epoch seconds, values)``."""
@@ -47,10 +47,7 @@ class FakeInflux:
         self.fail_ids: set[str] = set()  # a shard holding one of these answers HTTP 500
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
+        class Handler(QuietHandler):
             def _send(self, code, body: bytes, ctype="application/json"):
                 self.send_response(code)
                 self.send_header("Content-Type", ctype)
@@ -79,17 +76,7 @@ class FakeInflux:
                     return self._send(500, b'{"code":"internal error","message":"shard failed"}')
                 return self._send(200, body.encode(), "text/csv; charset=utf-8")
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)
 
     # -- the query shape of collectors.influxdb.flux_for_shard --------------------------
 

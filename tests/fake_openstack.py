@@ -20,7 +20,8 @@ import json
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from localserver import LocalServer, QuietHandler
 
 TOKEN = "gAAAAAB-fake-token"
 ADMIN_PROJECT = "p-admin"
@@ -49,12 +50,9 @@ def _mv(text: str) -> tuple[int, int]:
     return int(a), int(b)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(QuietHandler):
     cloud: FakeCloud
     base: str
-
-    def log_message(self, *args):  # quiet
-        pass
 
     def _send(self, code: int, doc, headers: dict | None = None):
         body = json.dumps(doc).encode()
@@ -202,16 +200,14 @@ class _Handler(BaseHTTPRequestHandler):
         return self._send(200, doc)
 
 
-class FakeOpenStack:
+class FakeOpenStack(LocalServer):
     """``with FakeOpenStack(cloud) as fake: fake.url ...`` — serves on 127.0.0.1 in a thread."""
 
     def __init__(self, cloud: FakeCloud):
         self.cloud = cloud
         handler = type("Handler", (_Handler,), {"cloud": cloud})
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        super().__init__(handler)
         handler.base = self.url
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     def clouds_yaml(self, path, name="gov-cloud") -> str:
         cid, secret = self.cloud.app_credential
@@ -221,11 +217,3 @@ class FakeOpenStack:
             f"      application_credential_secret: {secret}\n    region_name: RegionOne\n"
             f"    interface: public\n    identity_api_version: 3\n")
         return name
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()

@@ -6,20 +6,19 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from rightsizer.cli import main
 
 from helpers import AT
+from localserver import LocalServer, QuietHandler
 from test_evaluate_cli import write_inputs
 
 RIGHTSIZER = str(Path(sys.executable).parent / "rightsizer")
 
 
-class KillingWebhook:
+class KillingWebhook(LocalServer):
     """Receives notices; on the first one it kills the sender before answering."""
 
     def __init__(self):
@@ -27,10 +26,7 @@ class KillingWebhook:
         self.victim: int | None = None
         fake = self
 
-        class H(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
+        class H(QuietHandler):
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 fake.received.append((self.headers["Idempotency-Key"], body))
@@ -43,16 +39,15 @@ class KillingWebhook:
                 self.end_headers()
                 self.wfile.write(b"{}")
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hook"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        super().__init__(H)
+        self.hook = self.url + "/hook"
 
 
 def test_killed_relay_resends_with_the_same_key_and_then_never_again(tmp_path, capsys):
-    hook = KillingWebhook()
+    hook = KillingWebhook().start()
     inv, samples = write_inputs(tmp_path)
     cfg = tmp_path / "rs.toml"
-    cfg.write_text(f'[[notifiers]]\nname = "hook"\ntype = "webhook"\nurl = "{hook.url}"\n'
+    cfg.write_text(f'[[notifiers]]\nname = "hook"\ntype = "webhook"\nurl = "{hook.hook}"\n'
                    '[departments."市档案馆"]\nchannels = ["hook"]\n', encoding="utf-8")
     db = str(tmp_path / "rs.db")
     common = ["--config", str(cfg), "--db", db]
@@ -75,4 +70,4 @@ def test_killed_relay_resends_with_the_same_key_and_then_never_again(tmp_path, c
     out = subprocess.run([RIGHTSIZER, "deliver", *common, "--now", AT.replace(hour=5).isoformat()],
                          capture_output=True, text=True, check=True)
     assert out.stdout.startswith("sent 0,") and len(hook.received) == 2  # a restart does not resend
-    hook.httpd.shutdown()
+    hook.stop()
