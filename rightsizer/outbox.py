@@ -191,11 +191,8 @@ def issue(store: Store, settings: Settings, now: datetime, render: Render) -> li
     kinds = set(settings.notices.kinds)
     out: list[Issued] = []
     with store.engine.begin() as conn:
-        on_notice = set(conn.execute(
-            sa.select(notice_items.c.finding_id).join(notices, notices.c.id == notice_items.c.notice_id)
-            .where(notices.c.status.in_(OPEN_STATES), notice_items.c.status == "open")).scalars())
-        # a finding once on a notice is never noticed twice (its notice tracks it to the end) -- unless it
-        # was closed by an exemption, which lets it through again once the exemption has expired
+        # A finding once on a notice is never noticed twice: its notice tracks it to the end (a withdrawn
+        # notice's findings stay withdrawn). Only an exemption lets it through again, once it has expired.
         on_any = set(conn.execute(sa.select(notice_items.c.finding_id)
                                   .where(notice_items.c.status != "exempted")).scalars())
         rows = conn.execute(sa.select(findings.c.id, findings.c.department, findings.c.kind, findings.c.server_id,
@@ -204,7 +201,7 @@ def issue(store: Store, settings: Settings, now: datetime, render: Render) -> li
         exempt = exempted_servers(conn, now.date().isoformat())
         by_dept: dict[str, list] = {}
         for r in rows:
-            if r.kind in kinds and r.id not in on_notice and r.id not in on_any and r.server_id not in exempt:
+            if r.kind in kinds and r.id not in on_any and r.server_id not in exempt:
                 by_dept.setdefault(r.department, []).append(r)
         for dept in sorted(by_dept):
             items = by_dept[dept]

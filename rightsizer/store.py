@@ -163,6 +163,14 @@ class Change:
     new_flavor: str | None
     old_size: Size | None
     new_size: Size | None
+    at: str = ""  # when the sync saw it (ISO 8601)
+
+
+def changes_since(conn: Connection, server_id: str, since: datetime) -> list[Change]:
+    """A server's inventory changes seen at or after ``since``, oldest first."""
+    q = sa.select(inventory_changes).where(inventory_changes.c.server_id == server_id).order_by(inventory_changes.c.id)
+    return [Change(r.server_id, r.change, r.old_flavor, r.new_flavor, _size_of(r.old_size), _size_of(r.new_size),
+                   r.at) for r in conn.execute(q) if datetime.fromisoformat(r.at) >= since]
 
 
 def _size_text(s: Size | None) -> str | None:

@@ -24,7 +24,7 @@ from .calendar import CalendarError, WorkCalendar
 from .outbox import (OPEN_STATES, Issued, Render, _event, _iso, deliveries, exempted_servers, issue, notice_items,
                      notices, queue)
 from .settings import Settings
-from .store import Store, findings
+from .store import Store, changes_since, findings
 
 
 @dataclass
@@ -37,11 +37,6 @@ class SweepReport:
     closed: list[str] | None = None
 
 
-def _dims_changed(kind: str, dim: str, old: list[float], new: list[float]) -> bool:
-    idx = {"cpu": 0, "memory": 1, "disk": 2}[dim]
-    return new[idx] < old[idx] if kind == "shrink" else new[idx] > old[idx]
-
-
 def sweep(store: Store, settings: Settings, calendar: WorkCalendar, now: datetime, render: Render,
           issue_new: bool = True, deadlines: bool = True) -> SweepReport:
     """Issue new notices, then move open ones along: resolved, rectified, reminded, overdue.
@@ -50,43 +45,35 @@ def sweep(store: Store, settings: Settings, calendar: WorkCalendar, now: datetim
     """
     from policies.sizing import monthly_cost, unit_price
 
-    from .models import Dimension, Size
-    from .store import inventory_changes
+    from .models import Dimension
 
     rep = SweepReport(issued=issue(store, settings, now, render) if issue_new else [], closed=[])
     today = now.date()
     with store.engine.begin() as conn:
+        exempt = exempted_servers(conn, today.isoformat())
         open_notices = conn.execute(sa.select(notices).where(notices.c.status.in_(OPEN_STATES))).all()
         for nt in open_notices:
             items = conn.execute(sa.select(notice_items, findings.c.status.label("finding_status"),
                                            findings.c.detail).join(findings, findings.c.id == notice_items.c.finding_id)
                                  .where(notice_items.c.notice_id == nt.id, notice_items.c.status == "open")).all()
-            since = nt.delivered_at or nt.issued_at
-            exempt = exempted_servers(conn, today.isoformat())
+            since = datetime.fromisoformat(nt.delivered_at or nt.issued_at)
             for it in items:
                 if it.server_id in exempt:
                     conn.execute(notice_items.update().where(notice_items.c.id == it.id).values(
                         status="exempted", closed_at=_iso(now), evidence=exempt[it.server_id]))
                     continue
-                changes = conn.execute(sa.select(inventory_changes).where(
-                    inventory_changes.c.server_id == it.server_id, inventory_changes.c.at >= since)
-                    .order_by(inventory_changes.c.id)).all()
                 done, saving, evidence = False, None, ""
-                for ch in changes:
+                for ch in changes_since(conn, it.server_id, since):
                     if it.kind in ("release", "undeployed") and ch.change == "removed":
-                        old = Size(*(float(x) for x in ch.old_size.split("/")))
-                        old = Size(int(old.vcpus), old.ram_gib, old.disk_gib)
-                        done, saving = True, monthly_cost(old, settings.prices)
+                        done, saving = True, monthly_cost(ch.old_size, settings.prices)
                         evidence = f"server gone from the cloud at {ch.at}"
                     elif it.kind in ("shrink", "expand") and ch.change == "resized" and it.dimension:
-                        old = [float(x) for x in ch.old_size.split("/")]
-                        new = [float(x) for x in ch.new_size.split("/")]
-                        if _dims_changed(it.kind, it.dimension, old, new):
-                            idx = {"cpu": 0, "memory": 1, "disk": 2}[it.dimension]
-                            price = unit_price(Dimension(it.dimension), settings.prices)
+                        dim = Dimension(it.dimension)
+                        old, new = ch.old_size.get(dim), ch.new_size.get(dim)
+                        if (new < old) if it.kind == "shrink" else (new > old):
                             done = True
-                            saving = (Decimal(str(old[idx])) - Decimal(str(new[idx]))) * price
-                            evidence = f"{ch.old_flavor} {ch.old_size} -> {ch.new_flavor} {ch.new_size} at {ch.at}"
+                            saving = (Decimal(str(old)) - Decimal(str(new))) * unit_price(dim, settings.prices)
+                            evidence = f"{ch.old_flavor} -> {ch.new_flavor}: {dim.value} {old:g} -> {new:g} at {ch.at}"
                     if done:
                         break
                 if done:
