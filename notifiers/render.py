@@ -46,7 +46,9 @@ def render(notice: dict, found: list[dict], settings: Settings) -> tuple[str, di
             "current": _size(f.get("current")), "recommended": _size(f.get("recommended")),
             "observed": "—" if obs is None else f"{obs:.1f}%",
             "threshold": "—" if f.get("threshold") is None else f"{f['threshold']:g}%",
-            "saving": f"{saving:,.2f}",
+            # an expansion costs money: shown as such, never as a negative saving
+            "saving": f"{saving:,.2f}" if saving >= 0 else f"增加 {-saving:,.2f}",
+            "cost": f"{-saving:,.2f}" if saving < 0 else "",
         })
     kinds = [KIND_ZH[k] for k in KIND_ZH if any(f["kind"] == k for f in found)]
     windows = [f.get("evidence", {}).get("window") for f in found if f.get("evidence", {}).get("window")]
