@@ -151,26 +151,38 @@ def cmd_evaluate(args) -> int:
         source, digest = f"{inv_source},csv:{args.samples}", inv_digest + ":" + engine.file_digest(args.samples)
     else:
         kind = "prometheus" if args.prometheus is not None else "influxdb" if args.influxdb is not None \
-            else s.metrics.source
+            else "gnocchi" if args.gnocchi else s.metrics.source
         if kind == "none":
-            raise UsageError("no usage source: give --samples, --prometheus [URL] or --influxdb [URL], "
+            raise UsageError("no usage source: give --samples, --prometheus [URL], --influxdb [URL] or --gnocchi, "
                              "or set [metrics] source in the configuration")
-        if kind == "prometheus":
+        if kind == "gnocchi":
+            from collectors.gnocchi import GnocchiCollector
+            from collectors.openstack import OpenStackError, connect
+
+            ocfg = s.inventory.openstack
+            if args.cloud:
+                ocfg = ocfg.model_copy(update={"cloud": args.cloud})
+            try:
+                collector = GnocchiCollector(connect(ocfg), s.metrics.gnocchi)
+            except OpenStackError as exc:
+                raise SourceError(f"gnocchi: {exc}") from None
+            where = ocfg.cloud or "OS_CLOUD"
+        elif kind == "prometheus":
             from collectors.prometheus import PrometheusCollector
 
             cfg = s.metrics.prometheus
             if args.prometheus:
                 cfg = cfg.model_copy(update={"url": args.prometheus})
-            collector = PrometheusCollector(cfg)
+            collector, where = PrometheusCollector(cfg), cfg.url
         else:
             from collectors.influxdb import InfluxDBCollector
 
             cfg = s.metrics.influxdb
             if args.influxdb:
                 cfg = cfg.model_copy(update={"url": args.influxdb})
-            collector = InfluxDBCollector(cfg)
+            collector, where = InfluxDBCollector(cfg), cfg.url
         ev = engine.evaluate_summaries(servers, collector.summaries(servers, at, s), at, s, cal, catalogue)
-        source, digest = f"{inv_source},{kind}:{cfg.url}", f"{inv_digest}:{kind}:{cfg.url}"
+        source, digest = f"{inv_source},{kind}:{where}", f"{inv_digest}:{kind}:{where}"
         for err in sorted(set(collector.stats.errors)):
             print(f"warning: {kind}: {err} (its servers are insufficient_data in this run)", file=sys.stderr)
     # Only a clean evaluation reaches the store.
@@ -356,6 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="Prometheus/VictoriaMetrics (statistics pushed down); URL default from [metrics.prometheus]")
     src.add_argument("--influxdb", metavar="URL", nargs="?", const="",
                      help="InfluxDB 2 / 1.8 (Flux pushed down); URL default from [metrics.influxdb]")
+    src.add_argument("--gnocchi", action="store_true",
+                     help="CPU and memory from OpenStack's Gnocchi (clouds.yaml, --cloud); no disk")
     e.add_argument("--catalogue", help="registered-system CSV (default: [catalogue] file); flags 未备案 servers")
     e.add_argument("--at", help="end of the window, ISO 8601 (default: now)")
     e.add_argument("--config", help="configuration TOML")

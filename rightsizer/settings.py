@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from collectors.gnocchi import GnocchiSettings
 from collectors.influxdb import InfluxDBSettings
 from collectors.openstack import OpenStackSettings
 from collectors.prometheus import PrometheusSettings
@@ -136,9 +137,10 @@ class PriceSettings(_Model):
 class MetricsSettings(_Model):
     """Where usage comes from when ``evaluate`` is given no --samples/--prometheus/--influxdb."""
 
-    source: Literal["none", "prometheus", "influxdb"] = "none"
+    source: Literal["none", "prometheus", "influxdb", "gnocchi"] = "none"
     prometheus: PrometheusSettings = PrometheusSettings()
     influxdb: InfluxDBSettings = InfluxDBSettings()
+    gnocchi: GnocchiSettings = GnocchiSettings()
 
 
 class InventorySettings(_Model):

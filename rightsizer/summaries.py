@@ -89,11 +89,14 @@ def _opt(x: float) -> float | None:
     return None if math.isnan(x) else round(float(x), 4)
 
 
-def summarise(grid: SampleGrid, servers: list[Server], at: datetime, settings: Settings) -> list[UsageSummary]:
+def summarise(grid: SampleGrid, servers: list[Server], at: datetime, settings: Settings,
+              measured: tuple[str, ...] = METRICS) -> list[UsageSummary]:
     """One :class:`UsageSummary` per server over the window ending at ``at``.
 
     ``servers`` may be in any order; each is looked up in the grid by id. A server
-    absent from the grid gets a summary with no data (coverage 0).
+    absent from the grid gets a summary with no data (coverage 0). ``measured`` names
+    the metrics the source can see at all (Gnocchi has no in-guest disk use): coverage
+    counts only those, and the others stay ``None`` — unknown, never zero.
     """
     w = settings.window
     tz = settings.tz
@@ -115,12 +118,12 @@ def summarise(grid: SampleGrid, servers: list[Server], at: datetime, settings: S
     out: list[UsageSummary] = []
     for lo in range(0, len(servers), CHUNK_ROWS):
         out.extend(_summarise_chunk(grid, servers[lo : lo + CHUNK_ROWS], index, c0, c1, col_t, rc0, bounds,
-                                    ws_e, at_e, recent_e, window_start, window_end, settings))
+                                    ws_e, at_e, recent_e, window_start, window_end, settings, measured))
     return out
 
 
 def _summarise_chunk(grid, servers, index, c0, c1, col_t, rc0, bounds, ws_e, at_e, recent_e,
-                     window_start, window_end, settings) -> list[UsageSummary]:
+                     window_start, window_end, settings, measured) -> list[UsageSummary]:
     w = settings.window
     step = grid.step
     n, width = len(servers), c1 - c0
@@ -140,9 +143,9 @@ def _summarise_chunk(grid, servers, index, c0, c1, col_t, rc0, bounds, ws_e, at_
             data[m][i, :cut] = np.nan
     expected = np.maximum(np.ceil((at_e - eff_e) / step), 1)
     counts = {m: _counts(data[m]) for m in METRICS}
-    coverage = {m: np.minimum(counts[m] / expected, 1.0) for m in METRICS}
-    min_cov = np.minimum.reduce([coverage[m] for m in METRICS])
-    days_of_data = np.minimum.reduce([counts[m] for m in METRICS]) * step / 86400
+    coverage = {m: np.minimum(counts[m] / expected, 1.0) for m in measured}
+    min_cov = np.minimum.reduce([coverage[m] for m in measured])
+    days_of_data = np.minimum.reduce([counts[m] for m in measured]) * step / 86400
 
     cpu_sorted = np.sort(data["cpu"], axis=1)
     cpu_p = _row_quantile(cpu_sorted, counts["cpu"], w.cpu_quantile)
@@ -181,7 +184,7 @@ def _summarise_chunk(grid, servers, index, c0, c1, col_t, rc0, bounds, ws_e, at_
             window_end=window_end,
             effective_start=eff,
             coverage=round(float(min_cov[i]), 4),
-            coverage_by_metric={m: round(float(coverage[m][i]), 4) for m in METRICS},
+            coverage_by_metric={m: round(float(coverage[m][i]), 4) for m in measured},
             days_of_data=round(float(days_of_data[i]), 3),
             cpu_p95_pct=_opt(cpu_p[i]),
             cpu_max_pct=_opt(cpu_max[i]),

@@ -1,4 +1,4 @@
-"""A small fake OpenStack (Keystone v3, Nova, Cinder) on 127.0.0.1 that openstacksdk talks to over HTTP.
+"""A small fake OpenStack (Keystone v3, Nova, Cinder, Gnocchi) on 127.0.0.1 that openstacksdk talks to over HTTP.
 
 It follows the published API where rightsizer touches it:
 
@@ -11,14 +11,19 @@ It follows the published API where rightsizer touches it:
   links}``) or, when the request asks for ≥ 2.47, with the flavor embedded; ``all_tenants``
   needed to see other projects; ``/flavors/detail``.
 * Cinder v3: ``/volumes/detail?all_tenants=1`` with attachments.
+* Gnocchi: ``POST /v1/aggregates?groupby=id`` for ``(aggregate rate:mean|mean (metric M mean))``
+  over the resources in ``search.in.id``, answering ``[{group: {id}, measures: {measures:
+  {aggregated: [[time, granularity, value], ...]}}}]``.
 
 It is a test double, not an OpenStack: anything else is 404.
 """
 from __future__ import annotations
 
 import json
+import re
 import threading
 import urllib.parse
+from datetime import datetime, timezone
 from dataclasses import dataclass, field
 
 from localserver import LocalServer, QuietHandler
@@ -37,6 +42,10 @@ class FakeCloud:
     app_credential: tuple[str, str] = ("app-cred-id", "app-cred-secret")
     max_microversion: str = "2.79"
     max_limit: int = 1000
+    # Gnocchi: (server id, metric) -> (epoch seconds of each period's start, the period's mean)
+    measures: dict[tuple[str, str], tuple[list[int], list[float]]] = field(default_factory=dict)
+    granularity: int = 300
+    gnocchi_status: int = 200  # set to e.g. 503 to make Gnocchi fail
     requests: list[tuple[str, str, dict]] = field(default_factory=list)  # (method, path, headers)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -92,6 +101,8 @@ class _Handler(QuietHandler):
     def do_POST(self):
         self._record()
         path = urllib.parse.urlparse(self.path).path
+        if path.rstrip("/") == "/metric/v1/aggregates":
+            return self._aggregates()
         if path.rstrip("/") != "/identity/v3/auth/tokens":
             return self._send(404, {"error": {"code": 404, "message": "not found"}})
         length = int(self.headers.get("Content-Length") or 0)
@@ -118,7 +129,8 @@ class _Handler(QuietHandler):
             "application_credential": {"id": cred["id"], "name": "rightsizer", "restricted": True},
             "catalog": [svc("identity", "keystone", f"{b}/identity"),
                         svc("compute", "nova", f"{b}/compute/v2.1"),
-                        svc("block-storage", "cinderv3", f"{b}/volume/v3/{ADMIN_PROJECT}")],
+                        svc("block-storage", "cinderv3", f"{b}/volume/v3/{ADMIN_PROJECT}"),
+                        svc("metric", "gnocchi", f"{b}/metric")],
         }}
         return self._send(201, token, {"X-Subject-Token": TOKEN})
 
@@ -157,6 +169,32 @@ class _Handler(QuietHandler):
                                   "volume_id": v["id"], "device": "/dev/vdb"}] if v["server_id"] else []}
                 for v in vols]})
         return self._send(404, {"itemNotFound": {"code": 404, "message": f"{path} not found"}})
+
+    def _aggregates(self):
+        """Gnocchi ``POST /v1/aggregates?groupby=id``: the two operations rightsizer sends."""
+        if self.headers.get("X-Auth-Token") != TOKEN:
+            return self._send(401, {"code": 401, "description": "Authentication required"})
+        c = self.cloud
+        if c.gnocchi_status != 200:
+            return self._send(c.gnocchi_status, {"code": c.gnocchi_status, "description": "unavailable"})
+        q = {k: v[0] for k, v in urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query).items()}
+        doc = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        m = re.fullmatch(r"\(aggregate (rate:mean|mean) \(metric (\S+) mean\)\)", doc.get("operations", ""))
+        if q.get("groupby") != "id" or not m or int(q.get("granularity", 0)) != c.granularity:
+            return self._send(400, {"code": 400, "description": "unsupported query"})
+        aggregation, metric = m.groups()
+        start, stop = (datetime.fromisoformat(q[k]).timestamp() for k in ("start", "stop"))
+        out = []
+        for rid in doc["search"]["in"]["id"]:
+            if (rid, metric) not in c.measures:
+                continue
+            ts, vals = c.measures[(rid, metric)]
+            pts = [(t, v) for t, v in zip(ts, vals) if start <= t < stop]
+            if aggregation == "rate:mean":  # the change from the previous period; the first has none
+                pts = [(t, v - pv) for (pt, pv), (t, v) in zip(pts, pts[1:])]
+            out.append({"group": {"id": rid}, "measures": {"measures": {"aggregated": [
+                [datetime.fromtimestamp(t, timezone.utc).isoformat(), float(c.granularity), v] for t, v in pts]}}})
+        return self._send(200, out)
 
     def _servers(self, q: dict):
         c = self.cloud

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+import collectors.gnocchi
 import collectors.influxdb
 import collectors.openstack
 import collectors.prometheus
@@ -22,7 +23,8 @@ def _example(module) -> str:
     return "\n".join(lines).strip()
 
 
-@pytest.mark.parametrize("module", [collectors.prometheus, collectors.influxdb, collectors.openstack])
+@pytest.mark.parametrize("module", [collectors.prometheus, collectors.influxdb, collectors.openstack,
+                                    collectors.gnocchi])
 def test_docstring_example_is_valid(module):
     data = tomllib.loads(re.sub(r'"[^"\n]*…[^"\n]*"', '"x"', _example(module)))
     parse_settings(data, module.__name__)

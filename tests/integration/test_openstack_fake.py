@@ -137,3 +137,42 @@ def test_sync_reports_flavor_changes_and_evaluate_reads_the_cloud(clouds_yaml, t
                      "--at", AT.isoformat(), "--format", "json"]) == 0
         found = json.loads(capsys.readouterr().out)["findings"]
         assert {f["kind"] for f in found} == {"insufficient_data"} and len(found) == 20
+
+
+def test_gnocchi_cpu_and_memory_from_the_cloud_disk_unknown_never_zero(clouds_yaml, tmp_path, capsys):
+    import numpy as np
+
+    cloud = _cloud(n_servers=0)
+    cloud.add_server("g-idle", "g-idle", "p-edu", "f-s", launched_at="2026-01-05T02:00:00.000000")
+    cloud.add_server("g-small", "g-small", "p-edu", "f-m", launched_at="2026-01-05T02:00:00.000000")
+    cloud.add_server("g-dark", "g-dark", "p-edu", "f-m", launched_at="2026-01-05T02:00:00.000000")
+    g = cloud.granularity
+    t = int(AT.timestamp()) - 31 * 86400 + g * np.arange(31 * 86400 // g)
+    rng = np.random.default_rng(5)
+    for sid, vcpus, ram_mb, cpu_pct, mem_pct in (("g-idle", 2, 4096, 0.8, 40), ("g-small", 8, 16384, 10, 20)):
+        busy_ns = cpu_pct / 100 * vcpus * g * 1e9 * rng.uniform(0.9, 1.1, len(t))
+        cloud.measures[(sid, "cpu")] = (t.tolist(), np.cumsum(busy_ns).tolist())  # a cumulative counter
+        cloud.measures[(sid, "memory.usage")] = (t.tolist(), (mem_pct / 100 * ram_mb * rng.uniform(0.95, 1.05,
+                                                                                                 len(t))).tolist())
+    with FakeOpenStack(cloud) as fake:
+        name = clouds_yaml(fake)
+        assert main(["evaluate", "--openstack", "--cloud", name, "--gnocchi", "--at", AT.isoformat(),
+                     "--db", str(tmp_path / "rs.db"), "--format", "json"]) == 0
+        found = json.loads(capsys.readouterr().out)["findings"]
+        cloud.gnocchi_status = 503  # Gnocchi down: everyone unknown, with the error; nobody idle
+        assert main(["evaluate", "--openstack", "--cloud", name, "--gnocchi", "--at", AT.isoformat(),
+                     "--db", str(tmp_path / "rs2.db"), "--format", "json"]) == 0
+        out = capsys.readouterr()
+        down = json.loads(out.out)["findings"]
+        assert {f["kind"] for f in down} == {"insufficient_data"} and len(down) == 4
+        assert all("HTTP 503" in f["evidence"]["source_error"] for f in down)
+        assert "warning: gnocchi: HTTP 503 from /v1/aggregates" in out.err
+    got = {(f["server_id"], f["kind"], f["dimension"]) for f in found}
+    assert got == {("g-idle", "release", None), ("g-small", "shrink", "cpu"), ("g-small", "shrink", "memory"),
+                   ("g-dark", "insufficient_data", None), ("srv-orphan", "insufficient_data", None)}
+    # ^ no disk decision for anyone: Gnocchi cannot see disk use; servers without measures are unknown, not idle
+    small = next(f for f in found if f["server_id"] == "g-small" and f["dimension"] == "cpu")
+    assert small["observed"] == pytest.approx(11, abs=0.5)  # p95 of ~10 % +-10 %
+    assert set(small["evidence"]["window"]["coverage_by_metric"]) == {"cpu", "mem"}
+    posts = [p for m, p, _ in cloud.requests if m == "POST" and p.startswith("/metric/v1/aggregates")]
+    assert len(posts) == 2 + 1 and all("groupby=id" in p for p in posts)  # one per metric per shard (+ the 503)
