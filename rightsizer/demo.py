@@ -56,10 +56,14 @@ def run(out: Path, servers: int, seed: int, at_text: str, config: str | None) ->
     first_text, n_notices, sent = _notices(store, settings, cal, at, out, sorted(per_dept))
     t_notices = time.perf_counter()
     print()
-    print(f"notices: {n_notices} rectification notices (整改通知) issued, {sent} delivered to the console "
-          f"notifier, all written to {out / 'notices.txt'}; the first in full:")
-    print()
-    print(first_text)
+    if n_notices:
+        print(f"notices: {n_notices} rectification notices (整改通知) issued, {sent} delivered to the console "
+              f"notifier, all written to {out / 'notices.txt'}; the first in full:")
+        print()
+        print(first_text)
+    else:
+        print(f"notices: 0 rectification notices (整改通知) issued: the findings are already on the open notices "
+              f"in {out / 'notices.txt'} (no new notice, no new message)")
     print(f"store: {out / 'rightsizer.db'}  samples: {out / 'samples'}")
     print(f"time: simulate {t_sim - t0:.1f}s, summarise+evaluate {t_eval - t_sim:.1f}s, "
           f"store {t_store - t_eval:.1f}s, notices {t_notices - t_n0:.1f}s")
