@@ -392,3 +392,36 @@ def test_rate_limits_hold_across_relays_counted_from_the_store(store):
     assert len(three.sent) == 7
     with store.engine.connect() as c:
         assert c.execute(sa.select(sa.func.max(outbox.deliveries.c.attempts))).scalar() == 1
+
+
+def test_property_no_department_ever_receives_another_departments_notice(tmp_path_factory):
+    from hypothesis import HealthCheck, given
+    from hypothesis import settings as hsettings
+    from hypothesis import strategies as st
+
+    @hsettings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(st.tuples(st.integers(0, 5), st.sampled_from([LOW, {"cpu": 90.0}, {"cpu": 0.5,
+                                                                                       "recent_cpu_p95_pct": 0.5}])),
+                    min_size=1, max_size=12),
+           st.booleans())
+    def check(servers, with_cc):
+        st_ = Store(f"sqlite:///{tmp_path_factory.mktemp('prop') / 'rs.db'}")
+        depts = [f"部门{i}" for i in range(6)]
+        # every department its own channel (and addresses); the centre's copy on a cc channel or not
+        s = parse_settings({
+            "notifiers": [{"name": f"ch{i}", "type": "console"} for i in range(6)] + [{"name": "cc", "type": "console"}],
+            "departments": {d: {"channels": [f"ch{i}"], "emails": [f"it@d{i}.example"]} for i, d in enumerate(depts)},
+            "notices": {"cc_channels": ["cc"] if with_cc else []}})
+        run(st_, s, [(f"s{k}-{d}", depts[d], usage) for k, (d, usage) in enumerate(servers)])
+        outbox.issue(st_, s, AT, render)
+        rec = {f"ch{i}": Recorder(f"ch{i}") for i in range(6)} | {"cc": Recorder("cc")}
+        outbox.relay(st_, s, rec, WorkCalendar(), Clock(AT))
+        for i, d in enumerate(depts):
+            for m in rec[f"ch{i}"].sent:
+                assert m.subject.endswith(f"（{d}）")  # the department named in the subject
+                assert m.recipients == (f"it@d{i}.example",)
+                others = [f"s{k}-{j}" for k, (j, _) in enumerate(servers) if j != i]
+                assert not any(sid in m.text for sid in others)
+            assert len(rec[f"ch{i}"].sent) == (1 if any(j == i for j, _ in servers) else 0)
+
+    check()
