@@ -21,9 +21,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -36,10 +34,12 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from procstat import cpu_seconds, free_port, rss_kib  # noqa: E402
 
 TZ = ZoneInfo("Asia/Shanghai")
 AT = datetime(2026, 11, 20, tzinfo=TZ)
-TICK = os.sysconf("SC_CLK_TCK")
 
 
 def servers(n: int):
@@ -87,17 +87,6 @@ def generate(outdir: Path, n: int, days: int, step: int) -> tuple[int, list[Path
     return 3 * n * slots, files
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_seconds(pid: int) -> float:
-    f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(f[11]) + int(f[12])) / TICK
-
-
 def metric(url: str, name: str) -> float:
     for line in urllib.request.urlopen(url + "/metrics", timeout=10).read().decode().splitlines():
         if line.startswith(name + " "):
@@ -107,10 +96,7 @@ def metric(url: str, name: str) -> float:
 
 def peak_rss_mib() -> float:
     """VmHWM of this process. (getrusage's ru_maxrss survives fork+exec on Linux: it would report the parent's.)"""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    return rss_kib()[1] / 1024
 
 
 def run_mode(args) -> int:
