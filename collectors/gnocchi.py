@@ -31,7 +31,6 @@ import warnings
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from rightsizer.models import Server, UsageSummary
@@ -100,7 +99,9 @@ class GnocchiCollector:
             raise GnocchiError("bad answer from /v1/aggregates") from None
 
     def summaries(self, servers: list[Server], at: datetime, settings: Settings) -> list[UsageSummary]:
-        from rightsizer.summaries import SampleGrid, summarise  # (settings import this module's model)
+        import numpy as np  # imported here: the settings (and so the agent) import this module's model
+
+        from rightsizer.summaries import SampleGrid, summarise
 
         c = self.cfg
         step = c.granularity_seconds

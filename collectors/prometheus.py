@@ -40,7 +40,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from rightsizer.models import Server, UsageSummary
@@ -244,6 +243,8 @@ def build_summary(s: Server, res: dict | None, err: str | None, at: datetime, ws
     coverage = {m: min(n / expected, 1.0) for m, n in counts.items()}
     recent_expected = max(math.ceil((at_e - max(eff_e, recent_e)) / step), 1)
     daily = [v for v in (res or {}).get("daily", {}).get(sid, []) if not math.isnan(v)]
+    import numpy as np  # here, not at the top: the settings import this module, and the agent imports those
+
     peak = float(np.quantile(np.array(daily), w.memory_peak_quantile)) if daily else None
     r4 = (lambda v: None if v is None else round(v, 4))  # noqa: E731
     return UsageSummary(

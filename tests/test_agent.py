@@ -77,3 +77,14 @@ def test_agent_cli_without_server_id_is_a_clear_error(tmp_path, capsys, monkeypa
     monkeypatch.setattr("collectors.psutil_local.INSTANCE_ID_FILES", (tmp_path / "instance-id",))
     assert main(["agent", "--port", "0", "--listen", "127.0.0.1", "--rounds", "1"]) == 2
     assert "no server_id: give --server-id" in capsys.readouterr().err
+
+
+def test_the_agent_starts_without_numpy_or_sqlalchemy():
+    """The agent runs in every guest: the CLI path to it must not import the server-side stack."""
+    import subprocess
+    import sys
+
+    code = ("import sys, rightsizer.cli, collectors.psutil_local; "
+            "print(sorted(m for m in ('numpy', 'sqlalchemy', 'openstack', 'influxdb_client') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
