@@ -27,22 +27,14 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from rightsizer.models import Server, Size
+from rightsizer.errors import InputError
+from rightsizer.models import RegisteredSystem, Server, Size
 from rightsizer.summaries import SampleGrid
 
 INVENTORY_COLUMNS = ("server_id", "name", "department", "system", "vcpus", "ram_gib", "disk_gib", "delivered_at")
 SAMPLE_COLUMNS = ("server_id", "timestamp", "cpu_pct", "mem_pct", "disk_pct")
-MAX_PROBLEMS = 50
 
-
-class InputError(Exception):
-    """Bad input; ``problems`` holds one ``file:line: field: message`` string each."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = problems
-        shown = problems[:MAX_PROBLEMS]
-        more = len(problems) - len(shown)
-        super().__init__("\n".join(shown) + (f"\n... and {more} more problems" if more else ""))
+__all__ = ["InputError", "RegisteredSystem", "read_catalogue", "read_inventory", "read_samples", "write_inventory"]
 
 
 @dataclass
@@ -217,14 +209,6 @@ def read_samples(path: str | Path, servers: list[Server], tz: ZoneInfo, start: i
 
 
 CATALOGUE_COLUMNS = ("system_id", "name", "department", "filing_no")
-
-
-@dataclass(frozen=True)
-class RegisteredSystem:
-    system_id: str
-    name: str
-    department: str
-    filing_no: str  # 备案号
 
 
 def read_catalogue(path: str | Path) -> list[RegisteredSystem]:

@@ -31,29 +31,18 @@ import warnings
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from rightsizer.errors import SourceError
 from rightsizer.models import Server, UsageSummary
 
-from .prometheus import RequestStats, run_sharded
+from .config import GnocchiSettings, OpenStackSettings
+from .session import OpenStackError, connect
+from .tsdb import RequestStats, run_sharded
 
 if TYPE_CHECKING:
     from rightsizer.settings import Settings
 
 
-class GnocchiSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    granularity_seconds: int = Field(300, ge=10, le=86400)
-    cpu_metric: str = "cpu"
-    memory_metric: str = "memory.usage"
-    resource_type: str = "instance"
-    shard_size: int = Field(100, ge=1, le=1000)
-    concurrency: int = Field(2, ge=1, le=16)
-    timeout_seconds: float = Field(60, gt=0)
-
-
-class GnocchiError(Exception):
+class GnocchiError(SourceError):
     pass
 
 
@@ -70,8 +59,17 @@ def _series(doc) -> dict[str, list]:
 
 
 class GnocchiCollector:
-    def __init__(self, conn, cfg: GnocchiSettings):
+    """Built with the connection of ``[inventory.openstack]`` (its ``cloud``), or one given."""
+
+    def __init__(self, cfg: GnocchiSettings, settings: Settings | None = None, conn=None):
+        ocfg = settings.inventory.openstack if settings is not None else OpenStackSettings()
+        if conn is None:
+            try:
+                conn = connect(ocfg)
+            except OpenStackError as exc:
+                raise GnocchiError(f"gnocchi: {exc}") from None
         self.conn, self.cfg = conn, cfg
+        self.where = ocfg.cloud or "OS_CLOUD"
         self.stats = RequestStats()
 
     def _aggregate(self, operations: str, ids: list[str], start: datetime, stop: datetime) -> dict[str, list]:

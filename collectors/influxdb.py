@@ -25,7 +25,7 @@ Configuration example::
     url = "http://127.0.0.1:8086"
     org = "bigdata"
     bucket = "rightsizer"
-    token_env = "RIGHTSIZER_INFLUX_TOKEN"   # or token_file; never the token itself
+    token = { env = "RIGHTSIZER_INFLUX_TOKEN" }   # or { file = "…" }; never the token itself
 """
 
 from __future__ import annotations
@@ -33,49 +33,21 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import threading
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from rightsizer.errors import SourceError
 from rightsizer.models import Server, UsageSummary
 
-from .prometheus import RequestStats, build_summary, run_sharded
+from .config import InfluxDBSettings
+from .tsdb import RequestStats, build_summary, run_sharded
 
 if TYPE_CHECKING:
     from rightsizer.settings import Settings
 
 
-class InfluxDBSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    url: str = "http://127.0.0.1:8086"
-    org: str = "-"
-    bucket: str = "rightsizer"
-    token_env: str = ""
-    token_file: Path | None = None
-    measurement: str = "rightsizer"
-    cpu_field: str = "cpu_utilization_pct"
-    memory_field: str = "memory_utilization_pct"
-    disk_field: str = "disk_utilization_pct"
-    server_tag: str = "server_id"
-    shard_size: int = Field(200, ge=1, le=5000)
-    concurrency: int = Field(4, ge=1, le=32)
-    timeout_seconds: float = Field(60, gt=0)
-
-    def token(self) -> str:
-        """From the environment or a file only; never logged."""
-        if self.token_env:
-            return os.environ.get(self.token_env, "")
-        if self.token_file:
-            return self.token_file.read_text(encoding="utf-8").strip()
-        return ""
-
-
-class InfluxError(Exception):
+class InfluxError(SourceError):
     pass
 
 
@@ -153,15 +125,16 @@ def parse_annotated_csv(text: str, tag: str) -> dict[str, dict[str, list[float]]
 
 
 class InfluxDBCollector:
-    def __init__(self, cfg: InfluxDBSettings):
+    def __init__(self, cfg: InfluxDBSettings, settings: Settings | None = None):
         self.cfg = cfg
+        self.where = cfg.url
         self.stats = RequestStats()
         self._lock = threading.Lock()
         try:
             from influxdb_client import InfluxDBClient
         except ImportError:  # pragma: no cover
             raise InfluxError("influxdb-client is not installed: pip install 'rightsizer[influxdb]'") from None
-        self._client = InfluxDBClient(url=cfg.url, token=cfg.token(), org=cfg.org,
+        self._client = InfluxDBClient(url=cfg.url, token=cfg.token_value(), org=cfg.org,
                                       timeout=int(cfg.timeout_seconds * 1000), retries=0)
         self._query = self._client.query_api()
 

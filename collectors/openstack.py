@@ -37,31 +37,14 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Literal
 from zoneinfo import ZoneInfo
-
-from pydantic import BaseModel, ConfigDict, Field
 
 from rightsizer.models import Server, Size
 
+from .config import OpenStackSettings
+from .session import OpenStackError, connect
 
-class OpenStackSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    cloud: str = ""
-    department_from: Literal["project", "domain", "tag", "metadata"] = "project"
-    tag_prefix: str = "dept:"
-    metadata_key: str = "department"
-    system_metadata_key: str = "system"
-    departments: dict[str, str] = {}
-    unknown_department: str = "未明确部门"
-    include_volumes: bool = True
-    page_size: int = Field(1000, ge=1, le=1000)
-    timeout_seconds: float = Field(60, gt=0)
-
-
-class OpenStackError(Exception):
-    """The cloud could not be read; the message never carries credentials."""
+__all__ = ["CloudServer", "Inventory", "OpenStackError", "OpenStackSettings", "connect", "read_inventory"]
 
 
 @dataclass
@@ -91,20 +74,6 @@ def _ts(text: str | None, tz: ZoneInfo) -> datetime | None:
     if t.tzinfo is None:
         t = t.replace(tzinfo=timezone.utc)
     return t.astimezone(tz)
-
-
-def connect(cfg: OpenStackSettings):
-    try:
-        import openstack
-        from openstack import exceptions as osexc
-    except ImportError:  # pragma: no cover - the extra is not installed
-        raise OpenStackError("openstacksdk is not installed: pip install 'rightsizer[openstack]'") from None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PendingDeprecationWarning)
-            return openstack.connect(cloud=cfg.cloud or None, api_timeout=cfg.timeout_seconds)
-    except osexc.ConfigException as exc:
-        raise OpenStackError(f"clouds.yaml: {exc}") from None
 
 
 def read_inventory(conn, cfg: OpenStackSettings, tz: ZoneInfo) -> Inventory:

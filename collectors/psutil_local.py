@@ -24,15 +24,13 @@ Configuration example (``rightsizer agent --config /etc/rightsizer/agent.toml``)
     url = "http://tsdb.example:8086"
     org = "bigdata"
     bucket = "rightsizer"
-    token_env = "RIGHTSIZER_INFLUX_TOKEN"
+    token = { env = "RIGHTSIZER_INFLUX_TOKEN" }
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import signal
-import socket
 import threading
 import time
 import tomllib
@@ -40,7 +38,15 @@ from collections import deque
 from pathlib import Path
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
+
+from rightsizer.errors import InputError
+from rightsizer.sdnotify import notify
+
+from .config import AgentSettings, InfluxWriteSettings
+
+__all__ = ["Agent", "AgentError", "AgentSettings", "InfluxWriteSettings", "PsutilSampler", "Sampler",
+           "default_server_id", "load_agent_settings", "run_agent"]
 
 log = logging.getLogger("rightsizer.agent")
 
@@ -48,54 +54,8 @@ INSTANCE_ID_FILES = (Path("/var/lib/cloud/data/instance-id"),)
 MEASUREMENT = "rightsizer"
 
 
-class AgentError(Exception):
+class AgentError(InputError):
     """The agent cannot start; the message says why."""
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class InfluxWriteSettings(_Model):
-    url: str
-    org: str = ""
-    # InfluxDB 2 bucket, or "db/rp" for a 1.8 server in compatibility mode.
-    bucket: str
-    # Token: InfluxDB 2 API token, or "user:password" for 1.8. From the environment or a file only.
-    token_env: str = ""
-    token_file: Path | None = None
-    timeout_seconds: float = Field(10, gt=0)
-    # Lines kept while the server is unreachable; the oldest are dropped (and counted) beyond this.
-    buffer_lines: int = Field(20000, ge=100)
-
-    def token(self) -> str:
-        if self.token_env:
-            return os.environ.get(self.token_env, "")
-        if self.token_file:
-            try:
-                return self.token_file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise AgentError(f"influxdb.token_file: cannot read {self.token_file}: {exc.strerror}") from None
-        return ""
-
-
-class AgentSettings(_Model):
-    server_id: str = ""
-    listen: str = "0.0.0.0"
-    port: int = Field(9464, ge=0, le=65535)
-    interval_seconds: float = Field(15, ge=1, le=3600)
-    mountpoints: list[str] = ["/"]
-    influxdb: InfluxWriteSettings | None = None
-
-    @field_validator("mountpoints")
-    @classmethod
-    def _absolute_mounts(cls, v: list[str]) -> list[str]:
-        bad = [m for m in v if not m.startswith("/")]
-        if bad:
-            raise ValueError(f"mountpoints must be absolute paths (got {', '.join(bad)})")
-        if not v:
-            raise ValueError("give at least one mount point")
-        return v
 
 
 def load_agent_settings(path: str | None, **overrides) -> AgentSettings:
@@ -199,7 +159,7 @@ class Agent:
             from influxdb_client.client.write_api import SYNCHRONOUS
 
             ix = cfg.influxdb
-            self._client = InfluxDBClient(url=ix.url, token=ix.token(), org=ix.org or "-",
+            self._client = InfluxDBClient(url=ix.url, token=ix.token_value(), org=ix.org or "-",
                                           timeout=int(ix.timeout_seconds * 1000))
             self._writer = self._client.write_api(write_options=SYNCHRONOUS)
 
@@ -275,21 +235,6 @@ class Agent:
             self._client.close()
 
 
-def _sd_notify(message: str) -> None:
-    """Tell systemd (Type=notify) we are ready; a no-op outside systemd."""
-    addr = os.environ.get("NOTIFY_SOCKET")
-    if not addr:
-        return
-    if addr.startswith("@"):
-        addr = "\0" + addr[1:]
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
-        try:
-            s.connect(addr)
-            s.sendall(message.encode())
-        except OSError as exc:
-            log.warning("sd_notify failed: %s", exc)
-
-
 def run_agent(cfg: AgentSettings, sampler: Sampler | None = None, rounds: int | None = None) -> int:
     """Serve until SIGTERM/SIGINT (or ``rounds`` samples, for tests and benchmarks)."""
     from prometheus_client import start_http_server
@@ -307,7 +252,7 @@ def run_agent(cfg: AgentSettings, sampler: Sampler | None = None, rounds: int | 
              cfg.interval_seconds, ",".join(cfg.mountpoints))
     print(f"listening on {cfg.listen}:{port}", flush=True)
     agent.sample()
-    _sd_notify("READY=1")
+    notify("READY=1")
     n = 1
     try:
         while not stop.wait(cfg.interval_seconds):
@@ -316,7 +261,7 @@ def run_agent(cfg: AgentSettings, sampler: Sampler | None = None, rounds: int | 
             agent.sample()
             n += 1
     finally:
-        _sd_notify("STOPPING=1")
+        notify("STOPPING=1")
         server.shutdown()
         agent.close()
     return 0

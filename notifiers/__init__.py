@@ -2,44 +2,56 @@
 
 A notifier only sends one message and says whether a failure is worth retrying
 (:class:`notifiers.base.SendResult`); retry, deduplication and rate limits belong to the
-outbox relay. ``REGISTRY`` maps the configuration's ``type`` to the settings model and
-the class; :func:`build` validates a ``[[notifiers]]`` block and builds the notifier.
+outbox relay (each notifier states its platform's limits in ``rate_limits``).
+``REGISTRY`` maps the configuration's ``type`` to its settings model in
+:mod:`notifiers.config` and its class, named as ``module:attribute`` and imported only
+when built; :func:`build` validates a ``[[notifiers]]`` block and builds the notifier.
+A new channel is one module, its settings model and one line here.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ValidationError
+import importlib
 
-from .base import Message, Notifier, NotifierConfigError, SendResult
-from .console import ConsoleNotifier, ConsoleSettings
-from .dingtalk import DingTalkNotifier, DingTalkSettings
-from .email import EmailNotifier, EmailSettings
-from .feishu import FeishuNotifier, FeishuSettings
-from .webhook import WebhookNotifier, WebhookSettings
-from .wecom import WeComNotifier, WeComSettings
+from pydantic import ValidationError
 
-REGISTRY: dict[str, tuple[type[BaseModel], type]] = {
-    "console": (ConsoleSettings, ConsoleNotifier),
-    "email": (EmailSettings, EmailNotifier),
-    "dingtalk": (DingTalkSettings, DingTalkNotifier),
-    "wecom": (WeComSettings, WeComNotifier),
-    "feishu": (FeishuSettings, FeishuNotifier),
-    "webhook": (WebhookSettings, WebhookNotifier),
+REGISTRY: dict[str, tuple[str, str]] = {
+    "console": ("notifiers.config:ConsoleSettings", "notifiers.console:ConsoleNotifier"),
+    "email": ("notifiers.config:EmailSettings", "notifiers.email:EmailNotifier"),
+    "dingtalk": ("notifiers.config:DingTalkSettings", "notifiers.dingtalk:DingTalkNotifier"),
+    "wecom": ("notifiers.config:WeComSettings", "notifiers.wecom:WeComNotifier"),
+    "feishu": ("notifiers.config:FeishuSettings", "notifiers.feishu:FeishuNotifier"),
+    "webhook": ("notifiers.config:WebhookSettings", "notifiers.webhook:WebhookNotifier"),
 }
 
-__all__ = ["REGISTRY", "Message", "Notifier", "NotifierConfigError", "SendResult", "build"]
+__all__ = ["REGISTRY", "build", "rate_limits", "settings_model"]
 
 
-def build(block: dict) -> Notifier:
+def _load(ref: str):
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def settings_model(kind: str):
+    return _load(REGISTRY[kind][0])
+
+
+def rate_limits(kind: str) -> list[tuple[int, float]]:
+    """The (sends, seconds) windows of a notifier type; the relay counts them per channel."""
+    return list(getattr(_load(REGISTRY[kind][1]), "rate_limits", [])) if kind in REGISTRY else []
+
+
+def build(block: dict):
+    """A notifier from one ``[[notifiers]]`` block; :class:`NotifierConfigError` if it cannot be."""
+    from .base import NotifierConfigError
+
     kind = block.get("type")
     if kind not in REGISTRY:
         raise NotifierConfigError(f"notifier {block.get('name', '?')}: unknown type {kind!r} "
                                   f"(one of {', '.join(REGISTRY)})")
-    model, cls = REGISTRY[kind]
     try:
-        cfg = model.model_validate(block)
+        cfg = settings_model(kind).model_validate(block)
     except ValidationError as exc:
-        lines = [f"notifier {block.get('name', '?')}: {'.'.join(map(str, e['loc']))}: {e['msg']}"
-                 for e in exc.errors()]
-        raise NotifierConfigError("\n".join(lines)) from None
-    return cls(cfg)
+        raise NotifierConfigError([f"notifier {block.get('name', '?')}: {'.'.join(map(str, e['loc']))}: {e['msg']}"
+                                   for e in exc.errors()]) from None
+    return _load(REGISTRY[kind][1])(cfg)

@@ -9,14 +9,12 @@ name the channel, the HTTP status and the platform's own error code and message.
 from __future__ import annotations
 
 import json
-import os
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from rightsizer.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -53,38 +51,17 @@ class SendResult:
 
 class Notifier(Protocol):
     name: str
+    # (sends, seconds) windows the relay keeps to for this channel; empty = no limit.
+    rate_limits: list[tuple[int, float]]
 
     def send(self, msg: Message) -> SendResult: ...
 
 
-class SecretRef(BaseModel):
-    """A secret is read from the environment or a file, never written in the configuration."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    env: str = ""
-    file: Path | None = None
-
-    @model_validator(mode="after")
-    def _one(self) -> SecretRef:
-        if bool(self.env) == bool(self.file):
-            raise ValueError("give exactly one of env, file")
-        return self
-
-    def value(self) -> str:
-        if self.env:
-            v = os.environ.get(self.env, "")
-            if not v:
-                raise NotifierConfigError(f"environment variable {self.env} is not set or empty")
-            return v
-        try:
-            return self.file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise NotifierConfigError(f"cannot read secret file {self.file}: {exc.strerror}") from None
-
-
-class NotifierConfigError(Exception):
+class NotifierConfigError(ConfigError):
     """A notifier cannot be built from its configuration (message names no secret)."""
+
+    def __init__(self, problems: list[str] | str):
+        super().__init__("notifiers", problems)
 
 
 def post_json(url: str, body: dict, timeout: float, headers: dict[str, str] | None = None,
@@ -127,13 +104,6 @@ def utf8_truncate(text: str, max_bytes: int, tail: str) -> str:
     cut = raw[:max(room, 0)].decode("utf-8", errors="ignore")
     cut = cut[:cut.rfind("\n")] if "\n" in cut else cut
     return cut + tail
-
-
-class IMSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str
-    timeout_seconds: float = Field(10, gt=0)
 
 
 def body_text(msg: Message, max_bytes: int) -> str:

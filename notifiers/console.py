@@ -10,13 +10,12 @@ Configuration example::
 from __future__ import annotations
 
 import sys
-from typing import Literal, TextIO
+from typing import TextIO
 
-from .base import IMSettings, Message, SendResult
+from .base import Message, SendResult
+from .config import ConsoleSettings
 
 
-class ConsoleSettings(IMSettings):
-    type: Literal["console"] = "console"
 
 
 class ConsoleNotifier:

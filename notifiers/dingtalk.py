@@ -21,26 +21,21 @@ import hashlib
 import hmac
 import time
 import urllib.parse
-from typing import Literal
 
-from pydantic import Field
-
-from .base import IMSettings, Message, SecretRef, SendResult, body_text, classify, post_json
+from .base import Message, SendResult, body_text, classify, post_json
+from .config import DingTalkSettings
 
 
-class DingTalkSettings(IMSettings):
-    type: Literal["dingtalk"] = "dingtalk"
-    url: str = "https://oapi.dingtalk.com/robot/send"
-    access_token: SecretRef
-    secret: SecretRef | None = None  # 加签; without it the robot must use keywords or IP allow-lists
-    max_bytes: int = Field(18000, ge=500, le=20000)
 
 
 class DingTalkNotifier:
+    # Sends per window (count, seconds), below the platform's own limit; the relay keeps to them.
+    rate_limits = [(18, 60.0)]
+
     def __init__(self, cfg: DingTalkSettings):
         self.cfg, self.name = cfg, cfg.name
-        self._token = cfg.access_token.value()
-        self._secret = cfg.secret.value() if cfg.secret else None
+        self._token = cfg.access_token.reveal(f"notifiers.{cfg.name}.access_token")
+        self._secret = cfg.secret.reveal(f"notifiers.{cfg.name}.secret") if cfg.secret else None
 
     def signed_url(self, now_ms: int) -> str:
         q = {"access_token": self._token}

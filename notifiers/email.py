@@ -25,30 +25,17 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import Literal
 
-from pydantic import Field
-
-from .base import IMSettings, Message, SecretRef, SendResult
+from .base import Message, SendResult
+from .config import EmailSettings
 
 
-class EmailSettings(IMSettings):
-    type: Literal["email"] = "email"
-    host: str
-    port: int = Field(587, ge=1, le=65535)
-    security: Literal["starttls", "ssl", "none"] = "starttls"
-    username: str = ""
-    password: SecretRef | None = None
-    sender: str
-    timeout_seconds: float = Field(30, gt=0)
-    # a CA bundle for a private CA; empty = the system's
-    ca_file: str = ""
 
 
 class EmailNotifier:
     def __init__(self, cfg: EmailSettings):
         self.cfg, self.name = cfg, cfg.name
-        self._password = cfg.password.value() if cfg.password else None
+        self._password = cfg.password.reveal(f"notifiers.{cfg.name}.password") if cfg.password else None
 
     def build(self, msg: Message) -> EmailMessage:
         m = EmailMessage()

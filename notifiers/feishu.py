@@ -21,19 +21,11 @@ import hashlib
 import hmac
 import time
 import urllib.parse
-from typing import Literal
 
-from pydantic import Field
-
-from .base import IMSettings, Message, SecretRef, SendResult, body_text, classify, post_json
+from .base import Message, SendResult, body_text, classify, post_json
+from .config import FeishuSettings
 
 
-class FeishuSettings(IMSettings):
-    type: Literal["feishu"] = "feishu"
-    url: str = "https://open.feishu.cn/open-apis/bot/v2/hook"
-    hook: SecretRef  # the last part of the webhook URL
-    secret: SecretRef | None = None  # 签名校验
-    max_bytes: int = Field(18000, ge=500, le=19000)  # the request body is limited to 20 KB
 
 
 def feishu_sign(secret: str, ts: int) -> str:
@@ -42,10 +34,13 @@ def feishu_sign(secret: str, ts: int) -> str:
 
 
 class FeishuNotifier:
+    # Sends per window (count, seconds), below the platform's own limit; the relay keeps to them.
+    rate_limits = [(4, 1.0), (90, 60.0)]
+
     def __init__(self, cfg: FeishuSettings):
         self.cfg, self.name = cfg, cfg.name
-        self._hook = cfg.hook.value()
-        self._secret = cfg.secret.value() if cfg.secret else None
+        self._hook = cfg.hook.reveal(f"notifiers.{cfg.name}.hook")
+        self._secret = cfg.secret.reveal(f"notifiers.{cfg.name}.secret") if cfg.secret else None
 
     def send(self, msg: Message) -> SendResult:
         body: dict = {"msg_type": "post", "content": {"post": {"zh_cn": {

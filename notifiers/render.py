@@ -8,24 +8,18 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 import base64
 import io
+from decimal import Decimal
 from pathlib import Path
 
 import jinja2
 
+from rightsizer.format import DIM_ZH, KIND_ZH, size_zh
 from rightsizer.settings import Settings
 
 TEMPLATES = Path(__file__).parent / "templates"
-KIND_ZH = {"shrink": "核减", "expand": "扩容", "release": "释放", "undeployed": "逾期未部署", "unregistered": "未备案"}
-DIM_ZH = {"cpu": "CPU", "memory": "内存", "disk": "硬盘", "": ""}
-
-
-def _size(s: dict | None) -> str:
-    if not s:
-        return "—"
-    return f"{s['vcpus']}核/{s['ram_gib']:g}GiB/{s['disk_gib']:g}GiB"
+NOTICE_KINDS = ("shrink", "expand", "release", "undeployed", "unregistered")  # the order a notice lists them
 
 
 def _env(templates_dir: Path | None) -> jinja2.Environment:
@@ -43,14 +37,14 @@ def render(notice: dict, found: list[dict], settings: Settings) -> tuple[str, di
         items.append({
             "server_id": f["server_id"], "kind_zh": KIND_ZH.get(f["kind"], f["kind"]),
             "dimension_zh": DIM_ZH.get(f.get("dimension") or "", ""),
-            "current": _size(f.get("current")), "recommended": _size(f.get("recommended")),
+            "current": size_zh(f.get("current")), "recommended": size_zh(f.get("recommended")),
             "observed": "—" if obs is None else f"{obs:.1f}%",
             "threshold": "—" if f.get("threshold") is None else f"{f['threshold']:g}%",
             # an expansion costs money: shown as such, never as a negative saving
             "saving": f"{saving:,.2f}" if saving >= 0 else f"增加 {-saving:,.2f}",
             "cost": f"{-saving:,.2f}" if saving < 0 else "",
         })
-    kinds = [KIND_ZH[k] for k in KIND_ZH if any(f["kind"] == k for f in found)]
+    kinds = [KIND_ZH[k] for k in NOTICE_KINDS if any(f["kind"] == k for f in found)]
     windows = [f.get("evidence", {}).get("window") for f in found if f.get("evidence", {}).get("window")]
     window = f"{windows[0]['start'][:10]} 至 {windows[0]['end'][:10]}" if windows else "—"
     link = f"{s.link_base.rstrip('/')}/{notice['id']}" if s.link_base else ""

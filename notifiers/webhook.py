@@ -22,15 +22,11 @@ import hmac
 import json
 import time
 import urllib.parse
-from typing import Literal
 
-from .base import IMSettings, Message, SecretRef, SendResult, http_failure, post_json
+from .base import Message, SendResult, http_failure, post_json
+from .config import WebhookSettings
 
 
-class WebhookSettings(IMSettings):
-    type: Literal["webhook"] = "webhook"
-    url: str
-    secret: SecretRef | None = None
 
 
 class WebhookNotifier:
@@ -38,7 +34,7 @@ class WebhookNotifier:
 
     def __init__(self, cfg: WebhookSettings):
         self.cfg, self.name = cfg, cfg.name
-        self._secret = cfg.secret.value() if cfg.secret else None
+        self._secret = cfg.secret.reveal(f"notifiers.{cfg.name}.secret") if cfg.secret else None
 
     def send(self, msg: Message) -> SendResult:
         raw = json.dumps({"key": msg.key, "subject": msg.subject, "text": msg.text, "markdown": msg.markdown,

@@ -15,24 +15,20 @@ Configuration example::
 from __future__ import annotations
 
 import urllib.parse
-from typing import Literal
 
-from pydantic import Field
-
-from .base import IMSettings, Message, SecretRef, SendResult, body_text, classify, post_json
+from .base import Message, SendResult, body_text, classify, post_json
+from .config import WeComSettings
 
 
-class WeComSettings(IMSettings):
-    type: Literal["wecom"] = "wecom"
-    url: str = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
-    key: SecretRef
-    max_bytes: int = Field(4096, ge=500, le=4096)  # markdown content limit, UTF-8 bytes
 
 
 class WeComNotifier:
+    # Sends per window (count, seconds), below the platform's own limit; the relay keeps to them.
+    rate_limits = [(18, 60.0)]
+
     def __init__(self, cfg: WeComSettings):
         self.cfg, self.name = cfg, cfg.name
-        self._key = cfg.key.value()
+        self._key = cfg.key.reveal(f"notifiers.{cfg.name}.key")
 
     def send(self, msg: Message) -> SendResult:
         body = {"msgtype": "markdown", "markdown": {"content": body_text(msg, self.cfg.max_bytes)}}

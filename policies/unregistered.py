@@ -17,8 +17,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from collectors.csv_import import RegisteredSystem
-from rightsizer.models import Finding, Kind, Server
+from rightsizer.models import Finding, Kind, RegisteredSystem, Server
 from rightsizer.settings import Settings
 
 from . import sizing

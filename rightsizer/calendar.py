@@ -21,9 +21,9 @@ from pathlib import Path
 
 import chinese_calendar
 
+from .errors import CalendarError
 
-class CalendarError(Exception):
-    """A day the calendar cannot classify, or a broken override file."""
+__all__ = ["CalendarError", "WorkCalendar"]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """``rightsizer demo``: simulate a city's cloud and run the whole job on it.
 
 simulation -> local sample store (numpy on disk) -> summaries -> findings ->
-SQLite store, then a per-department table and the total monthly waste.
+SQLite store, then a per-department table and the total monthly waste, then one notice
+per department delivered to a console notifier. It calls the same jobs as the CLI.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from pathlib import Path
 
 from collectors.simulate import DEMO_FLAVORS, simulate_city
 
-from . import engine, report
+from . import engine, tables
 from .calendar import WorkCalendar
+from .db import Store
+from .jobs import admin, evaluate, notices, relay
 from .samplestore import SampleStore
-from .settings import load_settings
-from .store import Store
+from .settings import DepartmentContacts, load_settings
 
 
 def run(out: Path, servers: int, seed: int, at_text: str, config: str | None) -> int:
@@ -37,21 +39,21 @@ def run(out: Path, servers: int, seed: int, at_text: str, config: str | None) ->
     grid = samples.read(ids, city.grid.start, city.grid.step, city.grid.slots)
     ev = engine.evaluate(city.servers, grid, at, settings, cal)
     t_eval = time.perf_counter()
-    store = Store(f"sqlite:///{(out / 'rightsizer.db').resolve()}")
+    store = Store.open(f"sqlite:///{(out / 'rightsizer.db').resolve()}")
     digest = hashlib.sha256(f"simulate:{seed}:{servers}".encode()).hexdigest()
-    engine.record(store, ev, f"simulate:seed={seed}", digest, settings)
+    evaluate.record(store, ev, f"simulate:seed={seed}", digest, settings)
     t_store = time.perf_counter()
 
     per_dept = Counter(s.department for s in city.servers)
     print(f"rightsizer demo: {servers} simulated servers in {len(per_dept)} departments, "
           f"{settings.window.days} days of {settings.window.step_seconds // 60}-minute samples, window ending {at}")
     print()
-    print(report.department_table(ev.findings, dict(per_dept)))
+    print(tables.department_table(ev.findings, dict(per_dept)))
     print()
     kinds = Counter(f.kind.value for f in ev.findings)
     print("findings: " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
-    print(f"total monthly waste: {report.money(report.monthly_waste(ev.findings))} CNY "
-          f"(每月财政资金浪费 {report.money(report.monthly_waste(ev.findings))} 元)")
+    print(f"total monthly waste: {tables.money(tables.monthly_waste(ev.findings))} CNY "
+          f"(每月财政资金浪费 {tables.money(tables.monthly_waste(ev.findings))} 元)")
     t_n0 = time.perf_counter()
     first_text, n_notices, sent = _notices(store, settings, cal, at, out, sorted(per_dept))
     t_notices = time.perf_counter()
@@ -72,28 +74,16 @@ def run(out: Path, servers: int, seed: int, at_text: str, config: str | None) ->
 
 def _notices(store: Store, settings, cal: WorkCalendar, at: datetime, out: Path, departments: list[str]):
     """Issue one notice per department and deliver them to a console notifier writing to a file."""
-    from notifiers.console import ConsoleNotifier, ConsoleSettings
-    from notifiers.render import render
-
-    from . import outbox
-    from .settings import DepartmentContacts
+    from notifiers.config import ConsoleSettings
+    from notifiers.console import ConsoleNotifier
 
     if not settings.notifiers:  # the demo's own routing: every department to the console
         settings = settings.model_copy(update={
             "notifiers": [{"name": "console", "type": "console"}],
             "departments": {d: DepartmentContacts(channels=["console"]) for d in departments}})
-    issued = outbox.issue(store, settings, at, render)
+    issued = notices.issue(store, settings, at)
     with (out / "notices.txt").open("a", encoding="utf-8") as fh:  # a rerun adds, never erases
         console = ConsoleNotifier(ConsoleSettings(name="console"), fh)
-        report = outbox.relay(store, settings, {"console": console}, cal, lambda: at)
-    first = ""
-    if issued:
-        import json
-
-        import sqlalchemy as sa
-
-        with store.engine.connect() as conn:
-            body = conn.execute(sa.select(outbox.deliveries.c.body).where(
-                outbox.deliveries.c.notice_id == issued[0].notice_id).limit(1)).scalar()
-        first = json.loads(body)["text"] if body else ""
+        report = relay.deliver(store, settings, cal, lambda: at, notifiers={"console": console})
+    first = admin.notice(store, issued[0].notice_id).text if issued else ""
     return first, len(issued), report.sent

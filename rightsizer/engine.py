@@ -1,7 +1,7 @@
-"""The pipeline: inventory + samples -> summaries -> findings -> store.
+"""The pure pipeline: inventory + samples (or summaries) -> policies -> findings.
 
-:func:`evaluate` is pure (no I/O, ``at`` passed in); :func:`run` also records the
-result in the store, all in one transaction.
+No I/O and no clock (``at`` is passed in); :mod:`rightsizer.jobs.evaluate` reads the
+sources and records the result in the store.
 """
 
 from __future__ import annotations
@@ -10,14 +10,12 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from collectors.csv_import import RegisteredSystem
 from policies import evaluate_server
 from policies.unregistered import find_unregistered
 
 from .calendar import WorkCalendar
-from .models import Finding, Server, UsageSummary
+from .models import Finding, RegisteredSystem, Server, UsageSummary
 from .settings import Settings
-from .store import Store
 from .summaries import SampleGrid, summarise
 
 
@@ -55,22 +53,3 @@ def run_key(source_digest: str, at: datetime, settings: Settings) -> str:
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()
-
-
-def record(store: Store, ev: Evaluation, source: str, source_digest: str, settings: Settings) -> int:
-    return store.record_run(run_key(source_digest, ev.at, settings), source, ev.at, ev.servers, ev.summaries,
-                            ev.findings)
-
-
-def file_digest(*paths) -> str:
-    h = hashlib.sha256()
-    for p in paths:
-        with open(p, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-        h.update(b"\0")
-    return h.hexdigest()
-
-
-def text_digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()

@@ -49,6 +49,16 @@ class Server:
 
 
 @dataclass(frozen=True)
+class RegisteredSystem:
+    """A system in the registered-system catalogue (备案)."""
+
+    system_id: str
+    name: str
+    department: str
+    filing_no: str  # 备案号
+
+
+@dataclass(frozen=True)
 class UsageSummary:
     """Statistics of one server over one window. ``None`` means "no data", never zero."""
 

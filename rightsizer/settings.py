@@ -6,7 +6,6 @@ lists them all. A typo is an error with its key path, never a silent default.
 
 from __future__ import annotations
 
-import os
 import re
 import tomllib
 from decimal import Decimal
@@ -14,21 +13,17 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
 
-from collectors.gnocchi import GnocchiSettings
-from collectors.influxdb import InfluxDBSettings
-from collectors.openstack import OpenStackSettings
-from collectors.prometheus import PrometheusSettings
+# Plugin settings are pydantic-only modules: loading a configuration never loads plugin code.
+import collectors
+import notifiers
+from collectors.config import OpenStackSettings
 
+from .errors import ConfigError
+from .secrets import SecretRef, legacy_secret
 
-class ConfigError(Exception):
-    """A configuration file that cannot be used; ``problems`` holds one line per error."""
-
-    def __init__(self, path: str, problems: list[str]):
-        self.path = path
-        self.problems = problems
-        super().__init__("\n".join(f"{path}: {p}" for p in problems))
+__all__ = ["ConfigError", "Settings", "load_settings", "parse_settings"]
 
 
 class _Model(BaseModel):
@@ -37,34 +32,18 @@ class _Model(BaseModel):
 
 class StoreSettings(_Model):
     state_dir: Path = Path("/var/lib/rightsizer")
-    # SQLAlchemy URL; empty means SQLite at <state_dir>/rightsizer.db.
-    url: str = ""
-    # Read the URL (it may hold a password) from an environment variable or a file instead.
-    url_env: str = ""
-    url_file: Path | None = None
+    # SQLAlchemy URL; empty means SQLite at <state_dir>/rightsizer.db. A URL with a password
+    # comes from the environment or a file: url = { env = "RIGHTSIZER_DB_URL" } (or { file = … };
+    # the older url_env / url_file keys mean the same).
+    url: str | SecretRef = ""
 
-    @model_validator(mode="after")
-    def _one_source(self) -> "StoreSettings":
-        given = [n for n, v in (("url", self.url), ("url_env", self.url_env), ("url_file", self.url_file)) if v]
-        if len(given) > 1:
-            raise ValueError(f"give only one of url, url_env, url_file (got {', '.join(given)})")
-        return self
+    _legacy = model_validator(mode="before")(lambda data: legacy_secret(data, "url"))
 
     def resolved_url(self) -> str:
         """The database URL. Never logged: it may carry a password."""
-        if self.url_env:
-            value = os.environ.get(self.url_env, "")
-            if not value:
-                raise ConfigError("store.url_env", [f"environment variable {self.url_env} is not set or empty"])
-            return value
-        if self.url_file:
-            try:
-                return self.url_file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError("store.url_file", [f"cannot read {self.url_file}: {exc.strerror}"]) from None
-        if self.url:
-            return self.url
-        return f"sqlite:///{self.state_dir / 'rightsizer.db'}"
+        if isinstance(self.url, SecretRef):
+            return self.url.reveal("store.url")
+        return self.url or f"sqlite:///{self.state_dir / 'rightsizer.db'}"
 
 
 class CalendarSettings(_Model):
@@ -134,13 +113,23 @@ class PriceSettings(_Model):
     cny_per_disk_gib_month: Decimal = Field(Decimal("0.5"), ge=0)
 
 
-class MetricsSettings(_Model):
-    """Where usage comes from when ``evaluate`` is given no --samples/--prometheus/--influxdb."""
+class _MetricsBase(_Model):
+    """Where usage comes from when ``evaluate`` is given no --samples or source option."""
 
-    source: Literal["none", "prometheus", "influxdb", "gnocchi"] = "none"
-    prometheus: PrometheusSettings = PrometheusSettings()
-    influxdb: InfluxDBSettings = InfluxDBSettings()
-    gnocchi: GnocchiSettings = GnocchiSettings()
+    source: str = "none"
+
+    @field_validator("source")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v != "none" and v not in collectors.REGISTRY:
+            raise ValueError(f"unknown source {v!r} (one of none, {', '.join(collectors.REGISTRY)})")
+        return v
+
+
+# [metrics]: `source` and one section per usage source of the collector registry.
+MetricsSettings = create_model(
+    "MetricsSettings", __base__=_MetricsBase,
+    **{name: (collectors.settings_model(name), collectors.settings_model(name)()) for name in collectors.REGISTRY})
 
 
 class InventorySettings(_Model):
@@ -248,8 +237,6 @@ class Settings(_Model):
     @field_validator("notifiers")
     @classmethod
     def _notifier_blocks(cls, v: list[dict]) -> list[dict]:
-        from notifiers import REGISTRY
-
         names = set()
         for i, block in enumerate(v):
             name, kind = block.get("name"), block.get("type")
@@ -258,10 +245,10 @@ class Settings(_Model):
             if name in names:
                 raise ValueError(f"[{i}]: notifier name {name!r} is used twice")
             names.add(name)
-            if kind not in REGISTRY:
-                raise ValueError(f"{name}: unknown type {kind!r} (one of {', '.join(REGISTRY)})")
+            if kind not in notifiers.REGISTRY:
+                raise ValueError(f"{name}: unknown type {kind!r} (one of {', '.join(notifiers.REGISTRY)})")
             try:
-                REGISTRY[kind][0].model_validate(block)
+                notifiers.settings_model(kind).model_validate(block)
             except ValidationError as exc:
                 problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
                 raise ValueError(f"{name}: {problems}") from None

@@ -44,3 +44,11 @@ class FakeSampler:
         if mountpoint not in self.disks:
             raise FileNotFoundError(2, "No such file or directory")
         return self.disks[mountpoint]
+
+
+def record_sync(store, source, at, inventory):
+    """An inventory sync recorded as `rightsizer inventory sync` records it (without OpenStack)."""
+    from rightsizer.db import inventory as db_inventory
+
+    with store.begin() as conn:
+        return db_inventory.record_sync(conn, source, at, inventory)

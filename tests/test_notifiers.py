@@ -7,7 +7,9 @@ from email import policy
 
 import pytest
 
-from notifiers import NotifierConfigError, build
+from notifiers import build
+from notifiers.base import NotifierConfigError
+from rightsizer.errors import ConfigError
 from notifiers.base import Attachment, Message
 
 from fake_im import FakeIM
@@ -121,7 +123,7 @@ def test_config_errors_name_the_field_not_the_secret(secrets):
         build({"name": "x", "type": "sms"})
     with pytest.raises(NotifierConfigError, match=r"access_token: Field required"):
         build({"name": "x", "type": "dingtalk"})
-    with pytest.raises(NotifierConfigError, match="RS_NOT_SET is not set"):
+    with pytest.raises(ConfigError, match=r"notifiers\.x\.key: environment variable RS_NOT_SET is not set"):
         build({"name": "x", "type": "wecom", "key": {"env": "RS_NOT_SET"}})
 
 
@@ -252,10 +254,10 @@ def test_a_notice_reaches_a_real_smtp_server_with_html_and_the_xlsx_server_list(
     from openpyxl import load_workbook
 
     from notifiers.render import render
-    from rightsizer import outbox
+    from rightsizer.jobs import notices, relay
     from rightsizer.calendar import WorkCalendar
     from rightsizer.settings import parse_settings
-    from rightsizer.store import Store
+    from rightsizer.db import Store
 
     from helpers import AT
     from test_outbox import EDU, LOW, run
@@ -263,10 +265,10 @@ def test_a_notice_reaches_a_real_smtp_server_with_html_and_the_xlsx_server_list(
     handler, port = smtp
     s = parse_settings({"notifiers": [mail_block(port)],
                         "departments": {EDU: {"channels": ["mail"], "emails": ["it@edu.example.gov.cn"]}}})
-    store = Store(f"sqlite:///{tmp_path / 'rs.db'}")
+    store = Store.open(f"sqlite:///{tmp_path / 'rs.db'}")
     run(store, s, [("e1", EDU, LOW)])
-    outbox.issue(store, s, AT, render)
-    report = outbox.relay(store, s, {"mail": build(mail_block(port))}, WorkCalendar(), lambda: AT)
+    notices.issue(store, s, AT, render)
+    report = relay.deliver(store, s, WorkCalendar(), lambda: AT, notifiers={"mail": build(mail_block(port))})
     assert report.sent == 1
     (rcpts, raw), = handler.messages
     assert rcpts == ["it@edu.example.gov.cn"]

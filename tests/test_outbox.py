@@ -4,21 +4,24 @@ from __future__ import annotations
 import io
 import random
 from decimal import Decimal
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from notifiers.base import SendResult
-from notifiers.console import ConsoleNotifier, ConsoleSettings
+from notifiers.config import ConsoleSettings
+from notifiers.console import ConsoleNotifier
 from notifiers.render import render
-from rightsizer import outbox, sweep
+from rightsizer.db import schema
+from rightsizer.jobs import admin, notices, relay
 from rightsizer.calendar import WorkCalendar
-from rightsizer.engine import Evaluation, record
+from rightsizer.engine import Evaluation
+from rightsizer.jobs.evaluate import record
 from rightsizer.settings import parse_settings
-from rightsizer.store import Store
+from rightsizer.db import Store
 
-from helpers import AT, TZ, make_server, make_summary
+from helpers import AT, TZ, make_server, make_summary, record_sync
 
 
 def settings(**extra):
@@ -68,21 +71,21 @@ LOW = {"cpu": 5.0, "mem": 10.0, "disk": 20.0}  # shrink in all three
 
 @pytest.fixture
 def store(tmp_path):
-    return Store(f"sqlite:///{tmp_path / 'rs.db'}")
+    return Store.open(f"sqlite:///{tmp_path / 'rs.db'}")
 
 
 def test_one_numbered_notice_per_department_and_recurring_findings_send_nothing_new(store):
     s = settings()
     run(store, s, [("e1", EDU, LOW), ("e2", EDU, LOW), ("h1", HEALTH, LOW), ("ok", EDU, {})])
-    issued = outbox.issue(store, s, AT, render)
+    issued = notices.issue(store, s, AT, render)
     assert [(i.number, i.department, i.items) for i in issued] == [  # departments in a stable order
         ("平大数据调〔2026〕第0001号", HEALTH, 3), ("平大数据调〔2026〕第0002号", EDU, 6)]
     # the same findings in the next run: no new notice, no new message
     run(store, s, [("e1", EDU, LOW), ("e2", EDU, LOW), ("h1", HEALTH, LOW)], at=AT + timedelta(days=1), key="r2")
-    assert outbox.issue(store, s, AT + timedelta(days=1), render) == []
+    assert notices.issue(store, s, AT + timedelta(days=1), render) == []
     # a new finding for education: a follow-up notice, numbered on
     run(store, s, [("e1", EDU, LOW), ("e3", EDU, {"cpu": 90.0})], at=AT + timedelta(days=2), key="r3")
-    follow, = outbox.issue(store, s, AT + timedelta(days=2), render)
+    follow, = notices.issue(store, s, AT + timedelta(days=2), render)
     assert follow.number == "平大数据调〔2026〕第0003号" and follow.follows == "平大数据调〔2026〕第0002号"
 
 
@@ -94,15 +97,15 @@ def test_numbers_are_never_reused_even_after_a_failed_issue(store, monkeypatch):
         raise RuntimeError("template broke")
 
     with pytest.raises(RuntimeError):
-        outbox.issue(store, s, AT, broken)  # the transaction rolls back: no notice, no delivery
+        notices.issue(store, s, AT, broken)  # the transaction rolls back: no notice, no delivery
     with store.engine.connect() as c:
-        assert c.execute(sa.select(sa.func.count()).select_from(outbox.notices)).scalar() == 0
-    first, = outbox.issue(store, s, AT, render)
+        assert c.execute(sa.select(sa.func.count()).select_from(schema.notices)).scalar() == 0
+    first, = notices.issue(store, s, AT, render)
     assert first.number.endswith("第0001号")
     run(store, s, [("h1", HEALTH, LOW)], key="r2")
-    second, = outbox.issue(store, s, AT, render)
+    second, = notices.issue(store, s, AT, render)
     assert second.number.endswith("第0002号")
-    next_year, = (run(store, s, [("h2", HEALTH, LOW)], key="r3"), outbox.issue(store, s, AT.replace(year=2027),
+    next_year, = (run(store, s, [("h2", HEALTH, LOW)], key="r3"), notices.issue(store, s, AT.replace(year=2027),
                                                                                 render))[1]
     assert next_year.number == "平大数据调〔2027〕第0001号"
 
@@ -110,9 +113,9 @@ def test_numbers_are_never_reused_even_after_a_failed_issue(store, monkeypatch):
 def test_routing_a_department_only_ever_reaches_its_own_channels(store):
     s = settings()
     run(store, s, [(f"e{i}", EDU, LOW) for i in range(3)] + [(f"h{i}", HEALTH, LOW) for i in range(3)])
-    outbox.issue(store, s, AT, render)
+    notices.issue(store, s, AT, render)
     rec = {n: Recorder(n) for n in ("edu-im", "health-im", "centre", "ops")}
-    outbox.relay(store, s, rec, WorkCalendar(), Clock(AT))
+    relay.deliver(store, s, WorkCalendar(), Clock(AT), notifiers=rec)
     assert all(EDU in m.subject and "h0" not in m.text for m in rec["edu-im"].sent)
     assert all(HEALTH in m.subject and "e0" not in m.text for m in rec["health-im"].sent)
     assert len(rec["edu-im"].sent) == 1 and len(rec["health-im"].sent) == 1 and len(rec["centre"].sent) == 2
@@ -122,11 +125,11 @@ def test_delivery_sets_the_due_date_by_working_days(store):
     s = settings()
     delivered = datetime(2026, 9, 28, 10, 0, tzinfo=TZ)
     run(store, s, [("e1", EDU, LOW)], at=delivered)
-    outbox.issue(store, s, delivered, render)
-    outbox.relay(store, s, {"edu-im": Recorder("edu-im"), "centre": Recorder("c")}, WorkCalendar(), Clock(delivered))
+    notices.issue(store, s, delivered, render)
+    relay.deliver(store, s, WorkCalendar(), Clock(delivered), notifiers={"edu-im": Recorder("edu-im"), "centre": Recorder("c")})
     with store.engine.connect() as c:
-        n = c.execute(sa.select(outbox.notices)).first()
-        events = c.execute(sa.select(outbox.notice_events.c.to_status)).scalars().all()
+        n = c.execute(sa.select(schema.notices)).first()
+        events = c.execute(sa.select(schema.notice_events.c.to_status)).scalars().all()
     assert n.status == "delivered" and n.due_date == "2026-10-16"  # National Day week is not counted
     assert events == ["issued", "delivered"]
 
@@ -135,12 +138,12 @@ def test_a_year_the_calendar_does_not_know_holds_the_deadline_and_alerts(store):
     s = settings()
     late = datetime(2027, 12, 20, 10, 0, tzinfo=TZ)
     run(store, s, [("e1", EDU, LOW)], at=late)
-    outbox.issue(store, s, late, render)
+    notices.issue(store, s, late, render)
     ops = Recorder("ops")
-    outbox.relay(store, s, {"edu-im": Recorder("e"), "centre": Recorder("c"), "ops": ops}, WorkCalendar(), Clock(late))
-    outbox.relay(store, s, {"ops": ops}, WorkCalendar(), Clock(late))
+    relay.deliver(store, s, WorkCalendar(), Clock(late), notifiers={"edu-im": Recorder("e"), "centre": Recorder("c"), "ops": ops})
+    relay.deliver(store, s, WorkCalendar(), Clock(late), notifiers={"ops": ops})
     with store.engine.connect() as c:
-        n = c.execute(sa.select(outbox.notices)).first()
+        n = c.execute(sa.select(schema.notices)).first()
     assert n.status == "delivered" and n.due_date is None and "no data for 2027" in n.hold_reason
     assert any("deadline held" in m.text for m in ops.sent)
 
@@ -148,18 +151,18 @@ def test_a_year_the_calendar_does_not_know_holds_the_deadline_and_alerts(store):
 def test_outage_retries_with_backoff_then_dead_letter_and_alert(store):
     s = settings()
     run(store, s, [("e1", EDU, LOW)])
-    outbox.issue(store, s, AT, render)
+    notices.issue(store, s, AT, render)
     down = SendResult(False, True, "edu-im: network error")
     edu, ops = Recorder("edu-im", [down, down, down]), Recorder("ops")
     rec = {"edu-im": edu, "centre": Recorder("c"), "ops": ops}
     clock, rng = Clock(AT), random.Random(1)
     for _ in range(10):  # bounded: the relay runs a few rounds while time passes
-        outbox.relay(store, s, rec, WorkCalendar(), clock, rng=rng)
+        relay.deliver(store, s, WorkCalendar(), clock, notifiers=rec, rng=rng)
         clock.t += timedelta(minutes=5)
     assert len(edu.sent) == 3  # max_attempts, then it stops
     assert len({m.key for m in edu.sent}) == 1  # one idempotency key across retries
     with store.engine.connect() as c:
-        d = c.execute(sa.select(outbox.deliveries).where(outbox.deliveries.c.channel == "edu-im")).first()
+        d = c.execute(sa.select(schema.deliveries).where(schema.deliveries.c.channel == "edu-im")).first()
     assert d.status == "dead" and "network error" in d.last_error
     assert any("could not be delivered" in m.text for m in ops.sent)
 
@@ -167,24 +170,24 @@ def test_outage_retries_with_backoff_then_dead_letter_and_alert(store):
 def test_rate_limit_answer_waits_for_the_window_and_config_error_is_dead_at_once(store):
     s = settings()
     run(store, s, [("e1", EDU, LOW), ("h1", HEALTH, LOW)])
-    outbox.issue(store, s, AT, render)
+    notices.issue(store, s, AT, render)
     edu = Recorder("edu-im", [SendResult(False, True, "rate limited", retry_after_seconds=60)])
     health = Recorder("health-im", [SendResult(False, False, "configuration error (errcode 310000)")])
     clock = Clock(AT)
     rec = {"edu-im": edu, "health-im": health, "centre": Recorder("c"), "ops": Recorder("ops")}
-    outbox.relay(store, s, rec, WorkCalendar(), clock)
+    relay.deliver(store, s, WorkCalendar(), clock, notifiers=rec)
     clock.t += timedelta(seconds=30)
-    outbox.relay(store, s, rec, WorkCalendar(), clock)
+    relay.deliver(store, s, WorkCalendar(), clock, notifiers=rec)
     assert len(edu.sent) == 1  # not before the window
     clock.t += timedelta(seconds=31)
-    outbox.relay(store, s, rec, WorkCalendar(), clock)
+    relay.deliver(store, s, WorkCalendar(), clock, notifiers=rec)
     assert len(edu.sent) == 2 and len(health.sent) == 1
 
 
 def test_a_relay_killed_after_sending_resends_with_the_same_key_and_a_restart_sends_nothing_twice(store):
     s = settings()
     run(store, s, [("e1", EDU, LOW)])
-    outbox.issue(store, s, AT, render)
+    notices.issue(store, s, AT, render)
 
     class Crash(BaseException):
         pass
@@ -196,16 +199,16 @@ def test_a_relay_killed_after_sending_resends_with_the_same_key_and_a_restart_se
 
     first = DiesAfterSending("edu-im")
     with pytest.raises(Crash):
-        outbox.relay(store, s, {"edu-im": first, "centre": Recorder("c")}, WorkCalendar(), Clock(AT))
+        relay.deliver(store, s, WorkCalendar(), Clock(AT), notifiers={"edu-im": first, "centre": Recorder("c")})
     again = Recorder("edu-im")
     rec = {"edu-im": again, "centre": Recorder("c")}
-    outbox.relay(store, s, rec, WorkCalendar(), Clock(AT + timedelta(seconds=10)))
+    relay.deliver(store, s, WorkCalendar(), Clock(AT + timedelta(seconds=10)), notifiers=rec)
     assert again.sent == []  # the lease still holds: nobody else sends it meanwhile
-    outbox.relay(store, s, rec, WorkCalendar(), Clock(AT + timedelta(seconds=s.notices.lease_seconds + 1)))
+    relay.deliver(store, s, WorkCalendar(), Clock(AT + timedelta(seconds=s.notices.lease_seconds + 1)), notifiers=rec)
     assert [m.key for m in again.sent] == [first.sent[0].key]  # at most a duplicate, same key
     assert again.sent[0].message_id == first.sent[0].message_id
     later = Recorder("edu-im")
-    outbox.relay(store, s, {"edu-im": later, "centre": Recorder("c")}, WorkCalendar(), Clock(AT + timedelta(hours=1)))
+    relay.deliver(store, s, WorkCalendar(), Clock(AT + timedelta(hours=1)), notifiers={"edu-im": later, "centre": Recorder("c")})
     assert later.sent == []  # a restart does not resend what was sent
 
 
@@ -219,7 +222,7 @@ def test_console_shows_the_formal_notice():
                              "monthly_saving_cny": "420", "evidence": {}}], s)
     out = io.StringIO()
     ConsoleNotifier(ConsoleSettings(name="console"), out).send(
-        __import__("notifiers").Message(key="k", subject=subject, text=body["text"]))
+        __import__("notifiers.base").base.Message(key="k", subject=subject, text=body["text"]))
     text = out.getvalue()
     for part in ("平大数据调〔2026〕第0012号", "市教育和体育局：", "《平度市电子政务和政务数据管理办法》第十三条",
                  "8核/16GiB/200GiB", "1核/16GiB/200GiB", "420.00", "10 个工作日", "张三 0532-8888",
@@ -270,7 +273,7 @@ def test_cli_sweep_deliver_list_show_ack_withdraw(tmp_path, capsys):
 
 def _deliver_all(store, s, at):
     rec = {n: Recorder(n) for n in ("edu-im", "health-im", "centre", "ops", "leaders")}
-    outbox.relay(store, s, rec, WorkCalendar(), Clock(at))
+    relay.deliver(store, s, WorkCalendar(), Clock(at), notifiers=rec)
     return rec
 
 
@@ -283,20 +286,20 @@ def test_sweep_verifies_rectification_from_the_inventory_not_from_an_ack(store):
     day0 = datetime(2026, 9, 28, 10, 0, tzinfo=TZ)
     srv = make_server("e1", vcpus=8, ram=16, dept=EDU)
     gone = make_server("e2", dept=EDU)
-    store.sync_inventory("cloud", day0, [(srv, "s8.16g", "ACTIVE"), (gone, "s8.16g", "ACTIVE")])
+    record_sync(store, "cloud", day0, [(srv, "s8.16g", "ACTIVE"), (gone, "s8.16g", "ACTIVE")])
     run(store, s, [("e1", EDU, {"cpu": 5.0}), ("e2", EDU, {"cpu": 0.5, "recent_cpu_p95_pct": 0.5})], at=day0)
-    sweep.sweep(store, s, WorkCalendar(), day0, render)
+    notices.sweep(store, s, WorkCalendar(), day0, render)
     _deliver_all(store, s, day0)
     # an acknowledgement alone closes nothing
-    assert sweep.sweep(store, s, WorkCalendar(), day0 + timedelta(days=1), render).rectified == 0
+    assert notices.sweep(store, s, WorkCalendar(), day0 + timedelta(days=1), render).rectified == 0
     # the department shrinks e1's CPU and releases e2; the next inventory sync shows it
-    store.sync_inventory("cloud", day0 + timedelta(days=3), [(replace(srv, size=Size(2, 16.0, 200.0)), "s2.16g",
+    record_sync(store, "cloud", day0 + timedelta(days=3), [(replace(srv, size=Size(2, 16.0, 200.0)), "s2.16g",
                                                               "ACTIVE")])
-    r = sweep.sweep(store, s, WorkCalendar(), day0 + timedelta(days=3), render)
+    r = notices.sweep(store, s, WorkCalendar(), day0 + timedelta(days=3), render)
     assert r.rectified == 2 and r.closed == ["平大数据调〔2026〕第0001号"]
     with store.engine.connect() as c:
-        items = {i.server_id: i for i in c.execute(sa.select(outbox.notice_items))}
-        status = c.execute(sa.select(outbox.notices.c.status)).scalar()
+        items = {i.server_id: i for i in c.execute(sa.select(schema.notice_items))}
+        status = c.execute(sa.select(schema.notices.c.status)).scalar()
     assert status == "rectified"
     assert Decimal(items["e1"].realised_saving_cny) == 360  # (8 - 2) vCPU x 60 CNY
     assert Decimal(items["e2"].realised_saving_cny) == 8 * 60 + 16 * 30 + 200 * Decimal("0.5")  # released
@@ -310,48 +313,48 @@ def test_sweep_reminds_before_the_due_date_then_escalates_once_overdue(store):
                  departments={EDU: {"channels": ["edu-im"], "head_emails": ["head@edu.example"]}})
     day0 = datetime(2026, 9, 28, 10, 0, tzinfo=TZ)  # due 2026-10-16
     run(store, s, [("e1", EDU, LOW)], at=day0)
-    sweep.sweep(store, s, WorkCalendar(), day0, render)
+    notices.sweep(store, s, WorkCalendar(), day0, render)
     _deliver_all(store, s, day0)
-    assert sweep.sweep(store, s, WorkCalendar(), datetime(2026, 10, 12, 9, tzinfo=TZ), render).reminded == 0
-    r = sweep.sweep(store, s, WorkCalendar(), datetime(2026, 10, 13, 9, tzinfo=TZ), render)
+    assert notices.sweep(store, s, WorkCalendar(), datetime(2026, 10, 12, 9, tzinfo=TZ), render).reminded == 0
+    r = notices.sweep(store, s, WorkCalendar(), datetime(2026, 10, 13, 9, tzinfo=TZ), render)
     assert r.reminded == 1  # three working days to go
-    assert sweep.sweep(store, s, WorkCalendar(), datetime(2026, 10, 14, 9, tzinfo=TZ), render).reminded == 0
+    assert notices.sweep(store, s, WorkCalendar(), datetime(2026, 10, 14, 9, tzinfo=TZ), render).reminded == 0
     rec = _deliver_all(store, s, datetime(2026, 10, 14, 9, tzinfo=TZ))
     assert len(rec["edu-im"].sent) == 1 and rec["edu-im"].sent[0].subject.startswith("【提醒】")
-    assert sweep.sweep(store, s, WorkCalendar(), datetime(2026, 10, 16, 18, tzinfo=TZ), render).overdue == 0
-    r = sweep.sweep(store, s, WorkCalendar(), datetime(2026, 10, 17, 9, tzinfo=TZ), render)
+    assert notices.sweep(store, s, WorkCalendar(), datetime(2026, 10, 16, 18, tzinfo=TZ), render).overdue == 0
+    r = notices.sweep(store, s, WorkCalendar(), datetime(2026, 10, 17, 9, tzinfo=TZ), render)
     assert r.overdue == 1
-    assert sweep.sweep(store, s, WorkCalendar(), datetime(2026, 10, 18, 9, tzinfo=TZ), render).overdue == 0
+    assert notices.sweep(store, s, WorkCalendar(), datetime(2026, 10, 18, 9, tzinfo=TZ), render).overdue == 0
     rec = _deliver_all(store, s, datetime(2026, 10, 17, 10, tzinfo=TZ))
     esc, = rec["leaders"].sent
     assert esc.subject.startswith("【逾期】") and esc.recipients == ("head@edu.example",)
     assert rec["edu-im"].sent == [] and rec["health-im"].sent == []
     with store.engine.connect() as c:
-        events = c.execute(sa.select(outbox.notice_events.c.to_status).order_by(outbox.notice_events.c.id)).scalars()
+        events = c.execute(sa.select(schema.notice_events.c.to_status).order_by(schema.notice_events.c.id)).scalars()
         assert list(events) == ["issued", "delivered", "delivered", "overdue", "escalated"]
 
 
 def test_a_finding_that_goes_away_by_itself_resolves_the_notice(store):
     s = settings()
     run(store, s, [("e1", EDU, LOW)])
-    sweep.sweep(store, s, WorkCalendar(), AT, render)
+    notices.sweep(store, s, WorkCalendar(), AT, render)
     _deliver_all(store, s, AT)
     run(store, s, [("e1", EDU, {})], at=AT + timedelta(days=1), key="r2")  # usage rose: nothing to do any more
-    r = sweep.sweep(store, s, WorkCalendar(), AT + timedelta(days=1), render)
+    r = notices.sweep(store, s, WorkCalendar(), AT + timedelta(days=1), render)
     assert r.resolved == 3 and r.rectified == 0 and r.closed == ["平大数据调〔2026〕第0001号"]
 
 
 def test_exemptions_hold_back_notices_until_they_expire(store):
     s = settings()
     run(store, s, [("e1", EDU, LOW), ("e2", EDU, LOW)])  # both in system 门户网站 (make_server)
-    outbox.add_exemption(store, "server", "e1", "容灾备机", "中心 王五", "2026-11-30", AT)
-    first, = outbox.issue(store, s, AT, render)
+    admin.exempt(store, AT, "server", "e1", "容灾备机", "中心 王五", date(2026, 11, 30))
+    first, = notices.issue(store, s, AT, render)
     assert first.items == 3  # only e2's three findings
-    outbox.add_exemption(store, "system", "门户网站", "考试季系统", "中心 王五", "2026-12-31", AT)
-    r = sweep.sweep(store, s, WorkCalendar(), AT + timedelta(days=1), render)
+    admin.exempt(store, AT, "system", "门户网站", "考试季系统", "中心 王五", date(2026, 12, 31))
+    r = notices.sweep(store, s, WorkCalendar(), AT + timedelta(days=1), render)
     assert r.issued == [] and r.closed == [first.number]  # e2 is exempted now too: the notice closes as exempted
     after = datetime(2027, 1, 1, 9, tzinfo=TZ)  # both exemptions expired: the findings come through again
-    again, = outbox.issue(store, s, after, render)
+    again, = notices.issue(store, s, after, render)
     assert again.items == 6 and again.number == "平大数据调〔2027〕第0001号"
 
 
@@ -379,19 +382,19 @@ def test_rate_limits_hold_across_relays_counted_from_the_store(store):
     s = parse_settings({"notifiers": [{"name": "dt", "type": "dingtalk", "access_token": {"env": "UNUSED"}}],
                         "departments": {d: {"channels": ["dt"]} for d in depts}})
     run(store, s, [(f"s{i}", d, LOW) for i, d in enumerate(depts)])
-    assert len(outbox.issue(store, s, AT, render)) == 25
+    assert len(notices.issue(store, s, AT, render)) == 25
     one, two = Recorder("dt"), Recorder("dt")
-    r1 = outbox.relay(store, s, {"dt": one}, WorkCalendar(), Clock(AT), limit=10)
-    r2 = outbox.relay(store, s, {"dt": two}, WorkCalendar(), Clock(AT + timedelta(seconds=5)))  # another process
+    r1 = relay.deliver(store, s, WorkCalendar(), Clock(AT), notifiers={"dt": one}, limit=10)
+    r2 = relay.deliver(store, s, WorkCalendar(), Clock(AT + timedelta(seconds=5)), notifiers={"dt": two})  # another process
     assert len(one.sent) + len(two.sent) == 18  # DingTalk allows 20 a minute per robot: we stay at 18
     assert r1.sent + r2.sent == 18 and r2.deferred == 7
     three = Recorder("dt")
-    outbox.relay(store, s, {"dt": three}, WorkCalendar(), Clock(AT + timedelta(seconds=30)))
+    relay.deliver(store, s, WorkCalendar(), Clock(AT + timedelta(seconds=30)), notifiers={"dt": three})
     assert three.sent == []  # deferred rows wait for the window, not counted as attempts
-    outbox.relay(store, s, {"dt": three}, WorkCalendar(), Clock(AT + timedelta(seconds=66)))
+    relay.deliver(store, s, WorkCalendar(), Clock(AT + timedelta(seconds=66)), notifiers={"dt": three})
     assert len(three.sent) == 7
     with store.engine.connect() as c:
-        assert c.execute(sa.select(sa.func.max(outbox.deliveries.c.attempts))).scalar() == 1
+        assert c.execute(sa.select(sa.func.max(schema.deliveries.c.attempts))).scalar() == 1
 
 
 def test_property_no_department_ever_receives_another_departments_notice(tmp_path_factory):
@@ -405,7 +408,7 @@ def test_property_no_department_ever_receives_another_departments_notice(tmp_pat
                     min_size=1, max_size=12),
            st.booleans())
     def check(servers, with_cc):
-        st_ = Store(f"sqlite:///{tmp_path_factory.mktemp('prop') / 'rs.db'}")
+        st_ = Store.open(f"sqlite:///{tmp_path_factory.mktemp('prop') / 'rs.db'}")
         depts = [f"部门{i}" for i in range(6)]
         # every department its own channel (and addresses); the centre's copy on a cc channel or not
         s = parse_settings({
@@ -413,9 +416,9 @@ def test_property_no_department_ever_receives_another_departments_notice(tmp_pat
             "departments": {d: {"channels": [f"ch{i}"], "emails": [f"it@d{i}.example"]} for i, d in enumerate(depts)},
             "notices": {"cc_channels": ["cc"] if with_cc else []}})
         run(st_, s, [(f"s{k}-{d}", depts[d], usage) for k, (d, usage) in enumerate(servers)])
-        outbox.issue(st_, s, AT, render)
+        notices.issue(st_, s, AT, render)
         rec = {f"ch{i}": Recorder(f"ch{i}") for i in range(6)} | {"cc": Recorder("cc")}
-        outbox.relay(st_, s, rec, WorkCalendar(), Clock(AT))
+        relay.deliver(st_, s, WorkCalendar(), Clock(AT), notifiers=rec)
         for i, d in enumerate(depts):
             for m in rec[f"ch{i}"].sent:
                 assert m.subject.endswith(f"（{d}）")  # the department named in the subject

@@ -11,6 +11,8 @@ import pytest
 from collectors.csv_import import read_inventory
 from collectors.influxdb import InfluxDBCollector, InfluxDBSettings, InfluxError, flux_for_shard, parse_annotated_csv
 from rightsizer.cli import main
+from rightsizer.errors import ConfigError
+from rightsizer.secrets import SecretRef
 from rightsizer.settings import Settings
 
 from fake_influxdb import FakeInflux
@@ -96,7 +98,12 @@ def test_v18_compat_bad_token_and_failed_shard_are_insufficient_data_never_idle(
         assert sums["idle-1"].coverage == 0 and sums["idle-1"].cpu_p95_pct is None
         assert "HTTP 500" in sums["idle-1"].source_error
         assert sums["mid-1"].source_error is None  # the other shard still counts
-        bad = InfluxDBCollector(cfg.model_copy(update={"token_file": None, "token_env": "NOPE_UNSET"}))
+        wrong = tmp_path / "wrong-token"
+        wrong.write_text("rightsizer:not-the-pa55word\n")
+        bad = InfluxDBCollector(cfg.model_copy(update={"token": SecretRef(file=wrong)}))
         out = bad.summaries(servers[:1], AT, s)
         assert "HTTP 401" in out[0].source_error and "pa55word" not in out[0].source_error
+        # a token that is not there is a configuration error naming the key, before any request
+        with pytest.raises(ConfigError, match=r"metrics\.influxdb\.token: environment variable NOPE_UNSET"):
+            InfluxDBCollector(cfg.model_copy(update={"token": SecretRef(env="NOPE_UNSET")}))
     assert np.isfinite(sums["mid-1"].cpu_p95_pct)

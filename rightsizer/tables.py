@@ -6,11 +6,10 @@ import unicodedata
 from collections import defaultdict
 from decimal import Decimal
 
-from .models import Finding, Kind, Size
+from .format import KIND_ZH, money, size_short
+from .models import Finding, Kind
 
 WASTE_KINDS = (Kind.SHRINK, Kind.RELEASE, Kind.UNDEPLOYED)
-KIND_ZH = {Kind.SHRINK: "核减", Kind.EXPAND: "扩容", Kind.RELEASE: "释放", Kind.UNDEPLOYED: "逾期未部署",
-           Kind.INSUFFICIENT_DATA: "数据不足", Kind.UNREGISTERED: "未备案"}
 
 
 def _width(text: str) -> int:
@@ -28,18 +27,10 @@ def table(headers: list[str], rows: list[list[str]], right: set[int] = frozenset
     return "\n".join([line(headers), "  ".join("-" * w for w in widths), *(line(r) for r in rows)])
 
 
-def money(x: Decimal) -> str:
-    return f"{x.quantize(Decimal('0.01')):,}"
-
-
-def _size(s: Size | None) -> str:
-    return "-" if s is None else f"{s.vcpus}C/{s.ram_gib:g}G/{s.disk_gib:g}G"
-
-
 def findings_table(found: list[Finding]) -> str:
     rows = [[f.server_id, f.department, f"{f.kind.value}({KIND_ZH[f.kind]})", f.dimension.value if f.dimension else "-",
              "-" if f.observed is None else f"{f.observed:.1f}", "-" if f.threshold is None else f"{f.threshold:g}",
-             _size(f.current), _size(f.recommended), money(f.monthly_saving_cny)] for f in found]
+             size_short(f.current), size_short(f.recommended), money(f.monthly_saving_cny)] for f in found]
     return table(["server_id", "department", "kind", "dim", "observed", "threshold", "current", "recommended",
                   "saving CNY/month"], rows, right={4, 5, 8}) + f"\n{len(found)} findings"
 
@@ -56,7 +47,7 @@ def department_table(found: list[Finding], servers_per_department: dict[str, int
         per[f.department][f.kind].add(f.server_id)
         if f.kind in WASTE_KINDS:
             waste[f.department] += f.monthly_saving_cny
-    kinds = list(KIND_ZH)
+    kinds = list(Kind)
     order = sorted(servers_per_department, key=lambda d: (-waste[d], d))
     rows = [[d, str(servers_per_department[d]), *(str(len(per[d][k])) for k in kinds), money(waste[d])]
             for d in order]

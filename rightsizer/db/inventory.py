@@ -1,0 +1,149 @@
+"""Inventory queries: the servers with their departments and systems, syncs and their changes.
+
+Each sync records what the cloud reported and what changed since the previous one
+(added, removed, resized with old and new flavor and size). A later flavor change is how
+a rectification is verified, so every change is kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..models import Server, Size
+from .schema import cloud_servers, departments, inventory_changes, inventory_syncs, servers, systems
+
+
+@dataclass(frozen=True)
+class Change:
+    server_id: str
+    change: str  # added | removed | resized
+    old_flavor: str | None
+    new_flavor: str | None
+    old_size: Size | None
+    new_size: Size | None
+    at: str = ""  # when the sync saw it (ISO 8601)
+
+
+def _size_text(s: Size | None) -> str | None:
+    return None if s is None else f"{s.vcpus}/{s.ram_gib:g}/{s.disk_gib:g}"
+
+
+def _size_of(text: str | None) -> Size | None:
+    if not text:
+        return None
+    v, r, d = text.split("/")
+    return Size(int(v), float(r), float(d))
+
+
+def utc_now_text() -> str:
+    """When a row was written (bookkeeping, not a business time)."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _ensure_departments(conn: Connection, names: set[str]) -> dict[str, int]:
+    have = dict(conn.execute(sa.select(departments.c.name, departments.c.id)).all())
+    missing = sorted(names - have.keys())
+    if missing:
+        conn.execute(departments.insert(), [{"name": n} for n in missing])
+        have = dict(conn.execute(sa.select(departments.c.name, departments.c.id)).all())
+    return have
+
+
+def _ensure_systems(conn: Connection, keys: set[tuple[int, str]]) -> dict[tuple[int, str], int]:
+    q = sa.select(systems.c.department_id, systems.c.name, systems.c.id)
+    have = {(d, n): i for d, n, i in conn.execute(q)}
+    missing = sorted(keys - have.keys())
+    if missing:
+        conn.execute(systems.insert(), [{"department_id": d, "name": n} for d, n in missing])
+        have = {(d, n): i for d, n, i in conn.execute(q)}
+    return have
+
+
+def upsert_servers(conn: Connection, inventory: list[Server]) -> None:
+    """Record the servers with their departments and systems (created when new)."""
+    dept_ids = _ensure_departments(conn, {s.department for s in inventory})
+    sys_ids = _ensure_systems(conn, {(dept_ids[s.department], s.system) for s in inventory})
+    known = set(conn.execute(sa.select(servers.c.server_id)).scalars())
+    now = utc_now_text()
+    rows = []
+    for s in inventory:
+        d = dept_ids[s.department]
+        rows.append(dict(server_id=s.server_id, name=s.name, department_id=d, system_id=sys_ids[(d, s.system)],
+                         vcpus=s.size.vcpus, ram_gib=s.size.ram_gib, disk_gib=s.size.disk_gib,
+                         delivered_at=s.delivered_at.isoformat(), updated_at=now))
+    new = [r for r in rows if r["server_id"] not in known]
+    old = [r for r in rows if r["server_id"] in known]
+    if new:
+        conn.execute(servers.insert(), new)
+    if old:
+        stmt = servers.update().where(servers.c.server_id == sa.bindparam("sid"))
+        conn.execute(stmt, [{**r, "sid": r["server_id"]} for r in old])
+
+
+def record_sync(conn: Connection, source: str, at: datetime, inventory: list[tuple[Server, str, str]]) -> list[Change]:
+    """Record what the cloud reports now: ``(server, flavor name, status)`` per server.
+
+    Returns what changed since the previous sync: servers added, removed (no longer
+    listed) and resized (vCPUs, RAM or disk changed). The first sync records only additions.
+    """
+    upsert_servers(conn, [s for s, _, _ in inventory])
+    sync_id = conn.execute(inventory_syncs.insert().values(
+        source=source, at=at.isoformat(), servers=len(inventory), added=0, removed=0,
+        resized=0)).inserted_primary_key[0]
+    before = {r.server_id: r for r in conn.execute(sa.select(cloud_servers))}
+    changes: list[Change] = []
+    rows_new, rows_upd = [], []
+    seen = set()
+    for s, flavor, status in inventory:
+        seen.add(s.server_id)
+        row = {"server_id": s.server_id, "flavor": flavor, "vcpus": s.size.vcpus, "ram_gib": s.size.ram_gib,
+               "disk_gib": s.size.disk_gib, "status": status, "present": True, "last_sync_id": sync_id}
+        old = before.get(s.server_id)
+        if old is None or not old.present:
+            changes.append(Change(s.server_id, "added", None, flavor, None, s.size))
+        else:
+            old_size = Size(old.vcpus, old.ram_gib, old.disk_gib)
+            if old_size != s.size:
+                changes.append(Change(s.server_id, "resized", old.flavor, flavor, old_size, s.size))
+        (rows_new if old is None else rows_upd).append(row)
+    gone = [sid for sid, r in before.items() if r.present and sid not in seen]
+    for sid in gone:
+        r = before[sid]
+        changes.append(Change(sid, "removed", r.flavor, None, Size(r.vcpus, r.ram_gib, r.disk_gib), None))
+    if rows_new:
+        conn.execute(cloud_servers.insert(), rows_new)
+    if rows_upd:
+        conn.execute(cloud_servers.update().where(cloud_servers.c.server_id == sa.bindparam("sid")),
+                     [{**r, "sid": r["server_id"]} for r in rows_upd])
+    for lo in range(0, len(gone), 500):
+        conn.execute(cloud_servers.update().where(cloud_servers.c.server_id.in_(gone[lo:lo + 500]))
+                     .values(present=False, last_sync_id=sync_id))
+    if changes:
+        conn.execute(inventory_changes.insert(), [
+            {"sync_id": sync_id, "server_id": c.server_id, "change": c.change, "old_flavor": c.old_flavor,
+             "new_flavor": c.new_flavor, "old_size": _size_text(c.old_size),
+             "new_size": _size_text(c.new_size), "at": at.isoformat()} for c in changes])
+    kinds = [c.change for c in changes]
+    conn.execute(inventory_syncs.update().where(inventory_syncs.c.id == sync_id).values(
+        added=kinds.count("added"), removed=kinds.count("removed"), resized=kinds.count("resized")))
+    return changes
+
+
+def changes_since(conn: Connection, server_id: str, since: datetime) -> list[Change]:
+    """A server's inventory changes seen at or after ``since``, oldest first."""
+    q = sa.select(inventory_changes).where(inventory_changes.c.server_id == server_id).order_by(inventory_changes.c.id)
+    return [Change(r.server_id, r.change, r.old_flavor, r.new_flavor, _size_of(r.old_size), _size_of(r.new_size),
+                   r.at) for r in conn.execute(q) if datetime.fromisoformat(r.at) >= since]
+
+
+def changes(conn: Connection, server_id: str | None = None) -> list[Change]:
+    """Every recorded inventory change, oldest first (optionally of one server)."""
+    q = sa.select(inventory_changes).order_by(inventory_changes.c.id)
+    if server_id is not None:
+        q = q.where(inventory_changes.c.server_id == server_id)
+    return [Change(r.server_id, r.change, r.old_flavor, r.new_flavor, _size_of(r.old_size),
+                   _size_of(r.new_size)) for r in conn.execute(q)]

@@ -1,0 +1,50 @@
+"""Versioned schema migrations: an append-only list, applied in order by :func:`migrate`.
+
+Each step runs in one transaction with the version it brings recorded in
+``schema_version``; a released step is never edited. The CLI and the daemon call
+:func:`migrate` at start — opening a :class:`~rightsizer.db.Store` does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from . import schema as t
+
+
+def _v1(conn: Connection) -> None:
+    t.md.create_all(conn, tables=[t.departments, t.systems, t.servers, t.runs, t.summaries, t.findings])
+
+
+def _v2(conn: Connection) -> None:
+    t.md.create_all(conn, tables=[t.inventory_syncs, t.cloud_servers, t.inventory_changes])
+
+
+def _v3(conn: Connection) -> None:
+    t.md.create_all(conn, tables=[t.notice_seq, t.notices, t.notice_items, t.notice_events, t.deliveries,
+                                  t.exemptions])
+
+
+# Append only: a released migration is never edited.
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
+
+
+def migrate(engine: Engine) -> int:
+    """Bring the schema to the newest version; returns it."""
+    with engine.begin() as conn:
+        t.schema_version.create(conn, checkfirst=True)
+        current = conn.execute(sa.select(sa.func.max(t.schema_version.c.version))).scalar() or 0
+        for version, step in enumerate(MIGRATIONS[current:], start=current + 1):
+            step(conn)
+            conn.execute(t.schema_version.insert().values(version=version))
+    return len(MIGRATIONS)
+
+
+def version(engine: Engine) -> int:
+    with engine.connect() as conn:
+        if not sa.inspect(conn).has_table("schema_version"):
+            return 0
+        return conn.execute(sa.select(sa.func.max(t.schema_version.c.version))).scalar() or 0

@@ -1,0 +1,91 @@
+"""Runs, summaries and findings.
+
+A run is idempotent: its key is a digest of its input, evaluation time and settings;
+recording the same run again replaces its summaries and keeps one row per finding (a
+finding's identity is server, kind and dimension). A finding that went away in a later
+run of its server is marked ``gone``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ..models import Finding, Server, UsageSummary
+from .inventory import upsert_servers, utc_now_text
+from .schema import findings, runs, summaries
+
+
+def record_run(conn: Connection, run_key: str, source: str, at: datetime, inventory: list[Server],
+               sums: list[UsageSummary], found: list[Finding]) -> int:
+    """Write inventory, summaries and findings of one run; return the run id."""
+    upsert_servers(conn, inventory)
+    run_id = conn.execute(sa.select(runs.c.id).where(runs.c.run_key == run_key)).scalar()
+    row = dict(run_key=run_key, source=source, at=at.isoformat(), started_at=utc_now_text(),
+               servers=len(inventory), findings=len(found))
+    if run_id is None:
+        run_id = conn.execute(runs.insert().values(**row)).inserted_primary_key[0]
+    else:
+        conn.execute(runs.update().where(runs.c.id == run_id).values(**row))
+        conn.execute(summaries.delete().where(summaries.c.run_id == run_id))
+    if sums:
+        conn.execute(summaries.insert(), [_summary_row(run_id, s) for s in sums])
+    _merge_findings(conn, run_id, {s.server_id for s in inventory}, found)
+    return run_id
+
+
+def _merge_findings(conn: Connection, run_id: int, evaluated: set[str], found: list[Finding]) -> None:
+    q = sa.select(findings.c.id, findings.c.server_id, findings.c.kind, findings.c.dimension).where(
+        findings.c.status == "open")
+    open_rows = {(r.server_id, r.kind, r.dimension): r.id for r in conn.execute(q)}
+    seen = set()
+    inserts, updates = [], []
+    for f in found:
+        key = f.key
+        seen.add(key)
+        row = dict(monthly_saving_cny=str(f.monthly_saving_cny),
+                   detail=json.dumps(f.to_json(), ensure_ascii=False, default=_json_default),
+                   department=f.department, last_run_id=run_id)
+        if key in open_rows:
+            updates.append({**row, "fid": open_rows[key]})
+        else:
+            inserts.append({**row, "server_id": key[0], "kind": key[1], "dimension": key[2], "status": "open",
+                            "first_run_id": run_id})
+    gone = [i for k, i in open_rows.items() if k[0] in evaluated and k not in seen]
+    if inserts:
+        conn.execute(findings.insert(), inserts)
+    if updates:
+        conn.execute(findings.update().where(findings.c.id == sa.bindparam("fid")), updates)
+    for lo in range(0, len(gone), 500):
+        conn.execute(findings.update().where(findings.c.id.in_(gone[lo:lo + 500])).values(status="gone",
+                                                                                           last_run_id=run_id))
+
+
+def open_findings(conn: Connection) -> list[dict]:
+    """Every open finding as its JSON detail, oldest first."""
+    q = sa.select(findings.c.detail).where(findings.c.status == "open").order_by(findings.c.id)
+    return [json.loads(d) for d in conn.execute(q).scalars()]
+
+
+def open_finding_rows(conn: Connection) -> list:
+    """Open findings with id, department, kind, server, dimension and detail, oldest first."""
+    return conn.execute(sa.select(findings.c.id, findings.c.department, findings.c.kind, findings.c.server_id,
+                                  findings.c.dimension, findings.c.detail)
+                        .where(findings.c.status == "open").order_by(findings.c.id)).all()
+
+
+def _json_default(o):
+    if isinstance(o, datetime):
+        return o.isoformat()
+    return str(o)
+
+
+def _summary_row(run_id: int, s: UsageSummary) -> dict:
+    return dict(run_id=run_id, server_id=s.server_id, coverage=s.coverage, days_of_data=s.days_of_data,
+                cpu_p95_pct=s.cpu_p95_pct, cpu_max_pct=s.cpu_max_pct, memory_peak_pct=s.memory_peak_pct,
+                memory_max_pct=s.memory_max_pct, disk_latest_pct=s.disk_latest_pct, disk_max_pct=s.disk_max_pct,
+                recent_cpu_p95_pct=s.recent_cpu_p95_pct,
+                detail=json.dumps(s.to_json()))

@@ -1,0 +1,207 @@
+"""Every table of the store, on one ``MetaData``.
+
+Times are ISO 8601 text with their offset and money is ``Decimal`` as text (exact);
+both change with the PostgreSQL migration (issue 15). A table added here needs a
+migration in :mod:`rightsizer.db.migrations`.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+OPEN_STATES = ("issued", "delivered", "acknowledged", "overdue", "escalated")
+
+md = sa.MetaData()
+
+schema_version = sa.Table("schema_version", md, sa.Column("version", sa.Integer, nullable=False))
+
+departments = sa.Table(
+    "departments", md,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+)
+
+systems = sa.Table(
+    "systems", md,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("department_id", sa.ForeignKey("departments.id"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.UniqueConstraint("department_id", "name"),
+)
+
+servers = sa.Table(
+    "servers", md,
+    sa.Column("server_id", sa.String(128), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("department_id", sa.ForeignKey("departments.id"), nullable=False),
+    sa.Column("system_id", sa.ForeignKey("systems.id"), nullable=False),
+    sa.Column("vcpus", sa.Integer, nullable=False),
+    sa.Column("ram_gib", sa.Float, nullable=False),
+    sa.Column("disk_gib", sa.Float, nullable=False),
+    sa.Column("delivered_at", sa.String(40), nullable=False),
+    sa.Column("updated_at", sa.String(40), nullable=False),
+)
+
+runs = sa.Table(
+    "runs", md,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("run_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("source", sa.String(200), nullable=False),
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("started_at", sa.String(40), nullable=False),
+    sa.Column("servers", sa.Integer, nullable=False),
+    sa.Column("findings", sa.Integer, nullable=False),
+)
+
+summaries = sa.Table(
+    "summaries", md,
+    sa.Column("run_id", sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("server_id", sa.String(128), primary_key=True),
+    sa.Column("coverage", sa.Float, nullable=False),
+    sa.Column("days_of_data", sa.Float, nullable=False),
+    sa.Column("cpu_p95_pct", sa.Float),
+    sa.Column("cpu_max_pct", sa.Float),
+    sa.Column("memory_peak_pct", sa.Float),
+    sa.Column("memory_max_pct", sa.Float),
+    sa.Column("disk_latest_pct", sa.Float),
+    sa.Column("disk_max_pct", sa.Float),
+    sa.Column("recent_cpu_p95_pct", sa.Float),
+    sa.Column("detail", sa.Text, nullable=False),  # the whole summary as JSON
+)
+
+findings = sa.Table(
+    "findings", md,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("server_id", sa.String(128), nullable=False),
+    sa.Column("department", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("dimension", sa.String(16), nullable=False),  # "" for server-level findings
+    sa.Column("status", sa.String(16), nullable=False),  # open | gone
+    sa.Column("first_run_id", sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("last_run_id", sa.ForeignKey("runs.id"), nullable=False),
+    sa.Column("monthly_saving_cny", sa.String(32), nullable=False),  # Decimal as text: exact
+    sa.Column("detail", sa.Text, nullable=False),  # the finding as JSON
+    sa.UniqueConstraint("server_id", "kind", "dimension", "first_run_id"),
+)
+sa.Index("findings_open", findings.c.server_id, findings.c.kind, findings.c.dimension, findings.c.status)
+
+
+# Inventory syncs: what the cloud said each time, and what changed since the previous sync.
+# A later flavor change is how a rectification is verified, so every change is kept.
+inventory_syncs = sa.Table(
+    "inventory_syncs", md,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("source", sa.String(200), nullable=False),
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("servers", sa.Integer, nullable=False),
+    sa.Column("added", sa.Integer, nullable=False),
+    sa.Column("removed", sa.Integer, nullable=False),
+    sa.Column("resized", sa.Integer, nullable=False),
+)
+
+cloud_servers = sa.Table(  # the last state the cloud reported per server
+    "cloud_servers", md,
+    sa.Column("server_id", sa.String(128), primary_key=True),
+    sa.Column("flavor", sa.String(200), nullable=False),
+    sa.Column("vcpus", sa.Integer, nullable=False),
+    sa.Column("ram_gib", sa.Float, nullable=False),
+    sa.Column("disk_gib", sa.Float, nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("present", sa.Boolean, nullable=False),
+    sa.Column("last_sync_id", sa.ForeignKey("inventory_syncs.id"), nullable=False),
+)
+
+inventory_changes = sa.Table(
+    "inventory_changes", md,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("sync_id", sa.ForeignKey("inventory_syncs.id"), nullable=False),
+    sa.Column("server_id", sa.String(128), nullable=False),
+    sa.Column("change", sa.String(16), nullable=False),  # added | removed | resized
+    sa.Column("old_flavor", sa.String(200)),
+    sa.Column("new_flavor", sa.String(200)),
+    sa.Column("old_size", sa.String(100)),  # "vcpus/ram_gib/disk_gib"
+    sa.Column("new_size", sa.String(100)),
+    sa.Column("at", sa.String(40), nullable=False),
+)
+sa.Index("inventory_changes_server", inventory_changes.c.server_id, inventory_changes.c.id)
+
+
+# -- notices and their outbox ------------------------------------------------------------
+
+notice_seq = sa.Table(
+    "notice_seq", md,
+    sa.Column("prefix", sa.String(100), primary_key=True),
+    sa.Column("year", sa.Integer, primary_key=True),
+    sa.Column("last", sa.Integer, nullable=False),
+)
+
+notices = sa.Table(
+    "notices", md,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("number", sa.String(100), nullable=False, unique=True),
+    sa.Column("department", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("follows_id", sa.ForeignKey("notices.id")),  # a follow-up of this open notice
+    sa.Column("issued_at", sa.String(40), nullable=False),
+    sa.Column("delivered_at", sa.String(40)),
+    sa.Column("due_date", sa.String(10)),  # empty while the calendar cannot say (held)
+    sa.Column("hold_reason", sa.Text),
+)
+
+notice_items = sa.Table(
+    "notice_items", md,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("notice_id", sa.ForeignKey("notices.id"), nullable=False),
+    sa.Column("finding_id", sa.ForeignKey("findings.id"), nullable=False, index=True),
+    sa.Column("server_id", sa.String(128), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("dimension", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # open | rectified | resolved | exempted | withdrawn
+    sa.Column("closed_at", sa.String(40)),
+    sa.Column("realised_saving_cny", sa.String(32)),  # Decimal as text, for a verified rectification
+    sa.Column("evidence", sa.Text),  # what the inventory showed
+)
+
+notice_events = sa.Table(
+    "notice_events", md,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("notice_id", sa.ForeignKey("notices.id"), nullable=False),
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("from_status", sa.String(16)),
+    sa.Column("to_status", sa.String(16), nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+)
+
+deliveries = sa.Table(
+    "deliveries", md,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("notice_id", sa.ForeignKey("notices.id")),  # None for operator alerts
+    sa.Column("purpose", sa.String(16), nullable=False),  # notice | cc | alert
+    sa.Column("channel", sa.String(100), nullable=False),
+    sa.Column("recipients", sa.Text, nullable=False),  # JSON list (email); [] for IM robots
+    sa.Column("idempotency_key", sa.String(200), nullable=False, unique=True),
+    sa.Column("message_id", sa.String(200), nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),  # JSON: text, markdown, html, link
+    sa.Column("status", sa.String(16), nullable=False),  # pending | sent | dead | withdrawn
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", sa.Float, nullable=False),  # epoch seconds
+    sa.Column("lease_until", sa.Float, nullable=False),  # 0 = not claimed
+    sa.Column("last_error", sa.Text, nullable=False),
+    sa.Column("sent_at", sa.String(40)),
+    sa.Column("sent_ts", sa.Float),  # epoch seconds of sent_at: the rate limits count from it
+)
+sa.Index("deliveries_due", deliveries.c.status, deliveries.c.next_attempt_at)
+sa.Index("deliveries_sent", deliveries.c.channel, deliveries.c.sent_ts)
+
+exemptions = sa.Table(  # e.g. a disaster-recovery standby, a system busy only in exam season
+    "exemptions", md,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("scope", sa.String(16), nullable=False),  # server | system
+    sa.Column("target", sa.String(200), nullable=False),  # server id, or system name
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("approver", sa.String(200), nullable=False),
+    sa.Column("expires_on", sa.String(10), nullable=False),  # last day it holds
+    sa.Column("created_at", sa.String(40), nullable=False),
+)

@@ -1,0 +1,136 @@
+"""Evaluation: inventory + usage source → summaries → policies → findings in the store.
+
+The inventory comes from a CSV file or OpenStack; usage from a samples CSV (summarised
+here with numpy) or a registered collector (``collectors.REGISTRY``: the statistics are
+pushed down to the TSDB). Only a clean evaluation reaches the store, in one transaction;
+a run is identified by its input, time and settings, so the same input twice adds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import collectors
+
+from .. import engine
+from ..calendar import WorkCalendar
+from ..db import Store
+from ..db import runs as db_runs
+from ..engine import Evaluation
+from ..errors import UsageError
+from ..settings import Settings
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where an evaluation reads from."""
+
+    inventory: Path | None = None  # inventory CSV; None = OpenStack
+    cloud: str | None = None  # clouds.yaml entry for OpenStack (and Gnocchi)
+    samples: Path | None = None  # samples CSV; None = a collector
+    usage: str | None = None  # a collectors.REGISTRY name; None = [metrics] source
+    usage_url: str = ""  # overrides the collector's configured url
+    catalogue: Path | None = None  # registered systems; None = [catalogue] file
+
+
+@dataclass
+class Prepared:
+    """An evaluation read and judged, not yet recorded."""
+
+    evaluation: Evaluation
+    source: str
+    digest: str
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class EvaluateResult:
+    evaluation: Evaluation
+    run_id: int
+    source: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def window_end(now: datetime, settings: Settings) -> datetime:
+    """``now`` rounded down to the sample step: the default end of the window."""
+    step = settings.window.step_seconds
+    return datetime.fromtimestamp(int(now.timestamp()) // step * step, settings.tz)
+
+
+def evaluate(store: Store, settings: Settings, calendar: WorkCalendar, at: datetime, sources: Sources) -> EvaluateResult:
+    """Read, judge and record: :func:`prepare` then :func:`record`."""
+    p = prepare(settings, calendar, at, sources)
+    return EvaluateResult(p.evaluation, record(store, p.evaluation, p.source, p.digest, settings), p.source,
+                          p.warnings)
+
+
+def prepare(settings: Settings, calendar: WorkCalendar, at: datetime, sources: Sources) -> Prepared:
+    """Read the sources and apply the policies; touches no store (bad input leaves none behind)."""
+    from collectors.csv_import import read_catalogue, read_inventory, read_samples
+
+    from .inventory import read_cloud
+
+    warnings: list[str] = []
+    cat_file = sources.catalogue or settings.catalogue.file
+    catalogue = read_catalogue(cat_file) if cat_file else None
+    if sources.inventory is None:
+        inv = read_cloud(settings, sources.cloud)
+        warnings += inv.warnings
+        servers = [c.server for c in inv.servers]
+        inv_source, inv_digest = inv.source, text_digest(repr(servers))
+    else:
+        servers = read_inventory(sources.inventory, settings.tz)
+        inv_source, inv_digest = f"csv:{sources.inventory}", file_digest(sources.inventory)
+    if cat_file:
+        inv_digest += ":" + file_digest(cat_file)
+    if sources.samples is not None:
+        step, days = settings.window.step_seconds, settings.window.days
+        slots = days * 86400 // step
+        start = (int(at.timestamp()) - slots * step) // step * step
+        grid = read_samples(sources.samples, servers, settings.tz, start, step, slots + 1)
+        ev = engine.evaluate(servers, grid, at, settings, calendar, catalogue)
+        source, digest = f"{inv_source},csv:{sources.samples}", inv_digest + ":" + file_digest(sources.samples)
+    else:
+        kind = sources.usage or settings.metrics.source
+        if kind == "none":
+            raise UsageError("no usage source: give --samples, " + ", ".join(
+                f"--{n} [URL]" if p.takes_url else f"--{n}" for n, p in collectors.REGISTRY.items())
+                + ", or set [metrics] source in the configuration")
+        cfg = getattr(settings.metrics, kind)
+        if sources.usage_url and collectors.REGISTRY[kind].takes_url:
+            cfg = cfg.model_copy(update={"url": sources.usage_url})
+        csettings = settings  # the collector's view: --cloud picks the clouds.yaml entry
+        if sources.cloud:
+            csettings = settings.model_copy(update={"inventory": settings.inventory.model_copy(update={
+                "openstack": settings.inventory.openstack.model_copy(update={"cloud": sources.cloud})})})
+        collector = collectors.collector_class(kind)(cfg, csettings)
+        ev = engine.evaluate_summaries(servers, collector.summaries(servers, at, settings), at, settings, calendar,
+                                       catalogue)
+        source, digest = f"{inv_source},{kind}:{collector.where}", f"{inv_digest}:{kind}:{collector.where}"
+        warnings += [f"{kind}: {err} (its servers are insufficient_data in this run)"
+                     for err in sorted(set(collector.stats.errors))]
+    return Prepared(ev, source, digest, warnings)
+
+
+def record(store: Store, ev: Evaluation, source: str, source_digest: str, settings: Settings) -> int:
+    """Write one evaluation (servers, summaries, findings) in one transaction; the run id."""
+    with store.begin() as conn:
+        return db_runs.record_run(conn, engine.run_key(source_digest, ev.at, settings), source, ev.at, ev.servers,
+                                  ev.summaries, ev.findings)
+
+
+def file_digest(*paths) -> str:
+    h = hashlib.sha256()
+    for p in paths:
+        with open(p, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def text_digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()

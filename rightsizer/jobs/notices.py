@@ -1,0 +1,232 @@
+"""Rectification notices (整改通知): issue them, and move open ones along (the sweep).
+
+* :func:`issue` turns a department's open actionable findings into one notice, numbered
+  ``平大数据调〔2026〕第0012号`` from a per-year sequence that is never reused. The
+  notice, its items, its first event and one delivery per channel are written in **one
+  transaction**. A finding already on a notice stays there (no new notice, no new
+  message); new findings of a department with an open notice go on a follow-up notice.
+* :func:`sweep` issues new notices, then per open notice:
+
+  - **verified rectification**: an open item is rectified only when the inventory changes
+    recorded since the notice reached the department show it — a shrink when that
+    dimension went down, an expand when it went up, a release or undeployed finding when
+    the server is gone — and the realised monthly saving is recorded. An acknowledgement
+    alone closes nothing;
+  - a finding that went away by itself **resolves** its item; an exemption in force
+    **exempts** it;
+  - N working days before the due date the department gets a **reminder**; the day after
+    it the notice is **overdue** and **escalated** once to the escalation channels.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from ..calendar import WorkCalendar
+from ..db import Store
+from ..db import exemptions as db_exemptions
+from ..db import inventory as db_inventory
+from ..db import notices as db_notices
+from ..db import outbox as db_outbox
+from ..db import runs as db_runs
+from ..errors import CalendarError
+from ..settings import Settings
+
+Render = Callable[[dict, list[dict], Settings], tuple[str, dict]]
+
+
+@dataclass
+class Issued:
+    notice_id: int
+    number: str
+    department: str
+    items: int
+    follows: str | None
+    channels: list[str]
+
+
+@dataclass
+class SweepReport:
+    issued: list[Issued]
+    resolved: int = 0
+    rectified: int = 0
+    reminded: int = 0
+    overdue: int = 0
+    closed: list[str] = field(default_factory=list)
+
+
+def iso(t: datetime) -> str:
+    return t.isoformat(timespec="seconds")
+
+
+def _default_render() -> Render:
+    from notifiers.render import render
+
+    return render
+
+
+def alert(conn, settings: Settings, now: datetime, text: str, key: str) -> None:
+    """An operator alert through the operator channels (itself an outbox row: never lost)."""
+    for channel in settings.notices.operator_channels:
+        db_outbox.queue(conn, None, "alert", channel, f"alert:{key}:{channel}", f"[rightsizer 告警] {text[:80]}",
+                        {"text": text, "markdown": text}, now)
+
+
+def issue(store: Store, settings: Settings, now: datetime, render: Render | None = None) -> list[Issued]:
+    """One notice per department for its open actionable findings not yet on a notice."""
+    render = render or _default_render()
+    n = settings.notices
+    kinds = set(n.kinds)
+    out: list[Issued] = []
+    with store.begin() as conn:
+        # A finding once on a notice is never noticed twice: its notice tracks it to the end (a withdrawn
+        # notice's findings stay withdrawn). Only an exemption lets it through again, once it has expired.
+        on_any = db_notices.findings_ever_noticed(conn)
+        exempt = db_exemptions.exempted_servers(conn, now.date().isoformat())
+        by_dept: dict[str, list] = {}
+        for r in db_runs.open_finding_rows(conn):
+            if r.kind in kinds and r.id not in on_any and r.server_id not in exempt:
+                by_dept.setdefault(r.department, []).append(r)
+        for dept in sorted(by_dept):
+            items = by_dept[dept]
+            open_one = db_notices.open_notice_of(conn, dept)
+            seq = db_notices.next_seq(conn, n.prefix, now.year)
+            number = n.number_format.format(prefix=n.prefix, year=now.year, seq=seq)
+            nid = db_notices.create(conn, number, dept, open_one.id if open_one else None, iso(now))
+            db_notices.add_items(conn, nid, items)
+            note = f"{len(items)} findings" + (f"; follow-up of {open_one.number}" if open_one else "")
+            db_notices.add_event(conn, nid, iso(now), "rightsizer", None, "issued", note)
+            notice = {"id": nid, "number": number, "department": dept, "issued_at": iso(now),
+                      "follows": open_one.number if open_one else None}
+            subject, body = render(notice, [json.loads(r.detail) for r in items], settings)
+            contacts = settings.departments.get(dept)
+            channels = [(c, "notice") for c in (contacts.channels if contacts else [])]
+            channels += [(c, "cc") for c in n.cc_channels]
+            for channel, purpose in channels:
+                db_outbox.queue(conn, nid, purpose, channel, f"{number}:{purpose}:{channel}", subject, body, now,
+                                contacts.emails if contacts and purpose == "notice" else [])
+            if not contacts or not contacts.channels:
+                db_notices.add_event(conn, nid, iso(now), "rightsizer", "issued", "issued",
+                                     f"held: no channel configured for {dept} (add [departments.\"{dept}\"])")
+                alert(conn, settings, now, f"{number}: {dept} has no notice channel; the notice is held",
+                      f"nochannel:{number}")
+            out.append(Issued(nid, number, dept, len(items), open_one.number if open_one else None,
+                              [c for c, _ in channels]))
+    return out
+
+
+def sweep(store: Store, settings: Settings, calendar: WorkCalendar, now: datetime, render: Render | None = None,
+          issue_new: bool = True, deadlines: bool = True) -> SweepReport:
+    """Issue new notices, then move open ones along: resolved, rectified, reminded, overdue.
+
+    After an inventory sync it runs with ``issue_new=False, deadlines=False``: verification only.
+    """
+    rep = SweepReport(issued=issue(store, settings, now, render) if issue_new else [])
+    today = now.date()
+    with store.begin() as conn:
+        exempt = db_exemptions.exempted_servers(conn, today.isoformat())
+        for nt in db_notices.open_notices(conn):
+            _verify(conn, settings, nt, now, exempt, rep)
+            left = db_notices.count_open_items(conn, nt.id)
+            if left == 0:
+                statuses = db_notices.item_statuses(conn, nt.id)
+                final = "rectified" if "rectified" in statuses else "exempted" if statuses == {"exempted"} \
+                    else "resolved"
+                db_notices.set_status(conn, nt.id, final)
+                db_notices.add_event(conn, nt.id, iso(now), "sweep", nt.status, final,
+                                     {"rectified": "verified from the inventory",
+                                      "exempted": "every server is exempted"}.get(final,
+                                                                                  "every finding went away by itself"))
+                rep.closed.append(nt.number)
+                continue
+            if not nt.due_date or not deadlines:
+                continue
+            due = datetime.fromisoformat(nt.due_date).date()
+            try:
+                to_go = calendar.workdays_between(today, due)
+            except CalendarError:
+                continue
+            if today > due and nt.status in ("delivered", "acknowledged"):
+                db_notices.set_status(conn, nt.id, "overdue")
+                db_notices.add_event(conn, nt.id, iso(now), "sweep", nt.status, "overdue",
+                                     f"due {nt.due_date}, {left} findings open")
+                _escalate(conn, settings, nt, now, left)
+                rep.overdue += 1
+            elif 0 < to_go <= settings.notices.reminder_workdays_before and nt.status in ("delivered", "acknowledged"):
+                if _remind(conn, settings, nt, now, to_go, left):
+                    rep.reminded += 1
+    return rep
+
+
+def _verify(conn, settings: Settings, nt, now: datetime, exempt: dict[str, str], rep: SweepReport) -> None:
+    """Close the notice's open items that an exemption, the inventory or the usage settled."""
+    from policies.sizing import monthly_cost, unit_price
+
+    from ..models import Dimension
+
+    since = datetime.fromisoformat(nt.delivered_at or nt.issued_at)
+    for it in db_notices.open_items(conn, nt.id):
+        if it.server_id in exempt:
+            db_notices.close_item(conn, it.id, "exempted", iso(now), exempt[it.server_id])
+            continue
+        done, saving, evidence = False, None, ""
+        for ch in db_inventory.changes_since(conn, it.server_id, since):
+            if it.kind in ("release", "undeployed") and ch.change == "removed":
+                done, saving = True, monthly_cost(ch.old_size, settings.prices)
+                evidence = f"server gone from the cloud at {ch.at}"
+            elif it.kind in ("shrink", "expand") and ch.change == "resized" and it.dimension:
+                dim = Dimension(it.dimension)
+                old, new = ch.old_size.get(dim), ch.new_size.get(dim)
+                if (new < old) if it.kind == "shrink" else (new > old):
+                    done = True
+                    saving = (Decimal(str(old)) - Decimal(str(new))) * unit_price(dim, settings.prices)
+                    evidence = f"{ch.old_flavor} -> {ch.new_flavor}: {dim.value} {old:g} -> {new:g} at {ch.at}"
+            if done:
+                break
+        if done:
+            db_notices.close_item(conn, it.id, "rectified", iso(now), evidence, str(saving))
+            rep.rectified += 1
+        elif it.finding_status == "gone":
+            db_notices.close_item(conn, it.id, "resolved", iso(now),
+                                  "the finding went away by itself (usage changed, size unchanged)")
+            rep.resolved += 1
+
+
+def _copy_body(conn, nt) -> tuple[str, dict]:
+    return db_outbox.first_notice_message(conn, nt.id) or (nt.number, {"text": nt.number, "markdown": nt.number})
+
+
+def _prefixed(body: dict, head: str) -> dict:
+    """The notice's body with a first paragraph in front (the HTML part is dropped: text says it all)."""
+    return {**body, "text": head + body.get("text", ""), "markdown": head + body.get("markdown", ""), "html": ""}
+
+
+def _remind(conn, settings: Settings, nt, now: datetime, to_go: int, left: int) -> bool:
+    contacts = settings.departments.get(nt.department)
+    subject, body = _copy_body(conn, nt)
+    head = f"【提醒】{nt.number} 距整改期限（{nt.due_date}）还有 {to_go} 个工作日，尚有 {left} 项未整改。\n\n"
+    added = False
+    for channel in (contacts.channels if contacts else []):
+        added |= db_outbox.queue(conn, nt.id, "reminder", channel, f"{nt.number}:reminder:{channel}",
+                                 "【提醒】" + subject, _prefixed(body, head), now, contacts.emails)
+    if added:
+        db_notices.add_event(conn, nt.id, iso(now), "sweep", nt.status, nt.status,
+                             f"reminder: {to_go} working days to go")
+    return added
+
+
+def _escalate(conn, settings: Settings, nt, now: datetime, left: int) -> None:
+    contacts = settings.departments.get(nt.department)
+    subject, body = _copy_body(conn, nt)
+    head = (f"【逾期未整改】{nt.number}（{nt.department}）整改期限 {nt.due_date} 已过，尚有 {left} 项未整改。"
+            "根据规定，资源使用不合理情况将纳入绩效评价。\n\n")
+    for channel in settings.notices.escalation_channels:
+        db_outbox.queue(conn, nt.id, "escalation", channel, f"{nt.number}:escalation:{channel}", "【逾期】" + subject,
+                        _prefixed(body, head), now, contacts.head_emails if contacts else [])
+    db_notices.set_status(conn, nt.id, "escalated")
+    db_notices.add_event(conn, nt.id, iso(now), "sweep", "overdue", "escalated",
+                         f"escalation to {', '.join(settings.notices.escalation_channels) or 'no channel configured'}")
