@@ -46,7 +46,8 @@ def measure(out: Path, servers: int) -> dict:
     from rightsizer.models import Server, Size
     from rightsizer.samplestore import SampleStore
     from rightsizer.settings import Settings
-    from rightsizer.store import Store
+    from rightsizer.db import Store
+    from rightsizer.jobs.evaluate import record
 
     meta = json.loads((out / f"fleet-{servers}.json").read_text())
     inv = [Server(x["id"], x["id"], x["dept"], x["sys"], Size(*x["size"]), datetime.fromisoformat(x["delivered"]))
@@ -56,12 +57,12 @@ def measure(out: Path, servers: int) -> dict:
     db = out / "bench.db"
     for f in out.glob("bench.db*"):
         f.unlink()
-    store = Store(f"sqlite:///{db}")
+    store = Store.open(f"sqlite:///{db}")
     t0 = time.perf_counter()
     grid = SampleStore(out / "samples").read([s.server_id for s in inv], meta["start"], meta["step"], meta["slots"])
     ev = engine.evaluate(inv, grid, at, settings, cal)
     t1 = time.perf_counter()
-    engine.record(store, ev, "bench", "bench", settings)
+    record(store, ev, "bench", "bench", settings)
     t2 = time.perf_counter()
     return {"servers": len(inv), "samples": len(inv) * meta["slots"] * 3, "findings": len(ev.findings),
             "summarise_evaluate_s": round(t1 - t0, 2), "record_s": round(t2 - t1, 2),
