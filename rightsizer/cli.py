@@ -158,8 +158,8 @@ def cmd_deliver(args) -> int:
 
 
 def cmd_notices(args) -> int:
+    from . import tables
     from .jobs import admin
-    from .tables import table
 
     s = _settings(args)
     store, cmd, now = _store(args, s), args.notices_command, datetime.now(s.tz)
@@ -169,26 +169,11 @@ def cmd_notices(args) -> int:
         eid = admin.exempt(store, now, scope, target, args.reason, args.approver, until)
         print(f"exemption #{eid}: {scope} {target} until {until} ({args.approver}): {args.reason}")
     elif cmd == "exemptions":
-        today = now.date().isoformat()
-        print(table(["#", "范围", "对象", "原因", "批准人", "有效期至", "状态"],
-                    [[r.id, r.scope, r.target, r.reason, r.approver, r.expires_on,
-                      "有效" if r.expires_on >= today else "已过期"] for r in admin.exemptions(store)]))
+        print(tables.exemptions_table(admin.exemptions(store), now.date()))
     elif cmd == "list":
-        print(table(["#", "文号", "部门", "状态", "送达", "整改期限", "服务器问题数"],
-                    [[r.id, r.number, r.department, r.status, (r.delivered_at or "-")[:10],
-                      r.due_date or ("暂缓" if r.hold_reason else "-"), n] for r, n in admin.notices(store)]))
+        print(tables.notices_table(admin.notices(store)))
     elif cmd == "show":
-        v = admin.notice(store, args.id)
-        row = v.notice
-        print(f"{row.number}  {row.department}  status {row.status}  due {row.due_date or '-'}")
-        for e in v.events:
-            print(f"  {e.at}  {e.actor:12}  {e.from_status or '-'} -> {e.to_status}  {e.note}")
-        for d in v.deliveries:
-            print(f"  delivery {d.channel} ({d.purpose}): {d.status}, {d.attempts} attempts"
-                  + (f", last error: {d.last_error}" if d.last_error else ""))
-        if v.text:
-            print()
-            print(v.text)
+        print(tables.notice_text(admin.notice(store, args.id)))
     else:
         t = admin.transition(store, now, args.id, cmd, args.actor, args.note or "")
         print(f"{t.number}: {t.old} -> {t.new}")

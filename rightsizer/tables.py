@@ -1,9 +1,10 @@
-"""Plain-text tables for operators: findings, and the per-department waste summary."""
+"""Plain-text tables for operators: findings, the per-department waste summary, notices and exemptions."""
 
 from __future__ import annotations
 
 import unicodedata
 from collections import defaultdict
+from datetime import date
 from decimal import Decimal
 
 from .format import KIND_ZH, money, size_short
@@ -56,3 +57,27 @@ def department_table(found: list[Finding], servers_per_department: dict[str, int
     rows.append(["合计", *total])
     headers = ["部门", "服务器", *(KIND_ZH[k] for k in kinds), "每月浪费(元)"]
     return table(headers, rows, right=set(range(1, len(headers))))
+
+
+def notices_table(rows: list[tuple[object, int]]) -> str:
+    """``rightsizer notices list``: each notice with its number of items."""
+    return table(["#", "文号", "部门", "状态", "送达", "整改期限", "服务器问题数"],
+                 [[r.id, r.number, r.department, r.status, (r.delivered_at or "-")[:10],
+                   r.due_date or ("暂缓" if r.hold_reason else "-"), n] for r, n in rows])
+
+
+def notice_text(v) -> str:
+    """``rightsizer notices show``: the notice's events, deliveries and text (a jobs.admin.NoticeView)."""
+    row = v.notice
+    out = [f"{row.number}  {row.department}  status {row.status}  due {row.due_date or '-'}"]
+    out += [f"  {e.at}  {e.actor:12}  {e.from_status or '-'} -> {e.to_status}  {e.note}" for e in v.events]
+    out += [f"  delivery {d.channel} ({d.purpose}): {d.status}, {d.attempts} attempts"
+            + (f", last error: {d.last_error}" if d.last_error else "") for d in v.deliveries]
+    return "\n".join(out + (["", v.text] if v.text else []))
+
+
+def exemptions_table(rows: list, today: date) -> str:
+    day = today.isoformat()
+    return table(["#", "范围", "对象", "原因", "批准人", "有效期至", "状态"],
+                 [[r.id, r.scope, r.target, r.reason, r.approver, r.expires_on,
+                   "有效" if r.expires_on >= day else "已过期"] for r in rows])
