@@ -25,6 +25,8 @@ def _time(text: str | None, s: Settings, name: str) -> datetime | None:
         t = datetime.fromisoformat(text)
     except ValueError:
         raise UsageError(f"{name}: {text!r} is not an ISO 8601 time (e.g. 2026-11-20T00:00:00+08:00)") from None
+    if not 2000 <= t.year <= 2100:  # also keeps window arithmetic away from year 1 and 9999
+        raise UsageError(f"{name}: {text!r} is outside the years 2000-2100")
     return t if t.tzinfo else t.replace(tzinfo=s.tz)
 
 

@@ -202,9 +202,12 @@ class NoticeSettings(_Model):
     @classmethod
     def _format(cls, v: str) -> str:
         try:
-            v.format(prefix="p", year=2026, seq=1)
+            one, two = v.format(prefix="p", year=2026, seq=1), v.format(prefix="p", year=2026, seq=2)
         except (KeyError, IndexError, ValueError) as exc:
             raise ValueError(f"uses only {{prefix}}, {{year}} and {{seq}}: {exc}") from None
+        if one == two or v.format(prefix="p", year=2026, seq=1) == v.format(prefix="p", year=2027, seq=1):
+            # without the sequence (or the year) two notices get one number and every sweep fails
+            raise ValueError("needs {seq} and {year}, so that every notice gets its own number")
         return v
 
 
@@ -308,7 +311,9 @@ def load_settings(path: str | Path | None) -> Settings:
     except OSError as exc:
         raise ConfigError(str(p), [f"cannot read: {exc.strerror}"]) from None
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        data = tomllib.loads(raw.decode("utf-8-sig"))  # a BOM (Windows editors) is allowed, as in the CSVs
+    except RecursionError:
+        raise ConfigError(str(p), ["TOML nested too deeply"]) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(str(p), [f"not UTF-8 at byte {exc.start}"]) from None
     except tomllib.TOMLDecodeError as exc:

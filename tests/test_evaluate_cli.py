@@ -191,3 +191,12 @@ def test_unknown_calendar_year_exits_2_and_writes_nothing(tmp_path, capsys):
                  "2027-01-25T00:00:00+08:00", "--db", str(db)]) == 2
     assert "2027" in capsys.readouterr().err
     assert not db.exists()
+
+
+def test_an_implausible_year_in_at_is_a_message_not_a_traceback(tmp_path, capsys):
+    inv, samples = write_inputs(tmp_path)
+    for at in ("0001-01-01T00:00:00+08:00", "9999-12-31T23:59:59+08:00"):
+        assert main(["evaluate", "--inventory", str(inv), "--samples", str(samples), "--at", at,
+                     "--db", str(tmp_path / "rs.db")]) == 2
+        assert "outside the years 2000-2100" in capsys.readouterr().err
+    assert not (tmp_path / "rs.db").exists()

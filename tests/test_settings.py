@@ -79,3 +79,35 @@ def test_secret_in_a_bad_value_is_not_echoed(tmp_path, capsys):
     f.write_text('[store]\nurl = "postgresql://u:hunter2@db/rs"\nurl_env = "X"\n')
     assert main(["check-config", str(f)]) == 2
     assert "hunter2" not in capsys.readouterr().err
+
+
+def test_a_number_format_without_the_sequence_is_refused(tmp_path, capsys):
+    # Without {seq} every notice of a year gets one number and each sweep fails on UNIQUE.
+    f = tmp_path / "c.toml"
+    f.write_text('[notices]\nnumber_format = "{prefix}〔{year}〕号"\n', encoding="utf-8")
+    assert main(["check-config", str(f)]) == 2
+    assert "notices.number_format: needs {seq} and {year}" in capsys.readouterr().err
+    f.write_text('[notices]\nnumber_format = "{prefix}第{seq}号"\n', encoding="utf-8")
+    assert main(["check-config", str(f)]) == 2
+
+
+def test_a_bom_is_allowed_and_deep_nesting_is_a_message_not_a_traceback(tmp_path, capsys):
+    f = tmp_path / "bom.toml"
+    f.write_bytes("\ufefftimezone = \"Asia/Shanghai\"\n".encode("utf-8"))
+    assert main(["check-config", str(f)]) == 0
+    deep = tmp_path / "deep.toml"
+    deep.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    assert main(["check-config", str(deep)]) == 2
+    assert "nested too deeply" in capsys.readouterr().err
+
+
+def test_a_postgresql_url_without_its_driver_names_the_extra(tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as on a machine where the extra was not installed
+    monkeypatch.setenv("RS_DB", "postgresql+psycopg://u:pw-secret@127.0.0.1/rs")
+    f = tmp_path / "c.toml"
+    f.write_text('[store]\nurl = { env = "RS_DB" }\n', encoding="utf-8")
+    assert main(["sweep", "--config", str(f)]) == 1
+    err = capsys.readouterr().err
+    assert "pip install 'rightsizer[postgresql]'" in err and "pw-secret" not in err

@@ -9,6 +9,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from ..errors import StoreError
 from . import migrations, schema
 
 
@@ -18,7 +19,14 @@ class Store:
     def __init__(self, url: str):
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: Engine = sa.create_engine(url)
+        try:
+            self.engine: Engine = sa.create_engine(url)
+        except ModuleNotFoundError as exc:  # the URL names a database whose driver is not installed
+            extra = {"postgresql": "postgresql"}.get(url.split(":", 1)[0].split("+", 1)[0], "")
+            raise StoreError(f"the database driver {exc.name!r} is not installed"
+                             + (f": pip install 'rightsizer[{extra}]'" if extra else "")) from None
+        except sa.exc.ArgumentError:
+            raise StoreError("the store URL is not a database URL (see [store] url)") from None
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
 
