@@ -40,7 +40,8 @@ __all__ = ["InputError", "RegisteredSystem", "read_catalogue", "read_inventory",
 @dataclass
 class _Table:
     path: str
-    header: dict[str, int]
+    header: dict[str, int]  # column name -> index; names are unique
+    width: int  # fields per row, as in the header
     rows: list[list[str]]
     lines: list[int]
 
@@ -59,7 +60,14 @@ def _read(path: Path, required: tuple[str, ...], problems: list[tuple[int, str]]
             if header is None:
                 problems.append((1, f"{name}:1: header: file is empty; expected columns {','.join(required)}"))
                 return None
-            cols = {h.strip(): i for i, h in enumerate(header)}
+            cols: dict[str, int] = {}
+            for i, h in enumerate(header):
+                if h.strip() in cols:
+                    # two columns of one name: which one is meant? (no guessing: nothing is read)
+                    problems.append((1, f"{name}:1: header: column {h.strip()!r} appears twice "
+                                        f"(columns {cols[h.strip()] + 1} and {i + 1})"))
+                    return None
+                cols[h.strip()] = i
             missing = [c for c in required if c not in cols]
             if missing:
                 problems.append((1, f"{name}:1: header: missing column(s) {', '.join(missing)}"))
@@ -80,14 +88,33 @@ def _read(path: Path, required: tuple[str, ...], problems: list[tuple[int, str]]
     for row, line in zip(rows, lines):
         if len(row) != width:
             problems.append((line, f"{name}:{line}: row has {len(row)} fields, the header has {width}"))
-    return _Table(name, cols, rows, lines)
+    return _Table(name, cols, len(header), rows, lines)
+
+
+EPOCH_MIN, EPOCH_MAX = 946684800, 4102444800  # 2000-01-01 .. 2100-01-01 UTC: a plausible epoch second
+
+
+def _epoch(t: str, text: str, tz: ZoneInfo) -> datetime:
+    """Digits as epoch seconds, only in a plausible range; ``20261101`` is a date, said so."""
+    if len(t) == 8 and t.isdigit():
+        try:
+            d = datetime.strptime(t, "%Y%m%d").date()
+        except ValueError:
+            d = None
+        if d is not None:  # not 1970-08-23
+            raise ValueError(f"{text!r} looks like a date without separators (write {d.isoformat()})")
+    if not EPOCH_MIN <= float(t) < EPOCH_MAX:
+        raise ValueError(f"{text!r} as epoch seconds is outside 2000-2100 (write ISO 8601, "
+                         "e.g. 2026-11-19T10:00:00+08:00)")
+    return datetime.fromtimestamp(float(t), tz)
 
 
 def _parse_time(text: str, tz: ZoneInfo, allow_date: bool) -> datetime:
     t = text.strip()
+    digits = t.replace(".", "", 1)
+    if digits.isascii() and digits.isdigit():
+        return _epoch(t, text, tz)
     try:
-        if t.replace(".", "", 1).isdigit():
-            return datetime.fromtimestamp(float(t), tz)
         if allow_date and len(t) == 10:
             return datetime.combine(date.fromisoformat(t), time(0), tz)
         dt = datetime.fromisoformat(t)
@@ -105,7 +132,7 @@ def read_inventory(path: str | Path, tz: ZoneInfo) -> list[Server]:
         raise InputError([m for _, m in problems])
     servers, seen = [], {}
     for row, line in zip(table.rows, table.lines):
-        if len(row) != len(table.header):
+        if len(row) != table.width:
             continue
         where = f"{table.path}:{line}"
         f = {c: row[table.header[c]].strip() for c in INVENTORY_COLUMNS}
@@ -175,7 +202,7 @@ def read_samples(path: str | Path, servers: list[Server], tz: ZoneInfo, start: i
     if table is None:
         raise InputError([m for _, m in problems])
     n = len(table.rows)
-    ok = np.array([len(r) == len(table.header) for r in table.rows], dtype=bool)
+    ok = np.array([len(r) == table.width for r in table.rows], dtype=bool)
     index = {s.server_id: i for i, s in enumerate(servers)}
     sid_col = table.header["server_id"]
     rows = np.array([index.get(r[sid_col].strip(), -1) if len(r) > sid_col else -1 for r in table.rows], np.int64)
@@ -202,6 +229,8 @@ def read_samples(path: str | Path, servers: list[Server], tz: ZoneInfo, start: i
     if problems:
         problems.sort(key=lambda p: p[0])
         raise InputError([p for _, p in problems])
+    if (rows < 0).any():  # never charge a row to server -1 (the last one): every such row is a problem above
+        raise InputError([f"{table.path}: server_id: rows of servers not in the inventory"])
     grid = SampleGrid.empty([s.server_id for s in servers], start, step, slots)
     grid.put(rows, ts, cpu, mem, disk)
     return grid
@@ -219,7 +248,7 @@ def read_catalogue(path: str | Path) -> list[RegisteredSystem]:
         raise InputError([m for _, m in problems])
     out, seen_id, seen_name = [], {}, {}
     for row, line in zip(table.rows, table.lines):
-        if len(row) != len(table.header):
+        if len(row) != table.width:
             continue
         where = f"{table.path}:{line}"
         f = {c: row[table.header[c]].strip() for c in CATALOGUE_COLUMNS}

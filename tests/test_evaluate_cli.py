@@ -200,3 +200,39 @@ def test_an_implausible_year_in_at_is_a_message_not_a_traceback(tmp_path, capsys
                      "--db", str(tmp_path / "rs.db")]) == 2
         assert "outside the years 2000-2100" in capsys.readouterr().err
     assert not (tmp_path / "rs.db").exists()
+
+
+def test_a_duplicated_column_is_an_error_and_nothing_is_charged_to_another_server(tmp_path, capsys):
+    inv, _ = write_inputs(tmp_path)
+    samples = tmp_path / "dup.csv"
+    # with cpu_pct twice, validation used to switch off: 150 % was accepted and the ghost's rows
+    # were charged to the last server of the inventory, which was then told to expand
+    samples.write_text("server_id,timestamp,cpu_pct,mem_pct,disk_pct,cpu_pct\n"
+                       "ghost,2026-11-19T10:00:00+08:00,150,-5,30,1\n", encoding="utf-8")
+    assert evaluate(inv, samples, tmp_path / "rs.db") == 2
+    assert f"{samples}:1: header: column 'cpu_pct' appears twice (columns 3 and 6)" in capsys.readouterr().err
+    assert not (tmp_path / "rs.db").exists()
+    dup_inv = tmp_path / "inv2.csv"
+    dup_inv.write_text(INV_HEADER + ",name\nx,a,市档案馆,门户网站,4,8,100,2026-01-01,b\n", encoding="utf-8")
+    assert evaluate(dup_inv, samples, tmp_path / "rs.db") == 2
+    assert "column 'name' appears twice" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("delivered_at", "20261101", "'20261101' looks like a date without separators (write 2026-11-01)"),
+    ("delivered_at", "1700", "'1700' as epoch seconds is outside 2000-2100"),
+    ("timestamp", "20261119", "'20261119' looks like a date without separators (write 2026-11-19)"),
+    ("timestamp", "٢٠٢٦", "is not an ISO 8601 time or epoch seconds"),
+])
+def test_digit_only_times_are_epoch_seconds_only_in_a_plausible_range(tmp_path, capsys, field, value, message):
+    inv, samples = write_inputs(tmp_path)
+    if field == "delivered_at":
+        inv.write_text(inv.read_text(encoding="utf-8").replace("2025-01-10T09:00:00+08:00", value), encoding="utf-8")
+        where = f"{inv}:2: delivered_at"
+    else:
+        samples.write_text(SAMPLE_HEADER + f"big-1,{value},10,20,30\n", encoding="utf-8")
+        where = f"{samples}:2: timestamp"
+    assert evaluate(inv, samples, tmp_path / "rs.db") == 2
+    err = capsys.readouterr().err
+    assert where in err and message in err
+    assert not (tmp_path / "rs.db").exists()
