@@ -35,12 +35,6 @@ def size_zh(size: Size | dict[str, Any] | None, missing: str = "—") -> str:
     return missing if p is None else f"{p[0]}核/{p[1]:g}GiB/{p[2]:g}GiB"
 
 
-def size_text(size: Size | None) -> str | None:
-    """``8/16/200``: how the store keeps a size."""
-    p = _parts(size)
-    return None if p is None else f"{p[0]}/{p[1]:g}/{p[2]:g}"
-
-
 def money(x: Decimal) -> str:
     """CNY with two decimals and thousands separators: ``12,345.60``."""
     return f"{Decimal(x).quantize(Decimal('0.01')):,}"
