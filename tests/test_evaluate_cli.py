@@ -236,3 +236,153 @@ def test_digit_only_times_are_epoch_seconds_only_in_a_plausible_range(tmp_path, 
     err = capsys.readouterr().err
     assert where in err and message in err
     assert not (tmp_path / "rs.db").exists()
+
+
+# --- issue 9 point 4: error locations that lead to the cause --------------------------------------
+
+def test_a_gbk_file_is_reported_at_its_line_with_the_fix(tmp_path, capsys):
+    inv, samples = write_inputs(tmp_path)
+    lines = samples.read_text(encoding="utf-8").splitlines(keepends=True)
+    # 12,000 clean lines, then a comment-like server name written by a Chinese Excel (GBK)
+    text = "".join(lines[:12000]) + "big-1,1763560800,10,20,30\n"
+    raw = text.encode("utf-8") + "审批库,1763560800,10,20,30\n".encode("gbk") + "".join(lines[12000:]).encode()
+    samples.write_bytes(raw)
+    assert evaluate(inv, samples, tmp_path / "rs.db") == 2
+    err = capsys.readouterr().err
+    assert f"{samples}:12002: byte 1 of the line is not UTF-8; the file looks like GBK" in err, err
+    assert "save it as UTF-8" in err and "Traceback" not in err
+    assert not (tmp_path / "rs.db").exists()
+
+
+def test_a_utf16_file_says_so(tmp_path, capsys):
+    inv, samples = write_inputs(tmp_path)
+    inv.write_bytes(inv.read_text(encoding="utf-8").encode("utf-16"))
+    assert evaluate(inv, samples, tmp_path / "rs.db") == 2
+    assert f"{inv}:1: the file is UTF-16 text: save it as UTF-8" in capsys.readouterr().err
+
+
+def test_an_unterminated_quote_is_reported_where_the_field_starts_without_the_file_echoed(tmp_path, capsys):
+    inv, samples = write_inputs(tmp_path)
+    lines = samples.read_text(encoding="utf-8").splitlines(keepends=True)
+    samples.write_text("".join(lines[:100]) + '"big-1,1763560800,10,20,30\n' + "".join(lines[100:]),
+                       encoding="utf-8")
+    assert evaluate(inv, samples, tmp_path / "rs.db") == 2
+    err = capsys.readouterr().err
+    assert f"{samples}:101: a quoted field starts on this line and is not closed by line" in err, err
+    assert len(err) < 600, err  # the 600 KB that follow are not pasted back
+    assert not (tmp_path / "rs.db").exists()
+    # a short runaway (the csv module reads it to the end of the file) is reported the same way
+    samples.write_text(SAMPLE_HEADER + 'big-1,1763560800,10,20,30\nbig-1,"1763561100,10,20,30\n'
+                       + "big-1,1763561400,10,20,30\n" * 3, encoding="utf-8")
+    assert evaluate(inv, samples, tmp_path / "rs.db") == 2
+    err = capsys.readouterr().err
+    assert f"{samples}:3: timestamp: a quoted field starts on this line and runs to line 6" in err, err
+
+
+def test_a_nul_byte_in_an_inventory_id_is_reported_once(tmp_path, capsys):
+    inv, samples = write_inputs(tmp_path)
+    inv.write_text(inv.read_text(encoding="utf-8").replace("big-1,审批库", "big\x00-1,审批库"), encoding="utf-8")
+    assert evaluate(inv, samples, tmp_path / "rs.db") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {inv}:3: server_id: contains a NUL byte; is this a UTF-8 CSV text file? "
+                   "(reported once: the rest of the file is not checked)"], err
+    samples.write_text(samples.read_text(encoding="utf-8").replace("big-1,", "big\x00-1,"), encoding="utf-8")
+    inv, _ = write_inputs(tmp_path / "again") if (tmp_path / "again").mkdir() is None else None
+    assert evaluate(inv, samples, tmp_path / "rs.db") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and ": server_id: contains a NUL byte" in err[0], err[:3]
+
+
+def test_a_long_value_is_cut_in_the_message(tmp_path, capsys):
+    inv, samples = write_inputs(tmp_path)
+    samples.write_text(SAMPLE_HEADER + "big-1,1763560800," + "9" * 5000 + ",20,30\n", encoding="utf-8")
+    assert evaluate(inv, samples, tmp_path / "rs.db") == 2
+    err = capsys.readouterr().err
+    assert "cpu_pct: '9999999999999999999999999999999999999999'… (5000 characters) is outside 0-100" in err
+    assert len(err) < 300
+
+
+# --- point 5: numbers are plain ASCII decimals ----------------------------------------------------
+
+@pytest.mark.parametrize("where, value", [
+    ("cpu_pct", "1_0"), ("cpu_pct", "１２"), ("mem_pct", "٤٠"), ("disk_pct", "inf"), ("cpu_pct", "0x10"),
+    ("vcpus", "1_6"), ("vcpus", "１６"), ("ram_gib", "6_4"), ("disk_gib", "٥٠٠"),
+])
+def test_numbers_are_plain_ascii_decimals(tmp_path, capsys, where, value):
+    inv, samples = write_inputs(tmp_path)
+    if where in ("vcpus", "ram_gib", "disk_gib"):
+        col = {"vcpus": 4, "ram_gib": 5, "disk_gib": 6}[where]
+        rows = inv.read_text(encoding="utf-8").splitlines()
+        cells = rows[2].split(",")
+        cells[col] = value
+        rows[2] = ",".join(cells)
+        inv.write_text("\n".join(rows) + "\n", encoding="utf-8")
+        path, line = inv, 3
+    else:
+        cells = ["big-1", "1763560800", "10", "20", "30"]
+        cells[{"cpu_pct": 2, "mem_pct": 3, "disk_pct": 4}[where]] = value
+        samples.write_text(SAMPLE_HEADER + ",".join(cells) + "\n", encoding="utf-8")
+        path, line = samples, 2
+    assert evaluate(inv, samples, tmp_path / "rs.db") == 2
+    err = capsys.readouterr().err
+    assert f"{path}:{line}: {where}: {value!r} is not" in err and "plain decimals only" in err, err
+    assert not (tmp_path / "rs.db").exists()
+
+
+def test_plain_decimals_in_every_spelling_are_read(tmp_path, capsys):
+    inv, _ = write_inputs(tmp_path)
+    samples = tmp_path / "samples.csv"
+    samples.write_text(SAMPLE_HEADER + "big-1,1763560800,+10,20.,.5\nbig-1,1763561100,1.5e-05,20,30\n",
+                       encoding="utf-8")
+    assert evaluate(inv, samples, tmp_path / "rs.db") == 0
+
+
+# --- point 6: silent emptiness is warned, with counts ---------------------------------------------
+
+def test_a_header_only_samples_file_warns(tmp_path, capsys):
+    inv, samples = write_inputs(tmp_path)
+    samples.write_text(SAMPLE_HEADER, encoding="utf-8")
+    assert evaluate(inv, samples, tmp_path / "rs.db") == 0
+    err = capsys.readouterr().err
+    assert f"warning: {samples}: no samples (only the header): all 4 servers are insufficient_data" in err
+
+
+def test_samples_shifted_out_of_the_window_warn(tmp_path, capsys):
+    inv, samples = write_inputs(tmp_path)
+    year = 365 * 86400
+    with samples.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(SAMPLE_HEADER.strip().split(","))
+        for t in T[:1000]:
+            w.writerow(["big-1", int(t) - year, 10, 20, 30])
+    assert evaluate(inv, samples, tmp_path / "rs.db") == 0
+    err = capsys.readouterr().err
+    assert (f"warning: {samples}: none of its 1,000 samples (2025-10-21 – 2025-10-24) lies in the window "
+            "2026-10-21 00:00 – 2026-11-20 00:00") in err, err
+    assert "all 4 servers are insufficient_data; check --at and the file" in err
+
+
+def test_samples_after_the_window_warn(tmp_path, capsys):
+    inv, samples = write_inputs(tmp_path)
+    with samples.open("a", newline="", encoding="utf-8") as fh:
+        for i in range(3):
+            fh.write(f"big-1,{int(AT.timestamp()) + 86400 * (i + 1)},10,20,30\n")
+    assert evaluate(inv, samples, tmp_path / "rs.db") == 0
+    err = capsys.readouterr().err
+    assert "3 of " in err and "samples are after the end of the window" in err, err
+
+
+def test_a_delivery_after_at_warns(tmp_path, capsys):
+    inv, samples = write_inputs(tmp_path)
+    inv.write_text(inv.read_text(encoding="utf-8").replace("2025-01-10T09:00:00+08:00", "2027-01-10T09:00:00+08:00"),
+                   encoding="utf-8")
+    assert evaluate(inv, samples, tmp_path / "rs.db") == 0
+    err = capsys.readouterr().err
+    assert "warning: 1 of 4 servers were delivered after 2026-11-20T00:00:00+08:00" in err
+    assert "idle-1 on 2027-01-10T09:00:00+08:00" in err
+
+
+def test_a_clean_full_file_gives_no_warning(tmp_path, capsys):
+    inv, samples = write_inputs(tmp_path)
+    assert evaluate(inv, samples, tmp_path / "rs.db") == 0
+    assert "warning" not in capsys.readouterr().err

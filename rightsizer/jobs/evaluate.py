@@ -86,11 +86,16 @@ def prepare(settings: Settings, calendar: WorkCalendar, at: datetime, sources: S
         inv_source, inv_digest = f"csv:{sources.inventory}", file_digest(sources.inventory)
     if cat_file:
         inv_digest += ":" + file_digest(cat_file)
+    future = [s for s in servers if s.delivered_at > at]
+    if future:
+        warnings.append(f"{len(future)} of {len(servers)} servers were delivered after {at.isoformat()} "
+                        f"(e.g. {future[0].server_id} on {future[0].delivered_at.isoformat()}): "
+                        "check --at and delivered_at")
     if sources.samples is not None:
         step, days = settings.window.step_seconds, settings.window.days
         slots = days * 86400 // step
         start = (int(at.timestamp()) - slots * step) // step * step
-        grid = read_samples(sources.samples, servers, settings.tz, start, step, slots + 1)
+        grid = read_samples(sources.samples, servers, settings.tz, start, step, slots + 1, warnings)
         ev = engine.evaluate(servers, grid, at, settings, calendar, catalogue)
         source, digest = f"{inv_source},csv:{sources.samples}", inv_digest + ":" + file_digest(sources.samples)
     else:
