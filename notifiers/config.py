@@ -39,6 +39,9 @@ class EmailSettings(IMSettings):
     timeout_seconds: float = Field(30, gt=0)
     # a CA bundle for a private CA; empty = the system's
     ca_file: str = ""
+    # The channel's own recipients, for messages that name none: the centre's copy (cc_channels),
+    # escalations of departments without head_emails, operator alerts (operator_channels).
+    to: list[str] = []
 
 
 class DingTalkSettings(IMSettings):

@@ -17,19 +17,21 @@ Configuration example::
     username = "rightsizer@example.gov.cn"
     password = { env = "RS_SMTP_PASSWORD" }
     sender = "平度市大数据发展中心 <rightsizer@example.gov.cn>"
+    # the channel's own recipients, for messages that name none: the centre's copy
+    # (cc_channels), escalations and operator alerts; checked when the configuration loads
+    to = ["ops@example.gov.cn"]
 """
 
 from __future__ import annotations
 
 import smtplib
 import ssl
+from dataclasses import replace
 from email.message import EmailMessage
 from email.utils import formatdate
 
 from .base import Message, SendResult
 from .config import EmailSettings
-
-
 
 
 class EmailNotifier:
@@ -59,8 +61,10 @@ class EmailNotifier:
     def send(self, msg: Message) -> SendResult:
         c = self.cfg
         where = f"email {self.name}"
+        if not msg.recipients and c.to:  # the centre's copy, an escalation or an alert: the channel's own list
+            msg = replace(msg, recipients=tuple(c.to))
         if not msg.recipients:
-            return SendResult(False, False, f"{where}: no recipients")
+            return SendResult(False, False, f"{where}: no recipients (give the channel a `to` list)")
         try:
             if c.security == "ssl":
                 smtp = smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout_seconds, context=self._context())

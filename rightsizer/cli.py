@@ -156,6 +156,9 @@ def cmd_deliver(args) -> int:
     fixed = _time(args.now, s, "--now")
     r = relay.deliver(_store(args, s), s, _calendar(s), (lambda: fixed) if fixed else (lambda: datetime.now(s.tz)))
     print(f"sent {r.sent}, retry later {r.retried}, deferred by rate limits {r.deferred}, dead {r.dead}")
+    if r.taken_over:
+        _warn(["this relay stalled past its lease and another relay took its deliveries over; it stopped "
+               "(raise [notices] lease_seconds if sends are slow)"])
     return 0
 
 

@@ -265,9 +265,31 @@ class Settings(_Model):
         used += [(f"notices.{k}", c) for k in ("cc_channels", "escalation_channels", "operator_channels")
                  for c in getattr(n, k)]
         missing = [f"{where}: no notifier named {c!r}" for where, c in used if c not in names]
+        missing += self._email_recipients()
         if missing:
             raise ValueError("; ".join(missing))
         return self
+
+    def _email_recipients(self) -> list[str]:
+        """Every message an email channel will carry has someone to go to (else it goes dead unsent)."""
+        email = {b["name"]: b for b in self.notifiers if b.get("type") == "email"}
+        out = []
+        for d, dc in self.departments.items():
+            for c in dc.channels:
+                if c in email and not dc.emails:
+                    out.append(f"departments.{d}.emails: empty, but its channel {c!r} is email")
+        heads_missing = [d for d, dc in self.departments.items() if not dc.head_emails]
+        for key in ("cc_channels", "operator_channels", "escalation_channels"):
+            for c in getattr(self.notices, key):
+                if c not in email or email[c].get("to"):
+                    continue
+                if key != "escalation_channels":
+                    out.append(f"notices.{key}: email channel {c!r} has no recipients of its own: "
+                               f"give [[notifiers]] {c!r} a `to` list")
+                elif heads_missing or not self.departments:
+                    out.append(f"notices.escalation_channels: email channel {c!r} has no `to` list and "
+                               f"{', '.join(heads_missing) or 'no department'} has no head_emails: give either")
+        return out
 
     @field_validator("timezone")
     @classmethod

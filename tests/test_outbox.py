@@ -97,11 +97,16 @@ def test_numbers_are_never_reused_even_after_a_failed_issue(store, monkeypatch):
         raise RuntimeError("template broke")
 
     with pytest.raises(RuntimeError):
-        notices.issue(store, s, AT, broken)  # the transaction rolls back: no notice, no delivery
+        notices.issue(store, s, AT, broken)  # written in one transaction, rendered after it: the render failed
     with store.engine.connect() as c:
-        assert c.execute(sa.select(sa.func.count()).select_from(schema.notices)).scalar() == 0
-    first, = notices.issue(store, s, AT, render)
-    assert first.number.endswith("第0001号")
+        (number,), = c.execute(sa.select(schema.notices.c.number)).all()
+        assert {r.status for r in c.execute(sa.select(schema.deliveries))} == {"draft"}
+    assert relay.deliver(store, s, WorkCalendar(), Clock(AT), notifiers={}).sent == 0  # a draft is never sent
+    assert notices.issue(store, s, AT, render) == []  # the next run renders the drafts: nothing new, nothing lost
+    with store.engine.connect() as c:
+        rows = c.execute(sa.select(schema.deliveries)).all()
+        assert {r.status for r in rows} == {"pending"} and all(number in r.subject for r in rows)
+    assert number.endswith("第0001号")
     run(store, s, [("h1", HEALTH, LOW)], key="r2")
     second, = notices.issue(store, s, AT, render)
     assert second.number.endswith("第0002号")

@@ -12,6 +12,7 @@ SQLite (WAL) is the embedded default; PostgreSQL is a URL change.
 
 from __future__ import annotations
 
+from .schema import OPEN_STATES
 from .store import Store
 
-__all__ = ["Store"]
+__all__ = ["OPEN_STATES", "Store"]

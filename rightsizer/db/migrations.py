@@ -8,9 +8,10 @@ Each step runs in one transaction with the version it brings recorded in
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 from . import schema as t
 
@@ -28,13 +29,21 @@ def _v3(conn: Connection) -> None:
                                   t.exemptions])
 
 
+def _v4(conn: Connection) -> None:
+    """Claim tokens on deliveries (issue 9). A store created at v3 by this code has the column already."""
+    if "claim_token" not in {c["name"] for c in sa.inspect(conn).get_columns("deliveries")}:
+        conn.execute(sa.text("ALTER TABLE deliveries ADD COLUMN claim_token VARCHAR(32) NOT NULL DEFAULT ''"))
+    if "deliveries_claim" not in {i["name"] for i in sa.inspect(conn).get_indexes("deliveries")}:
+        t.DELIVERIES_CLAIM.create(conn)
+
+
 # Append only: a released migration is never edited.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
 
 
-def migrate(engine: Engine) -> int:
-    """Bring the schema to the newest version; returns it."""
-    with engine.begin() as conn:
+def migrate(begin: Callable[[], AbstractContextManager[Connection]]) -> int:
+    """Bring the schema to the newest version in one write transaction (``Store.begin``); returns it."""
+    with begin() as conn:
         t.schema_version.create(conn, checkfirst=True)
         current = conn.execute(sa.select(sa.func.max(t.schema_version.c.version))).scalar() or 0
         for version, step in enumerate(MIGRATIONS[current:], start=current + 1):
@@ -43,8 +52,7 @@ def migrate(engine: Engine) -> int:
     return len(MIGRATIONS)
 
 
-def version(engine: Engine) -> int:
-    with engine.connect() as conn:
-        if not sa.inspect(conn).has_table("schema_version"):
-            return 0
-        return conn.execute(sa.select(sa.func.max(t.schema_version.c.version))).scalar() or 0
+def version(conn: Connection) -> int:
+    if not sa.inspect(conn).has_table("schema_version"):
+        return 0
+    return conn.execute(sa.select(sa.func.max(t.schema_version.c.version))).scalar() or 0

@@ -44,9 +44,14 @@ def add_event(conn: Connection, notice_id: int, at: str, actor: str, old: str | 
                                                to_status=new, note=note))
 
 
-def findings_ever_noticed(conn: Connection) -> set[int]:
-    """Finding ids on any notice, except items that were exempted (those may come through again)."""
-    return set(conn.execute(sa.select(notice_items.c.finding_id).where(notice_items.c.status != "exempted")).scalars())
+def findings_ever_noticed(conn: Connection, among: list[int] | None = None) -> set[int]:
+    """Finding ids (of ``among``, if given) on any notice, except items that were exempted (those may come
+    through again)."""
+    q = sa.select(notice_items.c.finding_id).where(notice_items.c.status != "exempted")
+    if among is None:
+        return set(conn.execute(q).scalars())
+    return {f for lo in range(0, len(among), 500)
+            for f in conn.execute(q.where(notice_items.c.finding_id.in_(among[lo:lo + 500]))).scalars()}
 
 
 def open_notice_of(conn: Connection, department: str):
@@ -61,6 +66,13 @@ def open_notices(conn: Connection) -> list:
 
 def get(conn: Connection, notice_id: int):
     return conn.execute(sa.select(notices).where(notices.c.id == notice_id)).first()
+
+
+def item_details(conn: Connection, notice_id: int) -> list[str]:
+    """The JSON detail of the findings on a notice, in item order (what its text is rendered from)."""
+    return conn.execute(sa.select(findings.c.detail).select_from(
+        notice_items.join(findings, findings.c.id == notice_items.c.finding_id))
+        .where(notice_items.c.notice_id == notice_id).order_by(notice_items.c.id)).scalars().all()
 
 
 def all_notices(conn: Connection) -> list:

@@ -1,9 +1,12 @@
 """The outbox: one row per delivery of a notice, reminder, escalation or alert to one channel.
 
-A row is written in the transaction that creates what it delivers; a relay *claims* due
-rows with a lease (a guarded update, so two relays never claim one row), sends with no
-transaction open, and records the result afterwards. ``sent_ts`` is what the per-channel
-rate limits count, so every relay sees the same sends.
+A row is written in the transaction that creates what it delivers — as a ``draft`` when
+its text is rendered afterwards, outside that transaction. A relay *claims* a few due rows
+with a lease and a token of its own (a guarded update, so two relays never claim one
+row); before each send it counts the attempt and renews the lease, and it records a result
+only while the row still carries its token — a relay whose lease ran out and whose rows
+another relay took over stops. ``sent_ts`` is what the per-channel rate limits count, so
+every relay sees the same sends.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from .schema import deliveries, notices
 
 
 def queue(conn: Connection, notice_id: int | None, purpose: str, channel: str, key: str, subject: str, body: dict,
-          now: datetime, recipients: list[str] = ()) -> bool:
-    """Add one pending delivery; ``False`` when one with this idempotency key exists already."""
+          now: datetime, recipients: list[str] = (), draft: bool = False) -> bool:
+    """Add one pending delivery (a draft to be rendered: :func:`fill_drafts`); ``False`` when one with this
+    idempotency key exists already."""
     if conn.execute(sa.select(deliveries.c.id).where(deliveries.c.idempotency_key == key)).first():
         return False
     digest = hashlib.sha256(key.encode()).hexdigest()[:24]  # ASCII, stable across retries
@@ -28,13 +32,27 @@ def queue(conn: Connection, notice_id: int | None, purpose: str, channel: str, k
         notice_id=notice_id, purpose=purpose, channel=channel,
         recipients=json.dumps(list(recipients), ensure_ascii=False), idempotency_key=key,
         message_id=f"<{digest}.{int(now.timestamp())}@rightsizer>", subject=subject,
-        body=json.dumps(body, ensure_ascii=False), status="pending", attempts=0, next_attempt_at=now.timestamp(),
-        lease_until=0.0, last_error=""))
+        body=json.dumps(body, ensure_ascii=False), status="draft" if draft else "pending", attempts=0,
+        next_attempt_at=now.timestamp(), lease_until=0.0, last_error="", claim_token=""))
     return True
 
 
-def claim(conn: Connection, now: float, lease: float, limit: int) -> list:
-    """Claim up to ``limit`` due rows until ``now + lease``; returns them as they were before the claim."""
+def drafts(conn: Connection) -> list[int]:
+    """Notices with deliveries still to be rendered (a command stopped between writing and rendering)."""
+    return conn.execute(sa.select(deliveries.c.notice_id).where(deliveries.c.status == "draft")
+                        .distinct().order_by(deliveries.c.notice_id)).scalars().all()
+
+
+def fill_drafts(conn: Connection, notice_id: int, subject: str, body: dict) -> int:
+    """The rendered text into the notice's drafts, which become pending; how many."""
+    return conn.execute(deliveries.update().where(deliveries.c.notice_id == notice_id,
+                                                  deliveries.c.status == "draft")
+                        .values(subject=subject, body=json.dumps(body, ensure_ascii=False), status="pending")).rowcount
+
+
+def claim(conn: Connection, now: float, lease: float, limit: int, token: str) -> list:
+    """Claim up to ``limit`` due rows for ``token`` until ``now + lease``; returns them as they were
+    before the claim. The attempt is counted later, when a send is tried (:func:`start_attempt`)."""
     rows = conn.execute(sa.select(deliveries).where(
         deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now, deliveries.c.lease_until < now)
         .order_by(deliveries.c.next_attempt_at, deliveries.c.id).limit(limit)).all()
@@ -42,10 +60,30 @@ def claim(conn: Connection, now: float, lease: float, limit: int) -> list:
     for r in rows:
         # the guard makes two relays never claim one row
         res = conn.execute(deliveries.update().where(deliveries.c.id == r.id, deliveries.c.lease_until < now)
-                           .values(lease_until=now + lease, attempts=r.attempts + 1))
+                           .values(lease_until=now + lease, claim_token=token))
         if res.rowcount == 1:
             claimed.append(r)
     return claimed
+
+
+def start_attempt(conn: Connection, delivery_id: int, token: str, lease_until: float) -> bool:
+    """Before a send: count the attempt and renew the lease of every row the claim still holds.
+    ``False`` when this row is no longer the claim's (another relay took it over): do not send."""
+    res = conn.execute(deliveries.update().where(deliveries.c.id == delivery_id, deliveries.c.claim_token == token,
+                                                 deliveries.c.status == "pending")
+                       .values(attempts=deliveries.c.attempts + 1, lease_until=lease_until))
+    if res.rowcount != 1:
+        return False
+    conn.execute(deliveries.update().where(deliveries.c.claim_token == token, deliveries.c.status == "pending")
+                 .values(lease_until=lease_until))
+    return True
+
+
+def release(conn: Connection, token: str) -> int:
+    """Give back the rows a claim still holds (a relay that stops early); how many."""
+    return conn.execute(deliveries.update().where(deliveries.c.claim_token == token,
+                                                  deliveries.c.status == "pending")
+                        .values(lease_until=0.0, claim_token="")).rowcount
 
 
 def recent_sends(conn: Connection, channel: str, since: float) -> list[float]:
@@ -55,8 +93,10 @@ def recent_sends(conn: Connection, channel: str, since: float) -> list[float]:
     ).scalars().all()
 
 
-def update(conn: Connection, delivery_id: int, **values) -> None:
-    conn.execute(deliveries.update().where(deliveries.c.id == delivery_id).values(**values))
+def update(conn: Connection, delivery_id: int, token: str, **values) -> bool:
+    """Record a result, only if the claim ``token`` still holds the row; whether it did."""
+    return conn.execute(deliveries.update().where(deliveries.c.id == delivery_id, deliveries.c.claim_token == token)
+                        .values(claim_token="", **values)).rowcount == 1
 
 
 def notice_number(conn: Connection, notice_id: int) -> str | None:
@@ -66,13 +106,15 @@ def notice_number(conn: Connection, notice_id: int) -> str | None:
 def first_notice_message(conn: Connection, notice_id: int) -> tuple[str, dict] | None:
     """Subject and body of the notice's first department delivery (what reminders repeat)."""
     row = conn.execute(sa.select(deliveries.c.subject, deliveries.c.body).where(
-        deliveries.c.notice_id == notice_id, deliveries.c.purpose == "notice").limit(1)).first()
+        deliveries.c.notice_id == notice_id, deliveries.c.purpose == "notice", deliveries.c.status != "draft")
+        .limit(1)).first()
     return (row.subject, json.loads(row.body)) if row else None
 
 
 def first_body(conn: Connection, notice_id: int) -> dict | None:
     """The body of the notice's first delivery of any purpose."""
-    body = conn.execute(sa.select(deliveries.c.body).where(deliveries.c.notice_id == notice_id).limit(1)).scalar()
+    body = conn.execute(sa.select(deliveries.c.body).where(deliveries.c.notice_id == notice_id,
+                                                           deliveries.c.status != "draft").limit(1)).scalar()
     return json.loads(body) if body else None
 
 
@@ -82,5 +124,6 @@ def of_notice(conn: Connection, notice_id: int) -> list:
 
 
 def withdraw_pending(conn: Connection, notice_id: int) -> None:
-    conn.execute(deliveries.update().where(deliveries.c.notice_id == notice_id, deliveries.c.status == "pending")
+    conn.execute(deliveries.update().where(deliveries.c.notice_id == notice_id,
+                                           deliveries.c.status.in_(("pending", "draft")))
                  .values(status="withdrawn"))

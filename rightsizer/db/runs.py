@@ -70,11 +70,15 @@ def open_findings(conn: Connection) -> list[dict]:
     return [json.loads(d) for d in conn.execute(q).scalars()]
 
 
-def open_finding_rows(conn: Connection) -> list:
-    """Open findings with id, department, kind, server, dimension and detail, oldest first."""
-    return conn.execute(sa.select(findings.c.id, findings.c.department, findings.c.kind, findings.c.server_id,
-                                  findings.c.dimension, findings.c.detail)
-                        .where(findings.c.status == "open").order_by(findings.c.id)).all()
+def open_finding_rows(conn: Connection, among: list[int] | None = None) -> list:
+    """Open findings (of the ids ``among``, if given) with id, department, kind, server, dimension and
+    detail, oldest first."""
+    q = sa.select(findings.c.id, findings.c.department, findings.c.kind, findings.c.server_id, findings.c.dimension,
+                  findings.c.detail).where(findings.c.status == "open").order_by(findings.c.id)
+    if among is None:
+        return conn.execute(q).all()
+    rows = [r for lo in range(0, len(among), 500) for r in conn.execute(q.where(findings.c.id.in_(among[lo:lo + 500])))]
+    return sorted(rows, key=lambda r: r.id)
 
 
 def _json_default(o):

@@ -184,16 +184,20 @@ deliveries = sa.Table(
     sa.Column("message_id", sa.String(200), nullable=False),
     sa.Column("subject", sa.Text, nullable=False),
     sa.Column("body", sa.Text, nullable=False),  # JSON: text, markdown, html, link
-    sa.Column("status", sa.String(16), nullable=False),  # pending | sent | dead | withdrawn
-    sa.Column("attempts", sa.Integer, nullable=False),
+    # draft (written with its notice, rendered after) | pending | sent | dead | withdrawn
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),  # sends tried (counted when tried, not when claimed)
     sa.Column("next_attempt_at", sa.Float, nullable=False),  # epoch seconds
     sa.Column("lease_until", sa.Float, nullable=False),  # 0 = not claimed
     sa.Column("last_error", sa.Text, nullable=False),
     sa.Column("sent_at", sa.String(40)),
     sa.Column("sent_ts", sa.Float),  # epoch seconds of sent_at: the rate limits count from it
+    # the claim that holds the row: a relay records a result only while it still owns it (migration 4)
+    sa.Column("claim_token", sa.String(32), nullable=False, server_default=""),
 )
 sa.Index("deliveries_due", deliveries.c.status, deliveries.c.next_attempt_at)
 sa.Index("deliveries_sent", deliveries.c.channel, deliveries.c.sent_ts)
+DELIVERIES_CLAIM = sa.Index("deliveries_claim", deliveries.c.claim_token)
 
 exemptions = sa.Table(  # e.g. a disaster-recovery standby, a system busy only in exam season
     "exemptions", md,

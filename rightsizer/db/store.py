@@ -1,7 +1,18 @@
-"""The store: an SQLAlchemy engine with short transactions, SQLite in WAL mode by default."""
+"""The store: an SQLAlchemy engine with short transactions, SQLite in WAL mode by default.
+
+Several processes share one store (the daemon, a relay, an operator's command). On SQLite
+a write transaction starts with ``BEGIN IMMEDIATE``: it takes the write lock at its start
+or waits for it, so a transaction never fails half-way because another one wrote first
+(a deferred BEGIN that later writes gets "database is locked" at once). A busy store is
+waited for with backoff, up to ``busy_seconds``; after that the command says that another
+one holds the store (exit 1) — before it has done anything, never in the middle of a batch.
+Reads run in a deferred transaction (one snapshot) and never wait for writers (WAL).
+"""
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +27,8 @@ from . import migrations, schema
 class Store:
     """Open a store by URL. The schema is brought up to date by :meth:`migrate`, not here."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, busy_seconds: float = 120.0):
+        self.busy_seconds = busy_seconds
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -29,29 +41,55 @@ class Store:
             raise StoreError("the store URL is not a database URL (see [store] url)") from None
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            sa.event.listen(self.engine, "begin", _sqlite_begin)
 
     @classmethod
-    def open(cls, url: str) -> Store:
+    def open(cls, url: str, busy_seconds: float = 120.0) -> Store:
         """Open and migrate: what an entry point does at start."""
-        store = cls(url)
+        store = cls(url, busy_seconds)
         store.migrate()
         return store
 
     def migrate(self) -> int:
-        return migrations.migrate(self.engine)
+        if self.version() == len(migrations.MIGRATIONS):
+            return len(migrations.MIGRATIONS)  # the common case takes no write lock
+        return migrations.migrate(self.begin)
 
     def version(self) -> int:
-        return migrations.version(self.engine)
+        with self.read() as conn:
+            return migrations.version(conn)
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """One write transaction: committed on success, rolled back on any exception."""
-        with self.engine.begin() as conn:
+        """One write transaction: committed on success, rolled back on any exception.
+
+        Waits (with backoff) while another process holds the write lock, up to ``busy_seconds``."""
+        conn, trans = self._begin_waiting()
+        with conn, trans:
             yield conn
+
+    def _begin_waiting(self):
+        deadline = time.monotonic() + self.busy_seconds
+        delay = 0.02
+        while True:
+            conn = self.engine.connect()
+            try:
+                return conn, conn.begin()
+            except sa.exc.OperationalError as exc:
+                conn.close()
+                if not _busy(exc):
+                    raise
+                if time.monotonic() + delay > deadline:
+                    raise StoreError(f"the store is busy: another rightsizer command has held its write lock for "
+                                     f"more than {self.busy_seconds:g} s; nothing was changed, try again when it "
+                                     "has finished") from None
+            time.sleep(random.uniform(delay / 2, delay))
+            delay = min(delay * 2, 1.0)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn:
+        """A read-only snapshot; never waits for a writer."""
+        with self.engine.connect().execution_options(rightsizer_read=True) as conn:
             yield conn
 
     def counts(self) -> dict[str, int]:
@@ -63,9 +101,19 @@ class Store:
                               schema.inventory_changes)}
 
 
+def _busy(exc: sa.exc.OperationalError) -> bool:
+    text = str(exc.orig).lower()
+    return "locked" in text or "busy" in text
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    dbapi_conn.isolation_level = None  # the driver's own BEGIN is deferred: _sqlite_begin says which
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=5000")
+    cur.execute("PRAGMA busy_timeout=2000")  # SQLite's own wait, inside each of begin()'s tries
     cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("rightsizer_read") else "BEGIN IMMEDIATE")

@@ -2,9 +2,13 @@
 
 * :func:`issue` turns a department's open actionable findings into one notice, numbered
   ``平大数据调〔2026〕第0012号`` from a per-year sequence that is never reused. The
-  notice, its items, its first event and one delivery per channel are written in **one
-  transaction**. A finding already on a notice stays there (no new notice, no new
-  message); new findings of a department with an open notice go on a follow-up notice.
+  notice, its items, its first event and one delivery per channel (a *draft*) are written
+  in **one short transaction** per department; the text is rendered after it, with no lock
+  held, and a second short transaction makes the drafts pending. Drafts left by a command
+  that stopped in between are rendered by the next one: nothing is lost, and rendering
+  800 notices never holds the store. A finding already on a notice stays there (no new
+  notice, no new message); new findings of a department with an open notice go on a
+  follow-up notice.
 * :func:`sweep` issues new notices, then per open notice:
 
   - **verified rectification**: an open item is rectified only when the inventory changes
@@ -33,6 +37,7 @@ from ..db import inventory as db_inventory
 from ..db import notices as db_notices
 from ..db import outbox as db_outbox
 from ..db import runs as db_runs
+from ..db import OPEN_STATES
 from ..errors import CalendarError
 from ..settings import Settings
 
@@ -79,44 +84,79 @@ def alert(conn, settings: Settings, now: datetime, text: str, key: str) -> None:
 def issue(store: Store, settings: Settings, now: datetime, render: Render | None = None) -> list[Issued]:
     """One notice per department for its open actionable findings not yet on a notice."""
     render = render or _default_render()
-    n = settings.notices
-    kinds = set(n.kinds)
-    out: list[Issued] = []
-    with store.begin() as conn:
+    finish_drafts(store, settings, render)
+    kinds = set(settings.notices.kinds)
+    with store.read() as conn:
         # A finding once on a notice is never noticed twice: its notice tracks it to the end (a withdrawn
         # notice's findings stay withdrawn). Only an exemption lets it through again, once it has expired.
         on_any = db_notices.findings_ever_noticed(conn)
         exempt = db_exemptions.exempted_servers(conn, now.date().isoformat())
-        by_dept: dict[str, list] = {}
+        by_dept: dict[str, list[int]] = {}
         for r in db_runs.open_finding_rows(conn):
             if r.kind in kinds and r.id not in on_any and r.server_id not in exempt:
-                by_dept.setdefault(r.department, []).append(r)
-        for dept in sorted(by_dept):
-            items = by_dept[dept]
-            open_one = db_notices.open_notice_of(conn, dept)
-            seq = db_notices.next_seq(conn, n.prefix, now.year)
-            number = n.number_format.format(prefix=n.prefix, year=now.year, seq=seq)
-            nid = db_notices.create(conn, number, dept, open_one.id if open_one else None, iso(now))
-            db_notices.add_items(conn, nid, items)
-            note = f"{len(items)} findings" + (f"; follow-up of {open_one.number}" if open_one else "")
-            db_notices.add_event(conn, nid, iso(now), "rightsizer", None, "issued", note)
-            notice = {"id": nid, "number": number, "department": dept, "issued_at": iso(now),
-                      "follows": open_one.number if open_one else None}
-            subject, body = render(notice, [json.loads(r.detail) for r in items], settings)
-            contacts = settings.departments.get(dept)
-            channels = [(c, "notice") for c in (contacts.channels if contacts else [])]
-            channels += [(c, "cc") for c in n.cc_channels]
-            for channel, purpose in channels:
-                db_outbox.queue(conn, nid, purpose, channel, f"{number}:{purpose}:{channel}", subject, body, now,
-                                contacts.emails if contacts and purpose == "notice" else [])
-            if not contacts or not contacts.channels:
-                db_notices.add_event(conn, nid, iso(now), "rightsizer", "issued", "issued",
-                                     f"held: no channel configured for {dept} (add [departments.\"{dept}\"])")
-                alert(conn, settings, now, f"{number}: {dept} has no notice channel; the notice is held",
-                      f"nochannel:{number}")
-            out.append(Issued(nid, number, dept, len(items), open_one.number if open_one else None,
-                              [c for c, _ in channels]))
+                by_dept.setdefault(r.department, []).append(r.id)
+    out: list[Issued] = []
+    for dept in sorted(by_dept):
+        with store.begin() as conn:  # short: numbers, rows and drafts; no rendering
+            made = _issue_one(conn, settings, now, dept, by_dept[dept])
+        if made:
+            issued, items = made
+            _render_into(store, settings, render, issued.notice_id, items)
+            out.append(issued)
     return out
+
+
+def _issue_one(conn, settings: Settings, now: datetime, dept: str, finding_ids: list[int]):
+    """The department's notice with drafts for every channel, or None when another command noticed the
+    findings meanwhile (checked again here, under the write lock)."""
+    n = settings.notices
+    taken = db_notices.findings_ever_noticed(conn, finding_ids)
+    items = [r for r in db_runs.open_finding_rows(conn, finding_ids) if r.id not in taken]
+    if not items:
+        return None
+    open_one = db_notices.open_notice_of(conn, dept)
+    seq = db_notices.next_seq(conn, n.prefix, now.year)
+    number = n.number_format.format(prefix=n.prefix, year=now.year, seq=seq)
+    nid = db_notices.create(conn, number, dept, open_one.id if open_one else None, iso(now))
+    db_notices.add_items(conn, nid, items)
+    note = f"{len(items)} findings" + (f"; follow-up of {open_one.number}" if open_one else "")
+    db_notices.add_event(conn, nid, iso(now), "rightsizer", None, "issued", note)
+    contacts = settings.departments.get(dept)
+    channels = [(c, "notice") for c in (contacts.channels if contacts else [])]
+    channels += [(c, "cc") for c in n.cc_channels]
+    for channel, purpose in channels:
+        recipients = contacts.emails if contacts and purpose == "notice" else []  # cc: the channel's `to`
+        db_outbox.queue(conn, nid, purpose, channel, f"{number}:{purpose}:{channel}", number, {}, now,
+                        recipients, draft=True)
+    if not contacts or not contacts.channels:
+        db_notices.add_event(conn, nid, iso(now), "rightsizer", "issued", "issued",
+                             f"held: no channel configured for {dept} (add [departments.\"{dept}\"])")
+        alert(conn, settings, now, f"{number}: {dept} has no notice channel; the notice is held",
+              f"nochannel:{number}")
+    return (Issued(nid, number, dept, len(items), open_one.number if open_one else None, [c for c, _ in channels]),
+            [json.loads(r.detail) for r in items])
+
+
+def _render_into(store: Store, settings: Settings, render: Render, notice_id: int, items: list[dict]) -> None:
+    """Render the notice with no transaction open, then make its drafts pending (a short transaction)."""
+    with store.read() as conn:
+        nt = db_notices.get(conn, notice_id)
+        follows = db_notices.get(conn, nt.follows_id).number if nt.follows_id else None
+    notice = {"id": nt.id, "number": nt.number, "department": nt.department, "issued_at": nt.issued_at,
+              "follows": follows}
+    subject, body = render(notice, items, settings)
+    with store.begin() as conn:
+        db_outbox.fill_drafts(conn, notice_id, subject, body)
+
+
+def finish_drafts(store: Store, settings: Settings, render: Render | None = None) -> int:
+    """Render the drafts a stopped command left behind (its notices were written, their text was not)."""
+    with store.read() as conn:
+        pending = [(nid, [json.loads(d) for d in db_notices.item_details(conn, nid)])
+                   for nid in db_outbox.drafts(conn)]
+    for nid, items in pending:
+        _render_into(store, settings, render or _default_render(), nid, items)
+    return len(pending)
 
 
 def sweep(store: Store, settings: Settings, calendar: WorkCalendar, now: datetime, render: Render | None = None,
@@ -124,42 +164,53 @@ def sweep(store: Store, settings: Settings, calendar: WorkCalendar, now: datetim
     """Issue new notices, then move open ones along: resolved, rectified, reminded, overdue.
 
     After an inventory sync it runs with ``issue_new=False, deadlines=False``: verification only.
+    Each open notice is moved in its own short transaction.
     """
+    if not issue_new:
+        finish_drafts(store, settings, render)
     rep = SweepReport(issued=issue(store, settings, now, render) if issue_new else [])
     today = now.date()
-    with store.begin() as conn:
-        exempt = db_exemptions.exempted_servers(conn, today.isoformat())
-        for nt in db_notices.open_notices(conn):
-            _verify(conn, settings, nt, now, exempt, rep)
-            left = db_notices.count_open_items(conn, nt.id)
-            if left == 0:
-                statuses = db_notices.item_statuses(conn, nt.id)
-                final = "rectified" if "rectified" in statuses else "exempted" if statuses == {"exempted"} \
-                    else "resolved"
-                db_notices.set_status(conn, nt.id, final)
-                db_notices.add_event(conn, nt.id, iso(now), "sweep", nt.status, final,
-                                     {"rectified": "verified from the inventory",
-                                      "exempted": "every server is exempted"}.get(final,
-                                                                                  "every finding went away by itself"))
-                rep.closed.append(nt.number)
-                continue
-            if not nt.due_date or not deadlines:
-                continue
-            due = datetime.fromisoformat(nt.due_date).date()
-            try:
-                to_go = calendar.workdays_between(today, due)
-            except CalendarError:
-                continue
-            if today > due and nt.status in ("delivered", "acknowledged"):
-                db_notices.set_status(conn, nt.id, "overdue")
-                db_notices.add_event(conn, nt.id, iso(now), "sweep", nt.status, "overdue",
-                                     f"due {nt.due_date}, {left} findings open")
-                _escalate(conn, settings, nt, now, left)
-                rep.overdue += 1
-            elif 0 < to_go <= settings.notices.reminder_workdays_before and nt.status in ("delivered", "acknowledged"):
-                if _remind(conn, settings, nt, now, to_go, left):
-                    rep.reminded += 1
+    with store.read() as conn:
+        ids = [nt.id for nt in db_notices.open_notices(conn)]
+    for nid in ids:
+        with store.begin() as conn:
+            nt = db_notices.get(conn, nid)
+            if nt.status in OPEN_STATES:  # not closed or withdrawn meanwhile by another command
+                _move(conn, settings, calendar, nt, now, today, deadlines, rep)
     return rep
+
+
+def _move(conn, settings: Settings, calendar: WorkCalendar, nt, now: datetime, today, deadlines: bool,
+          rep: SweepReport) -> None:
+    """One open notice: verify its items, close it, remind, or mark it overdue and escalate."""
+    exempt = db_exemptions.exempted_servers(conn, today.isoformat())
+    _verify(conn, settings, nt, now, exempt, rep)
+    left = db_notices.count_open_items(conn, nt.id)
+    if left == 0:
+        statuses = db_notices.item_statuses(conn, nt.id)
+        final = "rectified" if "rectified" in statuses else "exempted" if statuses == {"exempted"} else "resolved"
+        db_notices.set_status(conn, nt.id, final)
+        db_notices.add_event(conn, nt.id, iso(now), "sweep", nt.status, final,
+                             {"rectified": "verified from the inventory",
+                              "exempted": "every server is exempted"}.get(final, "every finding went away by itself"))
+        rep.closed.append(nt.number)
+        return
+    if not nt.due_date or not deadlines:
+        return
+    due = datetime.fromisoformat(nt.due_date).date()
+    try:
+        to_go = calendar.workdays_between(today, due)
+    except CalendarError:
+        return
+    if today > due and nt.status in ("delivered", "acknowledged"):
+        db_notices.set_status(conn, nt.id, "overdue")
+        db_notices.add_event(conn, nt.id, iso(now), "sweep", nt.status, "overdue",
+                             f"due {nt.due_date}, {left} findings open")
+        _escalate(conn, settings, nt, now, left)
+        rep.overdue += 1
+    elif 0 < to_go <= settings.notices.reminder_workdays_before and nt.status in ("delivered", "acknowledged"):
+        if _remind(conn, settings, nt, now, to_go, left):
+            rep.reminded += 1
 
 
 def _verify(conn, settings: Settings, nt, now: datetime, exempt: dict[str, str], rep: SweepReport) -> None:

@@ -1,10 +1,13 @@
 """The outbox relay: send what is due, at least once, never lost.
 
-A delivery is *claimed* with a lease in a short transaction; the message is sent with no
-database lock held; the result is recorded in another transaction. A relay that dies
-between sending and recording leaves the lease to expire and the delivery is sent again
-with the **same idempotency key and Message-ID** — at worst a duplicate the receiver can
-recognise, never a loss. Failures back off exponentially with jitter; after
+Deliveries are *claimed* a few at a time (``batch``) with a lease and a token of this run,
+in a short transaction. Before each send the attempt is counted and the lease renewed;
+the message is sent with no database lock held; the result is recorded in another short
+transaction, only if the row still carries this run's token. A relay whose rows were taken
+over (it stalled past its lease) records nothing more and sends nothing more. A relay
+that dies between sending and recording leaves the lease to expire and the delivery is
+sent again with the **same idempotency key and Message-ID** — at most one copy the
+receiver can recognise, never a loss. Failures back off exponentially with jitter; after
 ``max_attempts`` a delivery is ``dead`` and an operator alert goes out. Each channel's
 rate limits (its notifier's ``rate_limits``) are counted from the store, so several
 relays together stay under them.
@@ -19,6 +22,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,6 +47,7 @@ class RelayReport:
     retried: int = 0
     dead: int = 0
     deferred: int = 0  # over a channel's rate limit: not attempted this round
+    taken_over: bool = False  # another relay took this one's rows over (it stalled past its lease): it stopped
 
 
 def build_notifiers(settings: Settings) -> dict[str, Notifier]:
@@ -67,34 +72,53 @@ def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
 
 
 def deliver(store: Store, settings: Settings, calendar: WorkCalendar, now: Callable[[], datetime],
-            notifiers: dict[str, Notifier] | None = None, limit: int = 1000,
+            notifiers: dict[str, Notifier] | None = None, limit: int = 1000, batch: int = 20,
             rng: random.Random | None = None) -> RelayReport:
-    """Send what is due once; returns counts. Safe to run in several processes at once."""
+    """Send up to ``limit`` due deliveries, ``batch`` claimed at a time; returns counts.
+    Safe to run in several processes at once."""
     n = settings.notices
     notifiers = build_notifiers(settings) if notifiers is None else notifiers
     rng = rng or random.Random()
     limits = {b["name"]: rate_limits(b["type"]) for b in settings.notifiers}  # per channel, by its type
     report = RelayReport()
-    with store.begin() as conn:
-        claimed = db_outbox.claim(conn, now().timestamp(), n.lease_seconds, limit)
-    for row in claimed:
-        notifier = notifiers.get(row.channel)
-        with store.read() as conn:
-            wait = rate_wait(conn, row.channel, limits.get(row.channel, []), now().timestamp())
-        if wait > 0:
-            _record(store, row, None, now(), settings, calendar, rng, defer=wait)
-            report.deferred += 1
-            continue
-        if notifier is None:
-            result = SendResult(False, False, f"no notifier named {row.channel!r} is configured")
-        else:
-            try:
-                result = notifier.send(_message(row))  # no database lock is held here
-            except Exception as exc:  # noqa: BLE001 - a notifier bug must not lose the delivery
-                result = SendResult(False, True, f"{row.channel}: {type(exc).__name__}")
-        outcome = _record(store, row, result, now(), settings, calendar, rng)
-        setattr(report, outcome, getattr(report, outcome) + 1)
+    token = uuid.uuid4().hex
+    left = limit
+    while left > 0:
+        with store.begin() as conn:
+            claimed = db_outbox.claim(conn, now().timestamp(), n.lease_seconds, min(batch, left), token)
+        if not claimed:
+            break
+        left -= len(claimed)
+        for row in claimed:
+            outcome = _one(store, settings, calendar, now, notifiers, limits, rng, row, token)
+            if outcome == "taken_over":
+                report.taken_over = True
+                with store.begin() as conn:
+                    db_outbox.release(conn, token)  # what is still ours goes back at once, not at lease end
+                return report
+            setattr(report, outcome, getattr(report, outcome) + 1)
     return report
+
+
+def _one(store: Store, settings: Settings, calendar: WorkCalendar, now: Callable[[], datetime],
+         notifiers: dict[str, Notifier], limits: dict, rng: random.Random, row, token: str) -> str:
+    """Send one claimed delivery and record the result: sent | retried | dead | deferred | taken_over."""
+    with store.read() as conn:
+        wait = rate_wait(conn, row.channel, limits.get(row.channel, []), now().timestamp())
+    if wait > 0:
+        return _record(store, row, token, None, now(), settings, calendar, rng, defer=wait)
+    with store.begin() as conn:  # the attempt counts from here; the whole claim's lease is renewed
+        if not db_outbox.start_attempt(conn, row.id, token, now().timestamp() + settings.notices.lease_seconds):
+            return "taken_over"
+    notifier = notifiers.get(row.channel)
+    if notifier is None:
+        result = SendResult(False, False, f"no notifier named {row.channel!r} is configured")
+    else:
+        try:
+            result = notifier.send(_message(row))  # no database lock is held here
+        except Exception as exc:  # noqa: BLE001 - a notifier bug must not lose the delivery
+            result = SendResult(False, True, f"{row.channel}: {type(exc).__name__}")
+    return _record(store, row, token, result, now(), settings, calendar, rng)
 
 
 def _message(row) -> Message:
@@ -108,29 +132,33 @@ def _message(row) -> Message:
                    link=body.get("link", ""), attachments=attachments)
 
 
-def _record(store: Store, row, result: SendResult | None, at: datetime, settings: Settings,
+def _record(store: Store, row, token: str, result: SendResult | None, at: datetime, settings: Settings,
             calendar: WorkCalendar, rng: random.Random, defer: float = 0.0) -> str:
+    """The result, written only while ``token`` still holds the row ("taken_over" when it does not)."""
     n = settings.notices
     with store.begin() as conn:
-        if result is None:  # deferred by the rate limit: the attempt does not count
-            db_outbox.update(conn, row.id, lease_until=0.0, attempts=row.attempts,
-                             next_attempt_at=at.timestamp() + defer)
-            return "deferred"
-        attempts = row.attempts + 1
+        if result is None:  # deferred by the rate limit: no attempt was made
+            ok = db_outbox.update(conn, row.id, token, lease_until=0.0, next_attempt_at=at.timestamp() + defer)
+            return "deferred" if ok else "taken_over"
+        attempts = row.attempts + 1  # row is as claimed; start_attempt counted this one
         if result.ok:
-            db_outbox.update(conn, row.id, status="sent", sent_at=iso(at), sent_ts=at.timestamp(), lease_until=0.0,
-                             last_error="")
+            if not db_outbox.update(conn, row.id, token, status="sent", sent_at=iso(at), sent_ts=at.timestamp(),
+                                    lease_until=0.0, last_error=""):
+                return "taken_over"
             if row.notice_id is not None and row.purpose == "notice":
                 _delivered(conn, row.notice_id, at, settings, calendar)
             return "sent"
+        values = {}
         if result.refused and result.accepted:  # retry only the refused recipients
-            db_outbox.update(conn, row.id, recipients=json.dumps(result.refused, ensure_ascii=False))
+            values["recipients"] = json.dumps(result.refused, ensure_ascii=False)
         if result.recoverable and attempts < n.max_attempts:
             delay = result.retry_after_seconds or backoff(attempts, n.backoff_base_seconds, n.backoff_max_seconds, rng)
-            db_outbox.update(conn, row.id, next_attempt_at=at.timestamp() + delay, lease_until=0.0,
-                             last_error=result.detail[:500])
-            return "retried"
-        db_outbox.update(conn, row.id, status="dead", lease_until=0.0, last_error=result.detail[:500])
+            ok = db_outbox.update(conn, row.id, token, next_attempt_at=at.timestamp() + delay, lease_until=0.0,
+                                  last_error=result.detail[:500], **values)
+            return "retried" if ok else "taken_over"
+        if not db_outbox.update(conn, row.id, token, status="dead", lease_until=0.0, last_error=result.detail[:500],
+                                **values):
+            return "taken_over"
         why = "permanent failure" if not result.recoverable else f"{attempts} attempts"
         if row.notice_id is not None:
             number = db_outbox.notice_number(conn, row.notice_id)
