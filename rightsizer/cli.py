@@ -57,7 +57,8 @@ def _calendar(s: Settings):
 def _store(args, s: Settings):
     from .db import Store
 
-    return Store.open(f"sqlite:///{Path(args.db).resolve()}" if args.db else s.store.resolved_url())
+    return Store.open(f"sqlite:///{Path(args.db).resolve()}" if args.db else s.store.resolved_url(),
+                      s.store.busy_seconds)
 
 
 def _warn(lines: list[str]) -> None:

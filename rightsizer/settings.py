@@ -36,6 +36,8 @@ class StoreSettings(_Model):
     # comes from the environment or a file: url = { env = "RIGHTSIZER_DB_URL" } (or { file = … };
     # the older url_env / url_file keys mean the same).
     url: str | SecretRef = ""
+    # How long a command waits for another one's write transaction before it says the store is busy.
+    busy_seconds: float = Field(120, gt=0, le=3600)
 
     _legacy = model_validator(mode="before")(lambda data: legacy_secret(data, "url"))
 

@@ -337,3 +337,59 @@ def test_email_over_tls_verifies_the_server_certificate(tls_files, secrets, secu
         assert not untrusted.ok and "SSL" in untrusted.detail
     finally:
         ctl.stop()
+
+
+# -- issue 9 point 10: email serves the centre's channels with a recipient list of its own --------
+
+
+def _centre_config(port, to):
+    block = {**mail_block(port), "name": "centre-mail", **({"to": to} if to is not None else {})}
+    return {"notifiers": [{**mail_block(port), "name": "edu-mail"}, block],
+            "departments": {"市教育和体育局": {"channels": ["edu-mail"], "emails": ["xxzx@edu.example.gov.cn"]}},
+            "notices": {"cc_channels": ["centre-mail"], "operator_channels": ["centre-mail"],
+                        "escalation_channels": ["centre-mail"]}}
+
+
+def test_an_email_centre_channel_without_recipients_is_a_configuration_error(tmp_path, capsys):
+    from rightsizer.cli import main
+    from rightsizer.settings import parse_settings
+
+    with pytest.raises(ConfigError) as err:
+        parse_settings(_centre_config(25, None))
+    text = "\n".join(err.value.problems)
+    assert "notices.cc_channels: email channel 'centre-mail' has no recipients of its own" in text
+    assert "notices.operator_channels: email channel 'centre-mail'" in text
+    assert "notices.escalation_channels: email channel 'centre-mail' has no `to` list and 市教育和体育局 has no " \
+           "head_emails" in text
+    bad_dept = _centre_config(25, ["ops@bigdata.example.gov.cn"])
+    bad_dept["departments"]["市教育和体育局"]["emails"] = []
+    with pytest.raises(ConfigError, match="departments.市教育和体育局.emails: empty, but its channel 'edu-mail' is email"):
+        parse_settings(bad_dept)
+    # check-config says so too (before, it said OK and every copy went dead unsent)
+    cfg = tmp_path / "rs.toml"
+    cfg.write_text('[[notifiers]]\nname = "centre-mail"\ntype = "email"\nhost = "127.0.0.1"\n'
+                   'sender = "rs@example.gov.cn"\n[notices]\ncc_channels = ["centre-mail"]\n', encoding="utf-8")
+    assert main(["check-config", str(cfg)]) == 2
+    assert "has no recipients of its own" in capsys.readouterr().err
+
+
+def test_the_centres_copy_and_alerts_reach_the_email_channels_own_list(smtp, tmp_path):
+    from rightsizer.calendar import WorkCalendar
+    from rightsizer.db import Store
+    from rightsizer.jobs import notices, relay
+    from rightsizer.jobs.notices import alert
+    from rightsizer.settings import parse_settings
+    from helpers import AT
+    from test_outbox import LOW, Clock, run
+
+    handler, port = smtp
+    s = parse_settings(_centre_config(port, ["ops@bigdata.example.gov.cn", "archive@bigdata.example.gov.cn"]))
+    store = Store.open(f"sqlite:///{tmp_path / 'rs.db'}")
+    run(store, s, [("e1", "市教育和体育局", LOW)])
+    notices.issue(store, s, AT)
+    with store.begin() as c:
+        alert(c, s, AT, "测试告警", "test")
+    rep = relay.deliver(store, s, WorkCalendar(), Clock(AT))
+    assert rep.sent == 3 and rep.dead == 0
+    to = sorted(tuple(rcpts) for rcpts, _ in handler.messages)
+    assert to == [("ops@bigdata.example.gov.cn", "archive@bigdata.example.gov.cn")] * 2 + [("xxzx@edu.example.gov.cn",)]
