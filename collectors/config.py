@@ -17,7 +17,7 @@ from rightsizer.secrets import SecretRef, legacy_secret
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)  # a secret may be the input
 
 
 class PrometheusSettings(_Model):

@@ -18,7 +18,7 @@ __all__ = ["ConsoleSettings", "DingTalkSettings", "EmailSettings", "FeishuSettin
 
 
 class IMSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)  # a secret may be the input
 
     name: str
     timeout_seconds: float = Field(10, gt=0)

@@ -21,13 +21,13 @@ import notifiers
 from collectors.config import OpenStackSettings
 
 from .errors import ConfigError
-from .secrets import SecretRef, legacy_secret
+from .secrets import SecretRef, legacy_secret, url_has_password
 
 __all__ = ["ConfigError", "Settings", "load_settings", "parse_settings"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)  # a secret may be the input
 
 
 class StoreSettings(_Model):
@@ -40,6 +40,15 @@ class StoreSettings(_Model):
     busy_seconds: float = Field(120, gt=0, le=3600)
 
     _legacy = model_validator(mode="before")(lambda data: legacy_secret(data, "url"))
+
+    @field_validator("url")
+    @classmethod
+    def _no_inline_password(cls, v: str | SecretRef) -> str | SecretRef:
+        if isinstance(v, str) and url_has_password(v):
+            raise ValueError("the URL holds a password: a secret never sits in the configuration; give it as "
+                             'url = { env = "RIGHTSIZER_DB_URL" } or { file = "/etc/rightsizer/db-url" } '
+                             "(the URL is not shown)")
+        return v
 
     def resolved_url(self) -> str:
         """The database URL. Never logged: it may carry a password."""

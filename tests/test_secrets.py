@@ -53,3 +53,49 @@ def test_a_reference_needs_exactly_one_source():
     for bad in ({}, {"env": "A", "file": "/b"}):
         with pytest.raises(Exception, match="exactly one of env, file"):
             SecretRef.model_validate(bad)
+
+
+# -- issue 9 point 12: a secret written where its name or path belongs is never printed -----------
+
+PASTED = ["s3cret Value!9", "hunter2$$", "pa:ss@word", "密码123456", "xoxb-1234-abcd/efgh=="]
+
+
+@pytest.mark.parametrize("value", PASTED)
+@pytest.mark.parametrize("where", ["env", "file"])
+def test_a_secret_in_env_or_file_is_refused_at_load_without_repeating_it(tmp_path, capsys, where, value):
+    from rightsizer.cli import main
+
+    for key, read in _users({where: value}):
+        with pytest.raises(Exception) as info:
+            read()
+        assert value not in str(info.value) and "not shown" in str(info.value), (key, str(info.value))
+    cfg = tmp_path / "rs.toml"
+    cfg.write_text(f'[[notifiers]]\nname = "mail"\ntype = "email"\nhost = "127.0.0.1"\nsender = "a@b"\n'
+                   f'to = ["ops@example.gov.cn"]\npassword = {{ {where} = "{value}" }}\n', encoding="utf-8")
+    assert main(["check-config", str(cfg)]) == 2
+    out = capsys.readouterr()
+    assert value not in out.err + out.out and "notifiers" in out.err
+
+
+def test_a_name_like_value_that_is_not_set_is_shown_only_begun(monkeypatch):
+    monkeypatch.delenv("Xk9pQ2vB7mN4", raising=False)  # looks like a name, but not like a conventional one
+    with pytest.raises(ConfigError) as info:
+        SecretRef(env="Xk9pQ2vB7mN4").reveal("notifiers.mail.password")
+    assert "Xk9pQ2vB7mN4" not in str(info.value) and "Xk…" in str(info.value)
+
+
+@pytest.mark.parametrize("url", ["postgresql+psycopg://rs:S3cret-pw@db.example/rightsizer",
+                                 "postgresql://rs:@db/rs", "mysql://u:p@h/d"])
+def test_an_inline_password_in_the_store_url_is_a_configuration_error(url, tmp_path, capsys):
+    from rightsizer.cli import main
+
+    with pytest.raises(Exception) as info:
+        Settings.model_validate({"store": {"url": url}})
+    assert "url = { env = \"RIGHTSIZER_DB_URL\" }" in str(info.value) and url not in str(info.value)
+    cfg = tmp_path / "rs.toml"
+    cfg.write_text(f'[store]\nurl = "{url}"\n', encoding="utf-8")
+    assert main(["check-config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "store.url: the URL holds a password" in err and url.split("@")[0] not in err
+    # a URL without a password is fine
+    Settings.model_validate({"store": {"url": "postgresql+psycopg://rs@db.example/rightsizer"}})
