@@ -142,6 +142,9 @@ def _read(path: Path, required: tuple[str, ...], problems: list[tuple[int, str]]
                     continue
                 rows.append(row)
                 lines.append(last)
+            if rows and any("\n" in f or "\r" in f for f in rows[-1]):  # a quote opened on the last line
+                problems.append((lines[-1], _runaway(name, header, rows[-1], lines[-1], lines[-1])))
+                return None
         except UnicodeDecodeError:
             problems.append((0, _decode_problem(path, name)))
             return None
@@ -177,7 +180,8 @@ def _runaway(name: str, header: list[str], row: list[str], first: int, last: int
     """Where a quoted field that spans lines starts: the field, not the end of the file."""
     i = next((i for i, f in enumerate(row) if "\n" in f or "\r" in f), len(row) - 1)
     column = header[i].strip() if i < len(header) else f"field {i + 1}"
-    return (f"{name}:{first}: {column}: a quoted field starts on this line and runs to line {last} "
+    runs = f"runs to line {last}" if last > first else "runs to the end of the file"
+    return (f"{name}:{first}: {column}: a quoted field starts on this line and {runs} "
             f"({show(row[i])}); close the quote (\") or remove it")
 
 
