@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test bench bench-agent bench-prometheus clean system-deps bench-deps
+.PHONY: demo test bench bench-agent bench-prometheus bench-chaos clean system-deps bench-deps
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ bench-prometheus: $(STAMP) bench-deps
 # Ten minutes: the agent beside prometheus-node-exporter.
 bench-agent: $(STAMP) bench-deps
 	$(PY) bench/bench_agent_overhead.py --seconds 600
+
+# About five minutes: 200 SIGKILLs of deliver, overlapping and stalled relays, evaluate + sweep + deliver at once.
+bench-chaos: $(STAMP)
+	$(PY) bench/chaos.py
 
 clean:
 	rm -rf $(VENV) demo-out bench-out .pytest_cache .hypothesis *.egg-info

@@ -79,8 +79,12 @@ class Receiver:
             def log_message(self, *a):
                 pass
 
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                pass  # a relay killed mid-request leaves a broken pipe: expected here
+
         self.port = free_port()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), H)
+        self.server = Server(("127.0.0.1", self.port), H)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def take(self) -> list[str]:
@@ -295,9 +299,10 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=9)
     ap.add_argument("--code", help="run the CLI from this checkout instead (a comparison)")
     args = ap.parse_args()
-    if args.code:
-        os.environ["PYTHONPATH"] = str(Path(args.code).resolve())
-        COMMAND[:] = [sys.executable, "-m", "rightsizer.cli"]
+    if args.code:  # its own packages first (PYTHONPATH or -m would lose to this checkout's editable install)
+        code = str(Path(args.code).resolve())
+        COMMAND[:] = [sys.executable, "-c", f"import sys; sys.path.insert(0, {code!r}); "
+                      "from rightsizer.cli import main; sys.exit(main())"]
     work = Path(args.out).resolve()
     if work.exists():
         import shutil
