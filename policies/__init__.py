@@ -3,6 +3,7 @@
 No I/O and no clock: the evaluation time ``at`` is passed in. Order of judgement:
 
 1. ``insufficient_data`` — coverage below the floor or too few days: nothing else;
+   inside the deployment period (delivery + N working days) only ``expand`` can follow;
 2. ``undeployed`` — delivered more than N working days ago, no workload since;
 3. ``release`` — idle over the look-back;
 4. ``shrink`` / ``expand`` per dimension, with one recommended size for the server.
@@ -52,6 +53,9 @@ def evaluate_server(server: Server, summary: UsageSummary, at: datetime, setting
         return [_server_level(server, summary, Kind.INSUFFICIENT_DATA, summary.coverage, w.coverage_min, settings,
                               statistic="coverage", min_days_of_data=w.min_days_of_data,
                               source_error=summary.source_error)]
+    if undeployed.in_deployment_period(server, at, settings, calendar):
+        # still deploying: no release, shrink or undeployed; an overloaded server may be told to expand
+        return [f for f in _resize(server, summary, settings) if f.kind is Kind.EXPAND]
     if undeployed.is_undeployed(server, summary, at, settings, calendar):
         u = settings.policy.undeployed
         return [_server_level(

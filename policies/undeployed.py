@@ -1,15 +1,20 @@
-"""Deployment overdue (逾期未部署): more than 10 working days since delivery, no workload since.
+"""Deployment (第十三条: deploy within 10 working days of delivery).
 
-"No workload" is judged only when the whole time since delivery lies in the window
-(otherwise the server is judged idle or not by :mod:`policies.idle`).
+* Inside the deployment period (up to and including the deadline day) a server gets no
+  ``release``, ``shrink`` or ``undeployed`` finding: the department is still deploying.
+* Past it, with no workload since delivery, it is ``undeployed`` (逾期未部署) — never
+  ``release``. "No workload" is judged only when the whole time since delivery lies in
+  the window; a server already found ``undeployed`` that is still idle stays
+  ``undeployed`` (:func:`carry`), so the finding keeps its identity and its notice.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from rightsizer.calendar import WorkCalendar
-from rightsizer.models import Server, UsageSummary
+from rightsizer.models import Finding, Kind, Server, UsageSummary
 from rightsizer.settings import Settings
 
 
@@ -27,3 +32,21 @@ def is_undeployed(server: Server, summary: UsageSummary, at: datetime, settings:
         return False
     # Only now consult the calendar: a year it lacks fails closed with CalendarError.
     return at.astimezone(settings.tz).date() > deploy_deadline(server, settings, calendar)
+
+
+def in_deployment_period(server: Server, at: datetime, settings: Settings, calendar: WorkCalendar) -> bool:
+    """``at`` is on or before the deployment deadline (delivery + N working days)."""
+    if (at - server.delivered_at).days > 7 * settings.policy.undeployed.workdays:  # far past: no calendar needed
+        return False
+    return at.astimezone(settings.tz).date() <= deploy_deadline(server, settings, calendar)
+
+
+def carry(findings: list[Finding], still_undeployed: set[str]) -> list[Finding]:
+    """A ``release`` of a server whose ``undeployed`` finding is open is that same finding, still:
+    idle since delivery, it was never deployed (no new finding, no fresh deadline)."""
+    out = []
+    for f in findings:
+        if f.kind is Kind.RELEASE and f.server_id in still_undeployed:
+            f = replace(f, kind=Kind.UNDEPLOYED, evidence={**f.evidence, "still_idle_since_delivery": True})
+        out.append(f)
+    return out

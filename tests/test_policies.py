@@ -14,9 +14,9 @@ def kinds(findings):
     return {(f.kind.value, f.dimension.value if f.dimension else None) for f in findings}
 
 
-def run(summary, settings=None, server=None, calendar=None):
+def run(summary, settings=None, server=None, calendar=None, at=AT):
     from rightsizer.calendar import WorkCalendar
-    return evaluate_server(server or make_server(), summary, AT, settings or Settings(), calendar or WorkCalendar())
+    return evaluate_server(server or make_server(), summary, at, settings or Settings(), calendar or WorkCalendar())
 
 
 @pytest.mark.parametrize("cpu, expected", [(25.0, True), (24.99, True), (25.01, False), (10.0, True)])
@@ -83,10 +83,11 @@ def test_insufficient_data_and_nothing_else(coverage, days, insufficient):
 
 
 def test_undeployed_after_ten_working_days(calendar):
-    # AT is Friday 2026-11-20. Delivered Friday 2026-11-06: 10 working days end 2026-11-20 -> not yet overdue.
+    # AT is Friday 2026-11-20. Delivered Friday 2026-11-06: 10 working days end 2026-11-20 -> still in its
+    # legal deployment period: no release (as it used to be told), no shrink, no undeployed
     on_time = make_server(delivered=AT - timedelta(days=14))
     s = make_summary(cpu=0.5, recent_cpu_p95_pct=0.5, delivered_in_window=True, days_of_data=14)
-    assert kinds(run(s, server=on_time, calendar=calendar)) == {("release", None)}
+    assert kinds(run(s, server=on_time, calendar=calendar)) == set()
     late = make_server(delivered=AT - timedelta(days=15))  # Thursday 11-05: deadline 11-19, overdue on 11-20
     f = run(s, server=late, calendar=calendar)
     assert kinds(f) == {("undeployed", None)}
@@ -149,3 +150,38 @@ def test_flavor_snapping_picks_cheapest_covering_flavor():
     assert f[Dimension.CPU].recommended == Size(2, 8, 200)
     assert f[Dimension.CPU].evidence["flavor"] == "s2.8g"
     assert f[Dimension.MEMORY].monthly_saving_cny == Decimal("240")  # 16 -> 8 GiB at 30 CNY
+
+
+# -- issue 10 point 1: the deployment period ------------------------------------------------------
+
+
+@pytest.mark.parametrize("usage, expected", [
+    ({"cpu": 0.5, "mem": 5, "disk": 10, "recent_cpu_p95_pct": 0.5}, set()),  # idle: deploying, not release
+    ({"cpu": 10, "mem": 20, "disk": 30}, set()),  # light use: no shrink while deploying
+    ({"cpu": 90, "mem": 85, "disk": 40}, {("expand", "cpu"), ("expand", "memory")}),  # overload: advice holds
+])
+def test_inside_the_deployment_period_only_expand_is_said(calendar, usage, expected):
+    # delivered Wednesday 2026-11-11: the deadline is 2026-11-25 (10 working days), AT is 2026-11-20
+    server = make_server(delivered=AT - timedelta(days=9))
+    s = make_summary(delivered_in_window=True, days_of_data=9, **usage)
+    assert kinds(run(s, server=server, calendar=calendar)) == expected
+
+
+def test_a_national_day_delivery_has_its_period_stretched_by_the_holiday(calendar):
+    # delivered 2026-09-29: the 10 working days step over the National Day holiday to 2026-10-19
+    at = AT.replace(month=10, day=19)
+    server = make_server(delivered=at.replace(month=9, day=29))
+    s = make_summary(cpu=0.5, recent_cpu_p95_pct=0.5, delivered_in_window=True, days_of_data=15)
+    assert kinds(run(s, server=server, calendar=calendar, at=at)) == set()
+    f = run(s, server=server, calendar=calendar, at=at.replace(day=20))
+    assert kinds(f) == {("undeployed", None)} and f[0].evidence["deploy_deadline"] == "2026-10-19"
+
+
+def test_an_undeployed_server_that_stays_idle_keeps_its_finding():
+    from policies.undeployed import carry
+    from rightsizer.models import Finding, Kind
+
+    release = Finding("u1", "部门", Kind.RELEASE, None, 0.5, 3, None, None, 0)
+    other = Finding("r1", "部门", Kind.RELEASE, None, 0.5, 3, None, None, 0)
+    kept = carry([release, other], {"u1"})
+    assert [(f.server_id, f.kind) for f in kept] == [("u1", Kind.UNDEPLOYED), ("r1", Kind.RELEASE)]

@@ -70,6 +70,11 @@ def open_findings(conn: Connection) -> list[dict]:
     return [json.loads(d) for d in conn.execute(q).scalars()]
 
 
+def open_servers_of_kind(conn: Connection, kind: str) -> set[str]:
+    return set(conn.execute(sa.select(findings.c.server_id).where(findings.c.status == "open",
+                                                                   findings.c.kind == kind)).scalars())
+
+
 def open_finding_rows(conn: Connection, among: list[int] | None = None) -> list:
     """Open findings (of the ids ``among``, if given) with id, department, kind, server, dimension and
     detail, oldest first."""

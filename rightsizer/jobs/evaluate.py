@@ -121,10 +121,15 @@ def prepare(settings: Settings, calendar: WorkCalendar, at: datetime, sources: S
 
 
 def record(store: Store, ev: Evaluation, source: str, source_digest: str, settings: Settings) -> int:
-    """Write one evaluation (servers, summaries, findings) in one transaction; the run id."""
+    """Write one evaluation (servers, summaries, findings) in one transaction; the run id.
+
+    A server whose ``undeployed`` finding is open and that is idle now stays ``undeployed``."""
+    from policies.undeployed import carry
+
     with store.begin() as conn:
+        found = carry(ev.findings, db_runs.open_servers_of_kind(conn, "undeployed"))
         return db_runs.record_run(conn, engine.run_key(source_digest, ev.at, settings), source, ev.at, ev.servers,
-                                  ev.summaries, ev.findings)
+                                  ev.summaries, found)
 
 
 def file_digest(*paths) -> str:
