@@ -29,10 +29,9 @@ def _env(templates_dir: Path | None) -> jinja2.Environment:
 
 def render(notice: dict, found: list[dict], settings: Settings) -> tuple[str, dict]:
     s = settings.notices
-    items, total = [], Decimal(0)
+    items = []
     for f in found:
         saving = Decimal(f["monthly_saving_cny"])
-        total += max(saving, Decimal(0))
         obs = f.get("observed")
         items.append({
             "server_id": f["server_id"], "kind_zh": KIND_ZH.get(f["kind"], f["kind"]),
@@ -48,16 +47,23 @@ def render(notice: dict, found: list[dict], settings: Settings) -> tuple[str, di
     windows = [f.get("evidence", {}).get("window") for f in found if f.get("evidence", {}).get("window")]
     window = f"{windows[0]['start'][:10]} 至 {windows[0]['end'][:10]}" if windows else "—"
     link = f"{s.link_base.rstrip('/')}/{notice['id']}" if s.link_base else ""
-    ctx = {"undeployed": any(f["kind"] == "undeployed" for f in found), "n": notice, "s": s, "items": items, "total": f"{total:,.2f}", "kinds_zh": "、".join(kinds) or "资源调整",
-           "window": window, "link": link, "issued": notice["issued_at"][:10]}
+    # expansions are advice (建议扩容): their own section, no deadline, never in the saving
+    rectify = [i for i, f in zip(items, found) if f["kind"] != "expand"]
+    advice = [i for i, f in zip(items, found) if f["kind"] == "expand"]
+    total = sum((Decimal(f["monthly_saving_cny"]) for f in found if f["kind"] != "expand"), Decimal(0))
+    due = notice.get("due_date")
+    ctx = {"undeployed": any(f["kind"] == "undeployed" for f in found), "n": notice, "s": s, "items": rectify,
+           "advice": advice, "total": f"{total:,.2f}", "kinds_zh": "、".join(kinds) or "资源调整",
+           "title": "整改通知" if rectify else "扩容建议", "window": window, "link": link,
+           "issued": notice["issued_at"][:10], "due_zh": _date_zh(due) if due else ""}
     env = _env(s.templates_dir)
     text = env.get_template("notice.txt.j2").render(ctx)
     markdown = env.get_template("notice.md.j2").render(ctx)
     html_env = _env(s.templates_dir)
     html_env.autoescape = True  # server names and department names are data, not markup
     html = html_env.get_template("notice.html.j2").render(ctx)
-    subject = f"{notice['number']} 关于{ctx['kinds_zh']}的整改通知（{notice['department']}）"
-    xlsx = base64.b64encode(server_list_xlsx(notice, items, ctx["total"])).decode()
+    subject = f"{notice['number']} 关于{ctx['kinds_zh']}的{ctx['title']}（{notice['department']}）"
+    xlsx = base64.b64encode(server_list_xlsx(notice, rectify + advice, ctx["total"])).decode()
     return subject, {"text": text, "markdown": markdown, "html": html, "link": link,
                      "xlsx_name": f"{notice['number']}-服务器清单.xlsx", "xlsx_b64": xlsx}
 
@@ -85,3 +91,8 @@ def server_list_xlsx(notice: dict, items: list[dict], total: str) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def _date_zh(iso_date: str) -> str:
+    y, m, d = (int(x) for x in iso_date[:10].split("-"))
+    return f"{y}年{m}月{d}日"

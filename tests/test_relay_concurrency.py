@@ -232,16 +232,20 @@ def test_drafts_of_a_command_that_stopped_before_rendering_are_rendered_by_the_n
     assert relay.deliver(store, s, WorkCalendar(), Clock(AT), notifiers=rec).sent == 2
 
 
-def test_a_v3_store_gains_claim_tokens(tmp_path):
+def test_a_v3_store_gains_claim_tokens_and_revocable_exemptions(tmp_path):
     db = tmp_path / "rs.db"
     Store.open(f"sqlite:///{db}")
     con = sqlite3.connect(db)
     con.execute("DROP INDEX deliveries_claim")
     con.execute("ALTER TABLE deliveries DROP COLUMN claim_token")  # as a store made before issue 9
-    con.execute("DELETE FROM schema_version WHERE version = 4")
+    con.execute("ALTER TABLE exemptions DROP COLUMN revoked_at")  # and before issue 10
+    con.execute("ALTER TABLE exemptions DROP COLUMN revoked_by")
+    con.execute("DELETE FROM schema_version WHERE version >= 4")
     con.commit()
     con.close()
     store = Store.open(f"sqlite:///{db}")
-    assert store.version() == 4
+    from rightsizer.db import migrations
+    assert store.version() == len(migrations.MIGRATIONS) == 5
     with store.read() as c:
         assert "claim_token" in {col["name"] for col in sa.inspect(c).get_columns("deliveries")}
+        assert {"revoked_at", "revoked_by"} <= {col["name"] for col in sa.inspect(c).get_columns("exemptions")}

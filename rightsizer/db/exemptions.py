@@ -17,13 +17,30 @@ def add(conn: Connection, scope: str, target: str, reason: str, approver: str, e
                         ).inserted_primary_key[0]
 
 
+def get(conn: Connection, exemption_id: int):
+    return conn.execute(sa.select(exemptions).where(exemptions.c.id == exemption_id)).first()
+
+
+def revoke(conn: Connection, exemption_id: int, at: str, by: str) -> None:
+    conn.execute(exemptions.update().where(exemptions.c.id == exemption_id).values(revoked_at=at, revoked_by=by))
+
+
+def server_known(conn: Connection, server_id: str) -> bool:
+    return conn.execute(sa.select(servers.c.server_id).where(servers.c.server_id == server_id)).first() is not None
+
+
+def system_known(conn: Connection, name: str) -> bool:
+    return conn.execute(sa.select(systems.c.id).where(systems.c.name == name)).first() is not None
+
+
 def all_exemptions(conn: Connection) -> list:
     return conn.execute(sa.select(exemptions).order_by(exemptions.c.id)).all()
 
 
 def exempted_servers(conn: Connection, today: str) -> dict[str, str]:
     """Server id -> why, for every exemption still in force on ``today`` (YYYY-MM-DD)."""
-    live = conn.execute(sa.select(exemptions).where(exemptions.c.expires_on >= today)).all()
+    live = conn.execute(sa.select(exemptions).where(exemptions.c.expires_on >= today,
+                                                    exemptions.c.revoked_at.is_(None))).all()
     out: dict[str, str] = {}
     by_system = {e.target: e for e in live if e.scope == "system"}
     for e in live:

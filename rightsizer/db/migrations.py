@@ -37,8 +37,16 @@ def _v4(conn: Connection) -> None:
         t.DELIVERIES_CLAIM.create(conn)
 
 
+def _v5(conn: Connection) -> None:
+    """Revocable exemptions (issue 10). A store created at v3 by this code has the columns already."""
+    have = {c["name"] for c in sa.inspect(conn).get_columns("exemptions")}
+    for name, kind in (("revoked_at", "VARCHAR(40)"), ("revoked_by", "VARCHAR(200)")):
+        if name not in have:
+            conn.execute(sa.text(f"ALTER TABLE exemptions ADD COLUMN {name} {kind}"))
+
+
 # Append only: a released migration is never edited.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
 
 
 def migrate(begin: Callable[[], AbstractContextManager[Connection]]) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from .schema import OPEN_STATES, findings, notice_events, notice_items, notice_seq, notices
+from .schema import OPEN_STATES, deliveries, findings, notice_events, notice_items, notice_seq, notices
 
 
 def next_seq(conn: Connection, prefix: str, year: int) -> int:
@@ -33,10 +33,11 @@ def create(conn: Connection, number: str, department: str, follows_id: int | Non
 
 
 def add_items(conn: Connection, notice_id: int, rows: list) -> None:
-    """One open item per finding row (``id``, ``server_id``, ``kind``, ``dimension``)."""
+    """One item per finding row (``id``, ``server_id``, ``kind``, ``dimension``): ``open``, or ``advice``
+    for an expansion (建议扩容: no deadline, never counted as unrectified)."""
     conn.execute(notice_items.insert(), [
         {"notice_id": notice_id, "finding_id": r.id, "server_id": r.server_id, "kind": r.kind,
-         "dimension": r.dimension, "status": "open"} for r in rows])
+         "dimension": r.dimension, "status": "advice" if r.kind == "expand" else "open"} for r in rows])
 
 
 def add_event(conn: Connection, notice_id: int, at: str, actor: str, old: str | None, new: str, note: str) -> None:
@@ -45,13 +46,52 @@ def add_event(conn: Connection, notice_id: int, at: str, actor: str, old: str | 
 
 
 def findings_ever_noticed(conn: Connection, among: list[int] | None = None) -> set[int]:
-    """Finding ids (of ``among``, if given) on any notice, except items that were exempted (those may come
-    through again)."""
-    q = sa.select(notice_items.c.finding_id).where(notice_items.c.status != "exempted")
+    """Finding ids (of ``among``, if given) on any notice, except items that were exempted or withdrawn
+    (those come through again: an ended exemption, a notice withdrawn as issued in error)."""
+    q = sa.select(notice_items.c.finding_id).where(notice_items.c.status.not_in(("exempted", "withdrawn")))
     if among is None:
         return set(conn.execute(q).scalars())
     return {f for lo in range(0, len(among), 500)
             for f in conn.execute(q.where(notice_items.c.finding_id.in_(among[lo:lo + 500]))).scalars()}
+
+
+def exempted_on_open_notices(conn: Connection) -> dict[int, int]:
+    """Finding id -> its exempted item on a notice that is still open (where it returns when the
+    exemption ends, rather than on a new follow-up)."""
+    q = sa.select(notice_items.c.finding_id, notice_items.c.id).join(notices, notices.c.id == notice_items.c.notice_id) \
+        .where(notice_items.c.status == "exempted", notices.c.status.in_(OPEN_STATES)).order_by(notice_items.c.id)
+    return dict(conn.execute(q).all())
+
+
+def reopen_item(conn: Connection, item_id: int) -> int:
+    """An exempted item back to open (its exemption ended); the notice's id."""
+    conn.execute(notice_items.update().where(notice_items.c.id == item_id)
+                 .values(status="open", closed_at=None, evidence=None))
+    return conn.execute(sa.select(notice_items.c.notice_id).where(notice_items.c.id == item_id)).scalar_one()
+
+
+def items(conn: Connection, notice_id: int) -> list:
+    """Every item of a notice with its state, closing evidence, realised saving and finding detail."""
+    return conn.execute(sa.select(notice_items, findings.c.detail)
+                        .join(findings, findings.c.id == notice_items.c.finding_id)
+                        .where(notice_items.c.notice_id == notice_id).order_by(notice_items.c.id)).all()
+
+
+def item_state_counts(conn: Connection) -> dict[int, dict[str, int]]:
+    """Notice id -> {item state: count}."""
+    out: dict[int, dict[str, int]] = {}
+    for nid, st, n in conn.execute(sa.select(notice_items.c.notice_id, notice_items.c.status, sa.func.count())
+                                   .group_by(notice_items.c.notice_id, notice_items.c.status)):
+        out.setdefault(nid, {})[st] = n
+    return out
+
+
+def held_for_channel(conn: Connection) -> list:
+    """Open notices never queued to their department (held: it had no channel when issued)."""
+    queued = sa.select(deliveries.c.notice_id).where(deliveries.c.purpose == "notice",
+                                                     deliveries.c.notice_id.is_not(None))
+    return conn.execute(sa.select(notices).where(notices.c.status == "issued", notices.c.id.not_in(queued))
+                        .order_by(notices.c.id)).all()
 
 
 def open_notice_of(conn: Connection, department: str):

@@ -127,3 +127,17 @@ def withdraw_pending(conn: Connection, notice_id: int) -> None:
     conn.execute(deliveries.update().where(deliveries.c.notice_id == notice_id,
                                            deliveries.c.status.in_(("pending", "draft")))
                  .values(status="withdrawn"))
+
+
+def resend(conn: Connection, notice_id: int, channel: str | None, now: datetime) -> list[str]:
+    """Dead deliveries of a notice (of ``channel``, if given) due again with the same idempotency key and
+    Message-ID, and fresh attempts; their channels."""
+    q = sa.select(deliveries.c.id, deliveries.c.channel).where(deliveries.c.notice_id == notice_id,
+                                                                deliveries.c.status == "dead")
+    if channel:
+        q = q.where(deliveries.c.channel == channel)
+    rows = conn.execute(q).all()
+    for r in rows:
+        conn.execute(deliveries.update().where(deliveries.c.id == r.id).values(
+            status="pending", attempts=0, next_attempt_at=now.timestamp(), lease_until=0.0, claim_token=""))
+    return [r.channel for r in rows]

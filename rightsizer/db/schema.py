@@ -156,7 +156,8 @@ notice_items = sa.Table(
     sa.Column("server_id", sa.String(128), nullable=False),
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("dimension", sa.String(16), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),  # open | rectified | resolved | exempted | withdrawn
+    # open | advice (an expansion: no deadline, never unrectified) | rectified | resolved | exempted | withdrawn
+    sa.Column("status", sa.String(16), nullable=False),
     sa.Column("closed_at", sa.String(40)),
     sa.Column("realised_saving_cny", sa.String(32)),  # Decimal as text, for a verified rectification
     sa.Column("evidence", sa.Text),  # what the inventory showed
@@ -208,4 +209,6 @@ exemptions = sa.Table(  # e.g. a disaster-recovery standby, a system busy only i
     sa.Column("approver", sa.String(200), nullable=False),
     sa.Column("expires_on", sa.String(10), nullable=False),  # last day it holds
     sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("revoked_at", sa.String(40)),  # `notices unexempt` (migration 5)
+    sa.Column("revoked_by", sa.String(200)),
 )

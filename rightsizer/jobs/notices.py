@@ -81,24 +81,39 @@ def alert(conn, settings: Settings, now: datetime, text: str, key: str) -> None:
                         {"text": text, "markdown": text}, now)
 
 
-def issue(store: Store, settings: Settings, now: datetime, render: Render | None = None) -> list[Issued]:
+def issue(store: Store, settings: Settings, now: datetime, render: Render | None = None,
+          calendar: WorkCalendar | None = None) -> list[Issued]:
     """One notice per department for its open actionable findings not yet on a notice."""
     render = render or _default_render()
+    calendar = calendar or WorkCalendar(settings.calendar.overrides)
     finish_drafts(store, settings, render)
     kinds = set(settings.notices.kinds)
     with store.read() as conn:
-        # A finding once on a notice is never noticed twice: its notice tracks it to the end (a withdrawn
-        # notice's findings stay withdrawn). Only an exemption lets it through again, once it has expired.
+        # A finding once on a notice is never noticed twice: its notice tracks it to the end. An ended
+        # exemption returns it to its notice if that is still open (else it comes through anew), and a
+        # notice withdrawn as issued in error lets its findings through again.
         on_any = db_notices.findings_ever_noticed(conn)
         exempt = db_exemptions.exempted_servers(conn, now.date().isoformat())
+        returning = db_notices.exempted_on_open_notices(conn)
         by_dept: dict[str, list[int]] = {}
+        back: list[int] = []
         for r in db_runs.open_finding_rows(conn):
-            if r.kind in kinds and r.id not in on_any and r.server_id not in exempt:
+            if r.kind not in kinds or r.id in on_any or r.server_id in exempt:
+                continue
+            if r.id in returning:
+                back.append(returning[r.id])
+            else:
                 by_dept.setdefault(r.department, []).append(r.id)
+    if back:
+        with store.begin() as conn:
+            for item_id in back:
+                nid = db_notices.reopen_item(conn, item_id)
+                db_notices.add_event(conn, nid, iso(now), "rightsizer", None, "item reopened",
+                                     f"item {item_id}: its exemption ended; the finding is back on this notice")
     out: list[Issued] = []
     for dept in sorted(by_dept):
         with store.begin() as conn:  # short: numbers, rows and drafts; no rendering
-            made = _issue_one(conn, settings, now, dept, by_dept[dept])
+            made = _issue_one(conn, settings, calendar, now, dept, by_dept[dept])
         if made:
             issued, items = made
             _render_into(store, settings, render, issued.notice_id, items)
@@ -106,7 +121,7 @@ def issue(store: Store, settings: Settings, now: datetime, render: Render | None
     return out
 
 
-def _issue_one(conn, settings: Settings, now: datetime, dept: str, finding_ids: list[int]):
+def _issue_one(conn, settings: Settings, calendar: WorkCalendar, now: datetime, dept: str, finding_ids: list[int]):
     """The department's notice with drafts for every channel, or None when another command noticed the
     findings meanwhile (checked again here, under the write lock)."""
     n = settings.notices
@@ -120,6 +135,14 @@ def _issue_one(conn, settings: Settings, now: datetime, dept: str, finding_ids: 
     nid = db_notices.create(conn, number, dept, open_one.id if open_one else None, iso(now))
     db_notices.add_items(conn, nid, items)
     note = f"{len(items)} findings" + (f"; follow-up of {open_one.number}" if open_one else "")
+    if any(r.kind != "expand" for r in items):  # an advice-only notice (建议扩容) has no deadline
+        try:  # printed in the notice; moved later if the notice reaches the department on a later day
+            due = calendar.add_workdays(now.date(), n.workdays_to_rectify)
+            db_notices.set_status(conn, nid, "issued", due_date=due.isoformat())
+            note += f"; due {due.isoformat()}"
+        except CalendarError as exc:
+            db_notices.set_status(conn, nid, "issued", hold_reason=str(exc))
+            note += "; deadline held: the working-day calendar does not cover it"
     db_notices.add_event(conn, nid, iso(now), "rightsizer", None, "issued", note)
     contacts = settings.departments.get(dept)
     channels = [(c, "notice") for c in (contacts.channels if contacts else [])]
@@ -143,7 +166,7 @@ def _render_into(store: Store, settings: Settings, render: Render, notice_id: in
         nt = db_notices.get(conn, notice_id)
         follows = db_notices.get(conn, nt.follows_id).number if nt.follows_id else None
     notice = {"id": nt.id, "number": nt.number, "department": nt.department, "issued_at": nt.issued_at,
-              "follows": follows}
+              "follows": follows, "due_date": nt.due_date}
     subject, body = render(notice, items, settings)
     with store.begin() as conn:
         db_outbox.fill_drafts(conn, notice_id, subject, body)
@@ -168,7 +191,8 @@ def sweep(store: Store, settings: Settings, calendar: WorkCalendar, now: datetim
     """
     if not issue_new:
         finish_drafts(store, settings, render)
-    rep = SweepReport(issued=issue(store, settings, now, render) if issue_new else [])
+    rep = SweepReport(issued=issue(store, settings, now, render, calendar) if issue_new else [])
+    _release_held(store, settings, now, render or _default_render())
     today = now.date()
     with store.read() as conn:
         ids = [nt.id for nt in db_notices.open_notices(conn)]
@@ -180,18 +204,58 @@ def sweep(store: Store, settings: Settings, calendar: WorkCalendar, now: datetim
     return rep
 
 
+def _release_held(store: Store, settings: Settings, now: datetime, render: Render) -> None:
+    """A notice held because its department had no channel goes out once the department has one."""
+    with store.read() as conn:
+        held = [nt for nt in db_notices.held_for_channel(conn)
+                if settings.departments.get(nt.department) and settings.departments[nt.department].channels]
+    for nt in held:
+        contacts = settings.departments[nt.department]
+        with store.begin() as conn:
+            for channel in contacts.channels:
+                db_outbox.queue(conn, nt.id, "notice", channel, f"{nt.number}:notice:{channel}", nt.number, {}, now,
+                                contacts.emails, draft=True)
+            db_notices.add_event(conn, nt.id, iso(now), "sweep", nt.status, nt.status,
+                                 f"released: {nt.department} now has the channel(s) {', '.join(contacts.channels)}")
+        with store.read() as conn:
+            details = [json.loads(d) for d in db_notices.item_details(conn, nt.id)]
+        _render_into(store, settings, render, nt.id, details)
+
+
+def _resume_deadline(conn, settings: Settings, calendar: WorkCalendar, nt, now: datetime):
+    """A deadline held for want of the calendar is computed once the calendar has the year."""
+    if nt.due_date or not nt.hold_reason or not nt.delivered_at or not db_notices.count_open_items(conn, nt.id):
+        return nt
+    start = datetime.fromisoformat(nt.delivered_at).date()
+    try:
+        due = calendar.add_workdays(start, settings.notices.workdays_to_rectify)
+    except CalendarError:
+        return nt
+    db_notices.set_status(conn, nt.id, nt.status, due_date=due.isoformat(), hold_reason=None)
+    db_notices.add_event(conn, nt.id, iso(now), "sweep", nt.status, nt.status,
+                         f"deadline resumed: due {due.isoformat()} ({settings.notices.workdays_to_rectify} working "
+                         f"days from {start.isoformat()}); the calendar now covers it")
+    return db_notices.get(conn, nt.id)
+
+
 def _move(conn, settings: Settings, calendar: WorkCalendar, nt, now: datetime, today, deadlines: bool,
           rep: SweepReport) -> None:
     """One open notice: verify its items, close it, remind, or mark it overdue and escalate."""
     exempt = db_exemptions.exempted_servers(conn, today.isoformat())
     _verify(conn, settings, nt, now, exempt, rep)
-    left = db_notices.count_open_items(conn, nt.id)
+    nt = _resume_deadline(conn, settings, calendar, nt, now)
+    left = db_notices.count_open_items(conn, nt.id)  # advice (expand) items never count
     if left == 0:
-        statuses = db_notices.item_statuses(conn, nt.id)
-        final = "rectified" if "rectified" in statuses else "exempted" if statuses == {"exempted"} else "resolved"
+        rest = db_notices.item_statuses(conn, nt.id) - {"advice"}
+        if not rest:  # expansion advice only: closed once it has reached the department
+            if nt.status == "issued":
+                return
+            final = "advised"
+        else:
+            final = "rectified" if "rectified" in rest else "exempted" if rest == {"exempted"} else "resolved"
         db_notices.set_status(conn, nt.id, final)
         db_notices.add_event(conn, nt.id, iso(now), "sweep", nt.status, final,
-                             {"rectified": "verified from the inventory",
+                             {"rectified": "verified from the inventory", "advised": "expansion advice delivered",
                               "exempted": "every server is exempted"}.get(final, "every finding went away by itself"))
         rep.closed.append(nt.number)
         return
@@ -251,19 +315,32 @@ def _copy_body(conn, nt) -> tuple[str, dict]:
     return db_outbox.first_notice_message(conn, nt.id) or (nt.number, {"text": nt.number, "markdown": nt.number})
 
 
-def _prefixed(body: dict, head: str) -> dict:
-    """The notice's body with a first paragraph in front (the HTML part is dropped: text says it all)."""
-    return {**body, "text": head + body.get("text", ""), "markdown": head + body.get("markdown", ""), "html": ""}
+def _open_items_body(conn, settings: Settings, nt, head: str) -> tuple[str, dict]:
+    """A reminder or escalation: a first paragraph, then only the items still open (not the whole notice)."""
+    from ..format import DIM_ZH, KIND_ZH, size_zh
+
+    subject, body = _copy_body(conn, nt)
+    lines = []
+    for i, it in enumerate(db_notices.open_items(conn, nt.id), 1):
+        f = json.loads(it.detail)
+        dim = DIM_ZH.get(f.get("dimension") or "", "")
+        lines.append(f"{i}. 服务器 {f['server_id']}：{KIND_ZH.get(f['kind'], f['kind'])}" + (f"（{dim}）" if dim else "")
+                     + f"，当前配置 {size_zh(f.get('current'))}，建议配置 {size_zh(f.get('recommended'))}")
+    text = (head + "尚未整改的事项：\n" + "\n".join(lines) + f"\n\n详见 {nt.number}。\n\n{settings.notices.sender}\n")
+    out = {"text": text, "markdown": text, "html": ""}
+    if body.get("link"):
+        out["link"] = body["link"]
+    return subject, out
 
 
 def _remind(conn, settings: Settings, nt, now: datetime, to_go: int, left: int) -> bool:
     contacts = settings.departments.get(nt.department)
-    subject, body = _copy_body(conn, nt)
-    head = f"【提醒】{nt.number} 距整改期限（{nt.due_date}）还有 {to_go} 个工作日，尚有 {left} 项未整改。\n\n"
+    head = f"【提醒】{nt.number} 距整改期限（{_date_zh(nt.due_date)}）还有 {to_go} 个工作日，尚有 {left} 项未整改。\n\n"
+    subject, body = _open_items_body(conn, settings, nt, head)
     added = False
     for channel in (contacts.channels if contacts else []):
         added |= db_outbox.queue(conn, nt.id, "reminder", channel, f"{nt.number}:reminder:{channel}",
-                                 "【提醒】" + subject, _prefixed(body, head), now, contacts.emails)
+                                 "【提醒】" + subject, body, now, contacts.emails)
     if added:
         db_notices.add_event(conn, nt.id, iso(now), "sweep", nt.status, nt.status,
                              f"reminder: {to_go} working days to go")
@@ -272,12 +349,20 @@ def _remind(conn, settings: Settings, nt, now: datetime, to_go: int, left: int) 
 
 def _escalate(conn, settings: Settings, nt, now: datetime, left: int) -> None:
     contacts = settings.departments.get(nt.department)
-    subject, body = _copy_body(conn, nt)
-    head = (f"【逾期未整改】{nt.number}（{nt.department}）整改期限 {nt.due_date} 已过，尚有 {left} 项未整改。"
+    head = (f"【逾期未整改】{nt.number}（{nt.department}）整改期限 {_date_zh(nt.due_date)} 已过，尚有 {left} 项未整改。"
             "根据规定，资源使用不合理情况将纳入绩效评价。\n\n")
+    subject, body = _open_items_body(conn, settings, nt, head)
     for channel in settings.notices.escalation_channels:
         db_outbox.queue(conn, nt.id, "escalation", channel, f"{nt.number}:escalation:{channel}", "【逾期】" + subject,
-                        _prefixed(body, head), now, contacts.head_emails if contacts else [])
+                        body, now, contacts.head_emails if contacts else [])
     db_notices.set_status(conn, nt.id, "escalated")
     db_notices.add_event(conn, nt.id, iso(now), "sweep", "overdue", "escalated",
                          f"escalation to {', '.join(settings.notices.escalation_channels) or 'no channel configured'}")
+
+
+def _date_zh(iso_date: str | None) -> str:
+    """``2026-12-04`` as ``2026年12月4日``."""
+    if not iso_date:
+        return "（待定）"
+    y, m, d = (int(x) for x in iso_date.split("-"))
+    return f"{y}年{m}月{d}日"

@@ -174,19 +174,39 @@ def _record(store: Store, row, token: str, result: SendResult | None, at: dateti
 
 
 def _delivered(conn, notice_id: int, at: datetime, settings: Settings, calendar: WorkCalendar) -> None:
+    """The first delivery to the department: the notice is ``delivered``. The department gets at least N
+    working days from this day: a printed due date that would give fewer moves, and it is told."""
     cur = db_notices.get(conn, notice_id)
     if cur.status != "issued":
         return
     values = {"delivered_at": iso(at)}
     note = "first delivery to the department"
-    try:
-        due = calendar.add_workdays(at.date(), settings.notices.workdays_to_rectify)
-        values["due_date"] = due.isoformat()
-        note += f"; due {due.isoformat()} ({settings.notices.workdays_to_rectify} working days)"
-    except CalendarError as exc:
-        values["hold_reason"] = str(exc)
-        note += "; deadline held: the working-day calendar does not cover it"
-        alert(conn, settings, at, f"{cur.number}: deadline held: {exc}", f"hold:{cur.number}")
+    n = settings.notices
+    if cur.due_date or cur.hold_reason:  # not an advice-only notice (建议扩容 has no deadline)
+        try:
+            due = calendar.add_workdays(at.date(), n.workdays_to_rectify)
+            if cur.due_date and due.isoformat() <= cur.due_date:
+                note += f"; due {cur.due_date} as printed"
+            else:
+                values.update(due_date=due.isoformat(), hold_reason=None)
+                note += f"; due {due.isoformat()} ({n.workdays_to_rectify} working days)"
+                if cur.due_date:  # delivered late: the date moves, and the department is told
+                    note += f", moved from {cur.due_date} (delivered late)"
+                    _tell_moved(conn, settings, cur, due, at)
+        except CalendarError as exc:
+            values["hold_reason"] = str(exc)
+            note += "; deadline held: the working-day calendar does not cover it"
+            alert(conn, settings, at, f"{cur.number}: deadline held: {exc}", f"hold:{cur.number}")
     db_notices.set_status(conn, notice_id, "delivered", **values)
     db_notices.add_event(conn, notice_id, iso(at), "relay", "issued", "delivered", note)
 
+
+def _tell_moved(conn, settings: Settings, cur, due, at: datetime) -> None:
+    contacts = settings.departments.get(cur.department)
+    old = datetime.fromisoformat(cur.due_date)
+    text = (f"{cur.department}：\n\n{cur.number} 送达晚于发文日期，整改期限由{old.year}年{old.month}月{old.day}日"
+            f"调整为{due.year}年{due.month}月{due.day}日（自收到通知之日起 {settings.notices.workdays_to_rectify} 个工作日）。"
+            f"\n\n{settings.notices.sender}\n")
+    for channel in (contacts.channels if contacts else []):
+        db_outbox.queue(conn, cur.id, "due-moved", channel, f"{cur.number}:due-moved:{channel}",
+                        f"【期限调整】{cur.number}", {"text": text, "markdown": text}, at, contacts.emails)
