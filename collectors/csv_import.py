@@ -271,7 +271,7 @@ def read_inventory(path: str | Path, tz: ZoneInfo) -> list[Server]:
 def _floats(table: _Table, column: str, problems: list[tuple[int, str]], ok: np.ndarray) -> np.ndarray:
     """Column as float64, empty = NaN (missing); out-of-range and unparsable values are problems."""
     idx = table.header[column]
-    stripped = [r[idx].strip() if len(r) > idx else "" for r in table.rows]
+    stripped = [r[idx].strip(" \t") if len(r) > idx else "" for r in table.rows]  # a form feed is no blank
     raw = np.array(stripped, dtype=object)
     empty = raw == ""
     text = raw.copy()

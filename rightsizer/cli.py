@@ -168,21 +168,42 @@ def cmd_notices(args) -> int:
     from .jobs import admin
 
     s = _settings(args)
-    store, cmd, now = _store(args, s), args.notices_command, datetime.now(s.tz)
+    store, cmd = _store(args, s), args.notices_command
+    now = _time(getattr(args, "now", None), s, "--now") or datetime.now(s.tz)
     if cmd == "exempt":
         until = _date(args.until, "--until")
         scope, target = ("server", args.server) if args.server else ("system", args.system)
         eid = admin.exempt(store, now, scope, target, args.reason, args.approver, until)
-        print(f"exemption #{eid}: {scope} {target} until {until} ({args.approver}): {args.reason}")
+        print(f"豁免 #{eid}：{'服务器' if scope == 'server' else '系统'} {target}，至 {until}（{args.approver}）：{args.reason}")
+    elif cmd == "unexempt":
+        e = admin.unexempt(store, now, args.id, args.actor)
+        print(f"豁免 #{e.id}（{e.target}）已撤销；下次 sweep 时其问题回到原通知")
     elif cmd == "exemptions":
         print(tables.exemptions_table(admin.exemptions(store), now.date()))
     elif cmd == "list":
-        print(tables.notices_table(admin.notices(store)))
+        rows = admin.notices(store, args.department, args.status, args.overdue, now.date())
+        if args.format == "json":
+            json.dump(tables.notices_json(rows), sys.stdout, ensure_ascii=False, indent=2)
+            print()
+        else:
+            print(tables.notices_table(rows))
     elif cmd == "show":
-        print(tables.notice_text(admin.notice(store, args.id)))
+        view = admin.notice(store, args.id)
+        if args.format == "json":
+            json.dump(tables.notice_json(view), sys.stdout, ensure_ascii=False, indent=2)
+            print()
+        else:
+            print(tables.notice_text(view))
+    elif cmd == "resend":
+        channels = admin.resend(store, now, args.id, args.actor, args.channel)
+        print(f"已重新排队：{', '.join(channels)}（同一幂等键，由 deliver 发送）")
     else:
         t = admin.transition(store, now, args.id, cmd, args.actor, args.note or "")
-        print(f"{t.number}: {t.old} -> {t.new}")
+        if t.old == t.new:
+            print(f"{t.number}：已记录确认，状态仍为 {tables.STATUS_ZH.get(t.new, t.new)}（{t.new}）")
+        else:
+            print(f"{t.number}：{tables.STATUS_ZH.get(t.old, t.old)} -> {tables.STATUS_ZH.get(t.new, t.new)}"
+                  f"（{t.old} -> {t.new}）")
     return 0
 
 
@@ -197,7 +218,8 @@ def _common(p, db: bool = True, now: bool = False) -> None:
     if db:
         p.add_argument("--db", help="SQLite file (default: [store] of the configuration)")
     if now:
-        p.add_argument("--now", help=argparse.SUPPRESS)  # an injected clock: tests and replays
+        p.add_argument("--now", metavar="ISO", help="act as if it were this time (ISO 8601 with offset), "
+                       "to replay days or weeks; default: the clock")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -274,20 +296,32 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--system", help="system name (every server of it)")
     ex.add_argument("--reason", required=True, help="e.g. 容灾备机, 考试季系统")
     ex.add_argument("--approver", required=True)
-    ex.add_argument("--until", required=True, help="last day the exemption holds (YYYY-MM-DD)")
-    _common(ex)
+    ex.add_argument("--until", required=True, help="last day the exemption holds (YYYY-MM-DD), not in the past")
+    _common(ex, now=True)
     ex.set_defaults(func=cmd_notices)
-    for name, text in (("list", "all notices"), ("exemptions", "all exemptions, live and expired"),
-                       ("show", "one notice: events, deliveries, text"),
+    for name, text in (("list", "notices, with their items counted by state"),
+                       ("exemptions", "all exemptions: live, expired, revoked"),
+                       ("show", "one notice: each item's state, events, deliveries, text"),
                        ("ack", "record that the department acknowledged (does not close it)"),
-                       ("withdraw", "withdraw a notice issued in error")):
+                       ("withdraw", "withdraw a notice issued in error (its findings come through again)"),
+                       ("resend", "queue a notice's dead deliveries again (same idempotency key)"),
+                       ("unexempt", "revoke an exemption")):
         c = no.add_parser(name, help=text)
         if name not in ("list", "exemptions"):
-            c.add_argument("id", type=int)
+            c.add_argument("id", type=int, help="exemption id" if name == "unexempt" else "notice id (see list)")
+        if name in ("ack", "withdraw", "resend", "unexempt"):
+            c.add_argument("--actor", required=True, help="who (recorded with the action)")
         if name in ("ack", "withdraw"):
-            c.add_argument("--actor", required=True, help="who (recorded with the transition)")
             c.add_argument("--note", help="why")
-        _common(c)
+        if name == "resend":
+            c.add_argument("--channel", help="only this channel's dead deliveries")
+        if name == "list":
+            c.add_argument("--department", help="only this department's notices")
+            c.add_argument("--status", help="only notices in this state (issued, delivered, overdue, escalated, …)")
+            c.add_argument("--overdue", action="store_true", help="only open notices past their due date")
+        if name in ("list", "show"):
+            c.add_argument("--format", choices=("table", "json"), default="table")
+        _common(c, now=name not in ("show",))
         c.set_defaults(func=cmd_notices)
 
     d = sub.add_parser("demo", help="simulate a city's cloud and run the whole job on it")

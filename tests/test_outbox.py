@@ -262,10 +262,10 @@ def test_cli_sweep_deliver_list_show_ack_withdraw(tmp_path, capsys):
     assert main(["notices", "ack", "1", "--actor", "市档案馆 李四", *common]) == 0
     assert main(["notices", "show", "1", *common]) == 0
     out = capsys.readouterr().out
-    assert "delivered -> acknowledged" in out and "市档案馆 李四" in out and "delivery screen (notice): sent" in out
+    assert "delivered -> acknowledged" in out and "市档案馆 李四" in out and "screen (notice): sent" in out
     assert main(["notices", "withdraw", "2", "--actor", "中心 王五", "--note", "误报", *common]) == 0
     assert main(["notices", "ack", "2", "--actor", "x", *common]) == 2
-    assert "is withdrawn" in capsys.readouterr().err
+    assert "当前状态为 withdrawn" in capsys.readouterr().err
     assert main(["deliver", *common]) == 0 and "sent 0," in capsys.readouterr().out
     assert main(["notices", "exempt", "--system", "业务审批系统", "--reason", "考试季系统", "--approver", "中心 王五",
                  "--until", "2026-12-31", *common]) == 0

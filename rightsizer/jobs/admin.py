@@ -38,6 +38,7 @@ class NoticeView:
     events: list
     deliveries: list
     text: str  # the notice's text as first delivered ("" if none)
+    items: list  # every item with its state, evidence, realised saving and finding detail
 
 
 def _notice(conn, notice_id: int):
@@ -48,12 +49,19 @@ def _notice(conn, notice_id: int):
 
 
 def transition(store: Store, now: datetime, notice_id: int, action: str, actor: str, note: str = "") -> Transition:
-    """``ack`` (recorded; it closes nothing) or ``withdraw`` (items and pending deliveries withdrawn too)."""
+    """``ack`` (recorded; it closes nothing) or ``withdraw`` (items and pending deliveries withdrawn too).
+
+    An overdue or escalated notice that is acknowledged stays where it is: the ack is recorded, the
+    notice is neither moved back nor escalated again."""
     target, allowed = TRANSITIONS[action]
     with store.begin() as conn:
         row = _notice(conn, notice_id)
         if row.status not in allowed:
-            raise StateError(f"{row.number} is {row.status}; {action} needs one of {', '.join(allowed)}")
+            raise StateError(f"{row.number} 当前状态为 {row.status}，{action} 只适用于 {', '.join(allowed)}")
+        if action == "ack" and row.status in ("overdue", "escalated"):
+            db_notices.add_event(conn, row.id, iso(now), actor, row.status, row.status,
+                                 "acknowledged" + (f": {note}" if note else ""))
+            return Transition(row.number, row.status, row.status)
         db_notices.set_status(conn, row.id, target)
         db_notices.add_event(conn, row.id, iso(now), actor, row.status, target, note or "")
         if target == "withdrawn":
@@ -71,18 +79,60 @@ def withdraw(store: Store, now: datetime, notice_id: int, actor: str, note: str 
 
 
 def exempt(store: Store, now: datetime, scope: str, target: str, reason: str, approver: str, until: date) -> int:
-    """Exempt a server or a system (every server of it) until ``until`` (inclusive); the exemption's id."""
+    """Exempt a server or a system (every server of it) until ``until`` (inclusive); the exemption's id.
+    The server or system must be known to the store and ``until`` not in the past."""
     if scope not in ("server", "system"):
         raise UsageError(f"scope: {scope!r} is not server or system")
+    if until < now.date():
+        raise UsageError(f"--until {until.isoformat()} 已经过去（今天是 {now.date().isoformat()}）：豁免期限不能早于今天")
+    if not reason.strip() or not approver.strip():
+        raise UsageError("--reason 和 --approver 不能为空")
     with store.begin() as conn:
+        known = db_exemptions.server_known if scope == "server" else db_exemptions.system_known
+        if not known(conn, target):
+            what = "服务器" if scope == "server" else "系统"
+            raise NotFoundError(f"没有{what} {target!r}（请先运行 evaluate 或 inventory sync；名称须与清单一致）")
         return db_exemptions.add(conn, scope, target, reason, approver, until.isoformat(), iso(now))
 
 
-def notices(store: Store) -> list[tuple[object, int]]:
-    """Every notice with its number of items."""
+def unexempt(store: Store, now: datetime, exemption_id: int, actor: str):
+    """Revoke an exemption from now on; the next sweep sends its findings back to their notices."""
+    with store.begin() as conn:
+        e = db_exemptions.get(conn, exemption_id)
+        if e is None:
+            raise NotFoundError(f"没有豁免 #{exemption_id}（见 `rightsizer notices exemptions`）")
+        if e.revoked_at:
+            raise StateError(f"豁免 #{exemption_id} 已于 {e.revoked_at} 由 {e.revoked_by} 撤销")
+        db_exemptions.revoke(conn, exemption_id, iso(now), actor)
+        return e
+
+
+def resend(store: Store, now: datetime, notice_id: int, actor: str, channel: str | None = None) -> list[str]:
+    """Queue a notice's dead deliveries again (same idempotency key and Message-ID); their channels."""
+    with store.begin() as conn:
+        row = _notice(conn, notice_id)
+        channels = db_outbox.resend(conn, row.id, channel, now)
+        if not channels:
+            raise StateError(f"{row.number} 没有投递失败（dead）的消息" + (f"（渠道 {channel}）" if channel else ""))
+        db_notices.add_event(conn, row.id, iso(now), actor, row.status, row.status,
+                             f"resend: {', '.join(channels)}")
+        return channels
+
+
+def notices(store: Store, department: str | None = None, status: str | None = None, overdue: bool = False,
+            today: date | None = None) -> list[tuple[object, dict[str, int]]]:
+    """Notices with their item counts by state, filtered by department, status, or overdue (open and past
+    the due date on ``today``)."""
     with store.read() as conn:
-        counts = db_notices.item_counts(conn)
-        return [(r, counts.get(r.id, 0)) for r in db_notices.all_notices(conn)]
+        counts = db_notices.item_state_counts(conn)
+        out = []
+        for r in db_notices.all_notices(conn):
+            if department and r.department != department or status and r.status != status:
+                continue
+            if overdue and not (r.status in OPEN_STATES and r.due_date and today and r.due_date < today.isoformat()):
+                continue
+            out.append((r, counts.get(r.id, {})))
+        return out
 
 
 def notice(store: Store, notice_id: int) -> NoticeView:
@@ -90,7 +140,7 @@ def notice(store: Store, notice_id: int) -> NoticeView:
         row = _notice(conn, notice_id)
         body = db_outbox.first_body(conn, row.id)
         return NoticeView(row, db_notices.events(conn, row.id), db_outbox.of_notice(conn, row.id),
-                          body["text"] if body else "")
+                          body["text"] if body else "", db_notices.items(conn, row.id))
 
 
 def exemptions(store: Store) -> list:
