@@ -13,7 +13,9 @@ cannot see may be left empty (missing, never zero)::
     srv-001,1761926700,13.0,,33.0
 
 Every problem is reported as ``file:line: field: message`` (the header is line
-1) and nothing is returned until the whole input is clean.
+1) and nothing is returned until the whole input is clean. The inventory may carry an
+optional ``resized_at`` column (when the server got its current size). Samples of
+servers not in the inventory (usually released ones) are skipped with a warning.
 """
 
 from __future__ import annotations
@@ -258,9 +260,15 @@ def read_inventory(path: str | Path, tz: ZoneInfo) -> list[Server]:
             delivered = _parse_time(f["delivered_at"], tz, allow_date=True)
         except ValueError as exc:
             problems.append((line, f"{where}: delivered_at: {exc}"))
+        resized = None
+        if "resized_at" in table.header and row[table.header["resized_at"]].strip():  # optional column
+            try:
+                resized = _parse_time(row[table.header["resized_at"]].strip(), tz, allow_date=True)
+            except ValueError as exc:
+                problems.append((line, f"{where}: resized_at: {exc}"))
         if len(problems) == bad:
             servers.append(Server(f["server_id"], f["name"] or f["server_id"], f["department"], f["system"],
-                                  Size(nums["vcpus"], nums["ram_gib"], nums["disk_gib"]), delivered))
+                                  Size(nums["vcpus"], nums["ram_gib"], nums["disk_gib"]), delivered, resized))
     if problems:
         raise InputError([m for _, m in sorted(problems, key=lambda p: p[0])])
     if not servers:
@@ -316,9 +324,7 @@ def read_samples(path: str | Path, servers: list[Server], tz: ZoneInfo, start: i
     index = {s.server_id: i for i, s in enumerate(servers)}
     sid_col = table.header["server_id"]
     rows = np.array([index.get(r[sid_col].strip(), -1) if len(r) > sid_col else -1 for r in table.rows], np.int64)
-    for i in np.nonzero(ok & (rows < 0))[0]:
-        problems.append((table.lines[i], f"{table.path}:{table.lines[i]}: server_id: "
-                                         f"{show(table.rows[i][sid_col])} is not in the inventory"))
+    unknown = ok & (rows < 0)  # usually servers released since: skipped, counted in a warning
     ts_col = table.header["timestamp"]
     texts = [r[ts_col] if len(r) > ts_col else "" for r in table.rows]
     parsed: dict[str, int | str] = {}
@@ -336,18 +342,23 @@ def read_samples(path: str | Path, servers: list[Server], tz: ZoneInfo, start: i
         else:
             ts[i] = v
     cpu, mem, disk = (_floats(table, c, problems, ok) for c in ("cpu_pct", "mem_pct", "disk_pct"))
-    if problems:
-        cause = _control_problem(table)  # a NUL behind many follow-on errors is reported alone
+    if problems or unknown.any():
+        cause = _control_problem(table)  # a NUL behind many follow-on errors (or unknown ids) is reported alone
         if cause:
             raise InputError([cause[1]])
+    if problems:
         problems.sort(key=lambda p: p[0])
         raise InputError([p for _, p in problems])
-    if (rows < 0).any():  # never charge a row to server -1 (the last one): every such row is a problem above
-        raise InputError([f"{table.path}: server_id: rows of servers not in the inventory"])
+    known = rows >= 0  # never index a server with -1 (that is the last one)
     grid = SampleGrid.empty([s.server_id for s in servers], start, step, slots)
-    grid.put(rows, ts, cpu, mem, disk)
+    grid.put(rows[known], ts[known], cpu[known], mem[known], disk[known])
     if warnings is not None:
-        warnings += _emptiness(table.path, servers, rows, ts, start, start + step * slots, step, tz)
+        if unknown.any():
+            ids = sorted({table.rows[i][sid_col].strip() for i in np.nonzero(unknown)[0]})
+            warnings.append(f"{table.path}: {int(unknown.sum()):,} samples of {len(ids)} servers not in the inventory "
+                            f"were skipped (released?): {', '.join(show(x, 30) for x in ids[:5])}"
+                            + (f" and {len(ids) - 5} more" if len(ids) > 5 else ""))
+        warnings += _emptiness(table.path, servers, rows[known], ts[known], start, start + step * slots, step, tz)
     return grid
 
 

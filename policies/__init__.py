@@ -49,6 +49,11 @@ def _server_level(server: Server, summary: UsageSummary, kind: Kind, observed, t
 def evaluate_server(server: Server, summary: UsageSummary, at: datetime, settings: Settings,
                     calendar: WorkCalendar) -> list[Finding]:
     w = settings.window
+    if server.resized_at and summary.effective_start < server.resized_at:
+        # the statistics mix percentages of the old size with the new one (a source that cannot start
+        # at the resize): wait until the resize has left the window
+        return [_server_level(server, summary, Kind.INSUFFICIENT_DATA, summary.coverage, w.coverage_min, settings,
+                              statistic="resized", resized_at=server.resized_at.isoformat())]
     if summary.coverage < w.coverage_min or summary.days_of_data < w.min_days_of_data:
         return [_server_level(server, summary, Kind.INSUFFICIENT_DATA, summary.coverage, w.coverage_min, settings,
                               statistic="coverage", min_days_of_data=w.min_days_of_data,

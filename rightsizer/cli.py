@@ -61,6 +61,12 @@ def _store(args, s: Settings):
                       s.store.busy_seconds)
 
 
+def _store_exists(args, s: Settings) -> bool:
+    """Whether there is a store to read history from (a new SQLite file is not made just to read it)."""
+    url = f"sqlite:///{Path(args.db).resolve()}" if args.db else s.store.resolved_url()
+    return not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).exists()
+
+
 def _warn(lines: list[str]) -> None:
     for w in lines:
         print(f"warning: {w}", file=sys.stderr)
@@ -83,7 +89,8 @@ def cmd_inventory_sync(args) -> int:
     from .jobs import inventory
 
     s = _settings(args)
-    r = inventory.sync(_store(args, s), s, _calendar(s), _now(args, s), cloud=args.cloud, out=args.out)
+    r = inventory.sync(_store(args, s), s, _calendar(s), _now(args, s), cloud=args.cloud, out=args.out,
+                       csv=Path(args.csv) if args.csv else None)
     _warn(r.warnings)
     print(f"{r.servers} servers from {r.source}: {r.count('added')} new, {r.count('resized')} resized, "
           f"{r.count('removed')} gone")
@@ -106,13 +113,21 @@ def cmd_evaluate(args) -> int:
     at = _time(args.at, s, "--at") or evaluate.window_end(datetime.now(s.tz), s)
     usage = next((n for n in collectors.REGISTRY if getattr(args, n) not in (None, False)), None)
     url = getattr(args, usage) if usage else ""
+    opened = []  # the store is opened only once the input has been read and found clean
+
+    def store():
+        if not opened:
+            opened.append(_store(args, s))
+        return opened[0]
+
     sources = evaluate.Sources(
         inventory=None if args.openstack else Path(args.inventory), cloud=args.cloud,
         samples=Path(args.samples) if args.samples else None, usage=usage, usage_url=url if isinstance(url, str) else "",
-        catalogue=Path(args.catalogue) if args.catalogue else None)
+        catalogue=Path(args.catalogue) if args.catalogue else None,
+        history=lambda servers, t: evaluate.resize_history(store(), servers, t) if _store_exists(args, s) else {})
     r = evaluate.prepare(s, _calendar(s), at, sources)
     _warn(r.warnings)
-    evaluate.record(_store(args, s), r.evaluation, r.source, r.digest, s)  # only a clean evaluation is stored
+    evaluate.record(store(), r.evaluation, r.source, r.digest, s, r.csv_inventory)  # only a clean evaluation
     if args.format == "json":
         json.dump({"at": at.isoformat(), "findings": [f.to_json() for f in r.evaluation.findings]}, sys.stdout,
                   ensure_ascii=False, indent=2, default=str)
@@ -244,8 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     inv = sub.add_parser("inventory", help="the cloud's inventory").add_subparsers(dest="inventory_command",
                                                                                   required=True)
-    y = inv.add_parser("sync", help="read servers from OpenStack, record them and report flavor changes")
-    y.add_argument("--openstack", action="store_true", required=True, help="read from OpenStack (clouds.yaml)")
+    y = inv.add_parser("sync", help="read servers from OpenStack or a CSV, record them and report flavor changes")
+    ysrc = y.add_mutually_exclusive_group(required=True)
+    ysrc.add_argument("--openstack", action="store_true", help="read from OpenStack (clouds.yaml)")
+    ysrc.add_argument("--csv", metavar="FILE", help="read an inventory CSV (a centre without OpenStack)")
     y.add_argument("--cloud", help="clouds.yaml entry (default: [inventory.openstack] cloud, else OS_CLOUD)")
     y.add_argument("--out", help="also write the servers as an inventory CSV")
     _common(y, now=True)

@@ -46,6 +46,14 @@ class Server:
     system: str
     size: Size
     delivered_at: datetime  # timezone-aware
+    # When the server last got its current size (inventory diff, CSV resized_at); None = since delivery.
+    # Utilisation is a percentage of the size at the time: only samples from here on are judged.
+    resized_at: datetime | None = None
+
+    @property
+    def measured_from(self) -> datetime:
+        """The first moment whose samples are percentages of the current size."""
+        return max(self.delivered_at, self.resized_at) if self.resized_at else self.delivered_at
 
 
 @dataclass(frozen=True)

@@ -135,8 +135,9 @@ def _summarise_chunk(grid, servers, index, c0, c1, col_t, rc0, bounds, ws_e, at_
         if width and present.any():
             block[present] = getattr(grid, m)[rows[present], c0:c1]
         data[m] = block
-    # Nothing before delivery counts: blank it, and measure coverage from delivery on.
-    eff_e = np.array([max(ws_e, _epoch(s.delivered_at)) for s in servers], dtype=np.int64)
+    # Nothing before delivery (or before the last resize: percentages of another size) counts: blank it,
+    # and measure coverage from then on.
+    eff_e = np.array([max(ws_e, _epoch(s.measured_from)) for s in servers], dtype=np.int64)
     for i in np.nonzero(eff_e > ws_e)[0]:
         cut = int(np.searchsorted(col_t, eff_e[i]))
         for m in METRICS:
@@ -195,6 +196,6 @@ def _summarise_chunk(grid, servers, index, c0, c1, col_t, rc0, bounds, ws_e, at_
             disk_max_pct=_opt(float(disk_max[i])),
             recent_cpu_p95_pct=_opt(recent_p[i]),
             recent_coverage=round(float(recent_cov[i]), 4),
-            delivered_in_window=bool(eff_e[i] > ws_e),
+            delivered_in_window=bool(_epoch(servers[i].delivered_at) > ws_e),
         ))
     return out

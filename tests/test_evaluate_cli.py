@@ -126,7 +126,6 @@ BAD_SAMPLES = [
     (SAMPLE_HEADER + "big-1,1763560800,10,120,30\n", "samples.csv:2: mem_pct: '120' is outside 0-100"),
     (SAMPLE_HEADER + "big-1,1763560800,10,20,-1\n", "samples.csv:2: disk_pct: '-1' is outside 0-100"),
     (SAMPLE_HEADER + "big-1,1763560800,nan,20,30\n", "samples.csv:2: cpu_pct: 'nan' is not a number"),
-    (SAMPLE_HEADER + "ghost-9,1763560800,10,20,30\n", "samples.csv:2: server_id: 'ghost-9' is not in the inventory"),
 ]
 
 
@@ -157,7 +156,7 @@ def test_every_problem_is_reported_in_line_order(tmp_path, capsys):
     samples = tmp_path / "samples.csv"
     samples.write_text(SAMPLE_HEADER + "big-1,1763560800,10,20,30\n"
                        "big-1,1763561100,x,20,101\n"
-                       "ghost,1763561400,10,20,30\n", encoding="utf-8")
+                       "big-1,1763561400,10,20,nope\n", encoding="utf-8")
     assert evaluate(inv, samples, tmp_path / "rs.db") == 2
     err = capsys.readouterr().err.splitlines()
     assert [e.split(": ")[1] for e in err] == [f"{samples}:3", f"{samples}:3", f"{samples}:4"]
@@ -386,3 +385,20 @@ def test_a_clean_full_file_gives_no_warning(tmp_path, capsys):
     inv, samples = write_inputs(tmp_path)
     assert evaluate(inv, samples, tmp_path / "rs.db") == 0
     assert "warning" not in capsys.readouterr().err
+
+
+# --- issue 10 point 6: samples of servers not in the inventory are skipped, with a warning -----------
+
+def test_samples_of_released_servers_are_skipped_with_a_warning(tmp_path, capsys):
+    inv, samples = write_inputs(tmp_path)
+    assert evaluate(inv, samples, tmp_path / "a.db") == 0
+    plain = json.loads(capsys.readouterr().out)["findings"]
+    with samples.open("a", encoding="utf-8") as fh:
+        for i in range(7):
+            for sid in ("old-1", "old-2", "old-3", "old-4", "old-5", "old-6"):
+                fh.write(f"{sid},{1763560800 + i * 300},1,2,3\n")
+    assert evaluate(inv, samples, tmp_path / "b.db") == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["findings"] == plain  # nothing charged to anyone else
+    assert (f"warning: {samples}: 42 samples of 6 servers not in the inventory were skipped (released?): "
+            "'old-1', 'old-2', 'old-3', 'old-4', 'old-5' and 1 more") in out.err, out.err

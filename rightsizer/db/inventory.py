@@ -84,8 +84,10 @@ def upsert_servers(conn: Connection, inventory: list[Server]) -> None:
         conn.execute(stmt, [{**r, "sid": r["server_id"]} for r in old])
 
 
-def record_sync(conn: Connection, source: str, at: datetime, inventory: list[tuple[Server, str, str]]) -> list[Change]:
-    """Record what the cloud reports now: ``(server, flavor name, status)`` per server.
+def record_sync(conn: Connection, source: str, at: datetime,
+                inventory: list[tuple[Server, str | None, str]]) -> list[Change]:
+    """Record what the cloud reports now: ``(server, flavor name, status)`` per server. A flavor of
+    ``None`` (a CSV inventory names none) keeps the recorded name while the size is the same.
 
     Returns what changed since the previous sync: servers added, removed (no longer
     listed) and resized (vCPUs, RAM or disk changed). The first sync records only additions.
@@ -100,6 +102,10 @@ def record_sync(conn: Connection, source: str, at: datetime, inventory: list[tup
     seen = set()
     for s, flavor, status in inventory:
         seen.add(s.server_id)
+        prev = before.get(s.server_id)
+        if flavor is None:
+            same = prev is not None and Size(prev.vcpus, prev.ram_gib, prev.disk_gib) == s.size
+            flavor = prev.flavor if same else f"{s.size.vcpus}C/{s.size.ram_gib:g}G/{s.size.disk_gib:g}G"
         row = {"server_id": s.server_id, "flavor": flavor, "vcpus": s.size.vcpus, "ram_gib": s.size.ram_gib,
                "disk_gib": s.size.disk_gib, "status": status, "present": True, "last_sync_id": sync_id}
         old = before.get(s.server_id)
@@ -147,3 +153,16 @@ def changes(conn: Connection, server_id: str | None = None) -> list[Change]:
         q = q.where(inventory_changes.c.server_id == server_id)
     return [Change(r.server_id, r.change, r.old_flavor, r.new_flavor, _size_of(r.old_size),
                    _size_of(r.new_size)) for r in conn.execute(q)]
+
+
+def last_resized(conn: Connection) -> dict[str, datetime]:
+    """Server id -> when a sync last saw it resized."""
+    q = sa.select(inventory_changes.c.server_id, inventory_changes.c.at).where(inventory_changes.c.change == "resized") \
+        .order_by(inventory_changes.c.id)
+    return {sid: datetime.fromisoformat(at) for sid, at in conn.execute(q)}
+
+
+def current_sizes(conn: Connection) -> dict[str, Size]:
+    """Server id -> its size at the last sync that listed it."""
+    q = sa.select(cloud_servers).where(cloud_servers.c.present.is_(True))
+    return {r.server_id: Size(r.vcpus, r.ram_gib, r.disk_gib) for r in conn.execute(q)}

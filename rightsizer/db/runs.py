@@ -70,6 +70,10 @@ def open_findings(conn: Connection) -> list[dict]:
     return [json.loads(d) for d in conn.execute(q).scalars()]
 
 
+def run_exists(conn: Connection, run_key: str) -> bool:
+    return conn.execute(sa.select(runs.c.id).where(runs.c.run_key == run_key)).first() is not None
+
+
 def open_servers_of_kind(conn: Connection, kind: str) -> set[str]:
     return set(conn.execute(sa.select(findings.c.server_id).where(findings.c.status == "open",
                                                                    findings.c.kind == kind)).scalars())

@@ -9,7 +9,8 @@ a run is identified by its input, time and settings, so the same input twice add
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -18,9 +19,11 @@ import collectors
 from .. import engine
 from ..calendar import WorkCalendar
 from ..db import Store
+from ..db import inventory as db_inventory
 from ..db import runs as db_runs
 from ..engine import Evaluation
 from ..errors import UsageError
+from ..models import Server
 from ..settings import Settings
 
 
@@ -34,6 +37,9 @@ class Sources:
     usage: str | None = None  # a collectors.REGISTRY name; None = [metrics] source
     usage_url: str = ""  # overrides the collector's configured url
     catalogue: Path | None = None  # registered systems; None = [catalogue] file
+    # When each server last changed size, from the store (called once the input has been read and found
+    # clean, so bad input never opens a store): see :func:`resize_history`
+    history: Callable[[list[Server], datetime], dict[str, datetime]] | None = None
 
 
 @dataclass
@@ -44,6 +50,7 @@ class Prepared:
     source: str
     digest: str
     warnings: list[str] = field(default_factory=list)
+    csv_inventory: bool = False  # recorded as an inventory sync too (change detection without OpenStack)
 
 
 @dataclass
@@ -62,9 +69,33 @@ def window_end(now: datetime, settings: Settings) -> datetime:
 
 def evaluate(store: Store, settings: Settings, calendar: WorkCalendar, at: datetime, sources: Sources) -> EvaluateResult:
     """Read, judge and record: :func:`prepare` then :func:`record`."""
+    if sources.history is None:
+        sources = replace(sources, history=lambda servers, t: resize_history(store, servers, t))
     p = prepare(settings, calendar, at, sources)
-    return EvaluateResult(p.evaluation, record(store, p.evaluation, p.source, p.digest, settings), p.source,
-                          p.warnings)
+    return EvaluateResult(p.evaluation, record(store, p.evaluation, p.source, p.digest, settings, p.csv_inventory),
+                          p.source, p.warnings)
+
+
+def resize_history(store: Store, servers: list[Server], at: datetime) -> dict[str, datetime]:
+    """When each server got its current size: the last resize a sync saw, or ``at`` when the size now
+    given differs from the last recorded one (it changed since; its older samples are another size's)."""
+    with store.read() as conn:
+        last, sizes = db_inventory.last_resized(conn), db_inventory.current_sizes(conn)
+    out = {}
+    for s in servers:
+        if s.server_id in sizes and sizes[s.server_id] != s.size:
+            out[s.server_id] = at
+        elif s.server_id in last:
+            out[s.server_id] = last[s.server_id]
+    return out
+
+
+def _with_history(servers: list[Server], sources: Sources, at: datetime) -> list[Server]:
+    if sources.history is None:
+        return servers
+    seen = sources.history(servers, at)
+    return [replace(s, resized_at=max(filter(None, (s.resized_at, seen.get(s.server_id)))))
+            if seen.get(s.server_id) else s for s in servers]
 
 
 def prepare(settings: Settings, calendar: WorkCalendar, at: datetime, sources: Sources) -> Prepared:
@@ -96,6 +127,7 @@ def prepare(settings: Settings, calendar: WorkCalendar, at: datetime, sources: S
         slots = days * 86400 // step
         start = (int(at.timestamp()) - slots * step) // step * step
         grid = read_samples(sources.samples, servers, settings.tz, start, step, slots + 1, warnings)
+        servers = _with_history(servers, sources, at)
         ev = engine.evaluate(servers, grid, at, settings, calendar, catalogue)
         source, digest = f"{inv_source},csv:{sources.samples}", inv_digest + ":" + file_digest(sources.samples)
     else:
@@ -112,24 +144,31 @@ def prepare(settings: Settings, calendar: WorkCalendar, at: datetime, sources: S
             csettings = settings.model_copy(update={"inventory": settings.inventory.model_copy(update={
                 "openstack": settings.inventory.openstack.model_copy(update={"cloud": sources.cloud})})})
         collector = collectors.collector_class(kind)(cfg, csettings)
+        servers = _with_history(servers, sources, at)
         ev = engine.evaluate_summaries(servers, collector.summaries(servers, at, settings), at, settings, calendar,
                                        catalogue)
         source, digest = f"{inv_source},{kind}:{collector.where}", f"{inv_digest}:{kind}:{collector.where}"
         warnings += [f"{kind}: {err} (its servers are insufficient_data in this run)"
                      for err in sorted(set(collector.stats.errors))]
-    return Prepared(ev, source, digest, warnings)
+    return Prepared(ev, source, digest, warnings, csv_inventory=sources.inventory is not None)
 
 
-def record(store: Store, ev: Evaluation, source: str, source_digest: str, settings: Settings) -> int:
+def record(store: Store, ev: Evaluation, source: str, source_digest: str, settings: Settings,
+           csv_inventory: bool = False) -> int:
     """Write one evaluation (servers, summaries, findings) in one transaction; the run id.
 
-    A server whose ``undeployed`` finding is open and that is idle now stays ``undeployed``."""
+    A server whose ``undeployed`` finding is open and that is idle now stays ``undeployed``. A CSV
+    inventory is recorded as an inventory sync too (added, resized, removed), the first time this run is
+    recorded: a centre without OpenStack sees rectification verified by the next sweep."""
     from policies.undeployed import carry
 
+    key = engine.run_key(source_digest, ev.at, settings)
     with store.begin() as conn:
-        found = carry(ev.findings, db_runs.open_servers_of_kind(conn, "undeployed"))
-        return db_runs.record_run(conn, engine.run_key(source_digest, ev.at, settings), source, ev.at, ev.servers,
-                                  ev.summaries, found)
+        if csv_inventory and not db_runs.run_exists(conn, key):
+            db_inventory.record_sync(conn, source.split(",")[0], ev.at,
+                                     [(s, None, "ACTIVE") for s in ev.servers])
+        ev.findings = carry(ev.findings, db_runs.open_servers_of_kind(conn, "undeployed"))  # what is printed too
+        return db_runs.record_run(conn, key, source, ev.at, ev.servers, ev.summaries, ev.findings)
 
 
 def file_digest(*paths) -> str:

@@ -48,15 +48,27 @@ def read_cloud(settings: Settings, cloud: str | None = None) -> CloudInventory:
     return CloudInventory(inv.servers, f"openstack:{cfg.cloud or 'OS_CLOUD'}", [f"openstack: {w}" for w in inv.warnings])
 
 
+def read_csv(path: Path, settings: Settings) -> CloudInventory:
+    """An inventory CSV as the cloud's word (a centre without OpenStack); flavors are named by size."""
+    from types import SimpleNamespace
+
+    from collectors.csv_import import read_inventory
+
+    servers = read_inventory(path, settings.tz)
+    return CloudInventory([SimpleNamespace(server=s, flavor_name=None, status="ACTIVE") for s in servers],
+                          f"csv:{path}")
+
+
 def sync(store: Store, settings: Settings, calendar: WorkCalendar, now: datetime, cloud: str | None = None,
-         out: Path | None = None) -> SyncResult:
-    """Record the cloud's servers and their changes (one transaction), then verify open notices.
+         out: Path | None = None, csv: Path | None = None) -> SyncResult:
+    """Record the cloud's servers (from OpenStack, or the inventory CSV ``csv``) and their changes (one
+    transaction), then verify open notices.
 
     ``out`` also writes the servers as an inventory CSV.
     """
     from . import notices
 
-    inv = read_cloud(settings, cloud)
+    inv = read_csv(csv, settings) if csv else read_cloud(settings, cloud)
     with store.begin() as conn:
         changes = db_inventory.record_sync(conn, inv.source, now,
                                            [(c.server, c.flavor_name, c.status) for c in inv.servers])

@@ -67,8 +67,8 @@ def test_evaluate_issue_deliver_verify_through_jobs_alone(tmp_path, capsys, monk
     # the idle server is released: the next sweep verifies it from the inventory, with its saving
     from helpers import make_server
 
-    big = make_server("big-1", vcpus=16, ram=64, dept="市行政审批服务局")
-    idle = make_server("idle-1", vcpus=4, ram=8, dept="市档案馆")
+    big = make_server("big-1", vcpus=16, ram=64, disk=500, dept="市行政审批服务局")  # as in the CSV
+    idle = make_server("idle-1", vcpus=4, ram=8, disk=100, dept="市档案馆")
     record_sync(store, "cloud", AT, [(big, "s16", "ACTIVE"), (idle, "s4", "ACTIVE")])
     record_sync(store, "cloud", AT + timedelta(days=2), [(big, "s16", "ACTIVE")])
     later = notices.sweep(store, s, cal, AT + timedelta(days=2))
