@@ -25,13 +25,17 @@ def deploy_deadline(server: Server, settings: Settings, calendar: WorkCalendar):
 
 def is_undeployed(server: Server, summary: UsageSummary, at: datetime, settings: Settings,
                   calendar: WorkCalendar) -> bool:
+    """Past the deployment deadline with no workload in all that is seen since delivery: the whole time
+    since delivery lies in the window, or the deadline does (idle through the deadline and after it)."""
     u = settings.policy.undeployed
-    if not summary.delivered_in_window or summary.cpu_p95_pct is None:
+    if summary.cpu_p95_pct is None or summary.cpu_p95_pct >= u.workload_cpu_p95_below_pct:
         return False
-    if summary.cpu_p95_pct >= u.workload_cpu_p95_below_pct:
-        return False
+    if not summary.delivered_in_window and (summary.window_start - server.delivered_at).days > 6 * u.workdays:
+        return False  # the deadline lies well before the window: the calendar need not be asked
     # Only now consult the calendar: a year it lacks fails closed with CalendarError.
-    return at.astimezone(settings.tz).date() > deploy_deadline(server, settings, calendar)
+    deadline = deploy_deadline(server, settings, calendar)
+    seen_since = summary.delivered_in_window or deadline >= summary.window_start.astimezone(settings.tz).date()
+    return seen_since and at.astimezone(settings.tz).date() > deadline
 
 
 def in_deployment_period(server: Server, at: datetime, settings: Settings, calendar: WorkCalendar) -> bool:
