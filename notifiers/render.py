@@ -42,6 +42,7 @@ def render(notice: dict, found: list[dict], settings: Settings) -> tuple[str, di
             # an expansion costs money: shown as such, never as a negative saving
             "saving": f"{saving:,.2f}" if saving >= 0 else f"增加 {-saving:,.2f}",
             "cost": f"{-saving:,.2f}" if saving < 0 else "",
+            "snapping": _snapping(f.get("evidence", {})),
         })
     kinds = [KIND_ZH[k] for k in NOTICE_KINDS if any(f["kind"] == k for f in found)]
     windows = [f.get("evidence", {}).get("window") for f in found if f.get("evidence", {}).get("window")]
@@ -55,7 +56,10 @@ def render(notice: dict, found: list[dict], settings: Settings) -> tuple[str, di
     ctx = {"undeployed": any(f["kind"] == "undeployed" for f in found), "n": notice, "s": s, "items": rectify,
            "advice": advice, "total": f"{total:,.2f}", "kinds_zh": "、".join(kinds) or "资源调整",
            "title": "整改通知" if rectify else "扩容建议", "window": window, "link": link,
-           "issued": notice["issued_at"][:10], "due_zh": _date_zh(due) if due else ""}
+           "issued": notice["issued_at"][:10], "due_zh": _date_zh(due) if due else "",
+           # a size not snapped to the cloud's flavors is said to be so
+           "unsnapped": any(f["kind"] in ("shrink", "expand") and not f.get("evidence", {}).get("flavor")
+                            for f in found)}
     env = _env(s.templates_dir)
     text = env.get_template("notice.txt.j2").render(ctx)
     markdown = env.get_template("notice.md.j2").render(ctx)
@@ -91,6 +95,19 @@ def server_list_xlsx(notice: dict, items: list[dict], total: str) -> bytes:
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def _snapping(evidence: dict) -> str:
+    """What snapping to a flavor did to dimensions without a finding of their own, priced (已计入)."""
+    parts = []
+    for dim, d in (evidence.get("snapping") or {}).items():
+        cost = Decimal(d["cost_cny"])
+        unit = "核" if dim == "cpu" else "GiB"
+        parts.append(f"{DIM_ZH.get(dim, dim)} {d['from']:g}→{d['to']:g}{unit}，每月"
+                     + (f"增加 {cost:,.2f} 元" if cost > 0 else f"减少 {-cost:,.2f} 元"))
+    if not parts:
+        return ""
+    return f"套用规格 {evidence.get('flavor') or ''}：" + "；".join(parts) + "（已计入本项）"
 
 
 def _date_zh(iso_date: str) -> str:

@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from rightsizer.calendar import WorkCalendar
-from rightsizer.models import Dimension, Finding, Kind, Server, Size, UsageSummary
+from rightsizer.models import Dimension, Finding, Kind, Server, Size, UsageSummary, cny_text
 from rightsizer.settings import Settings
 
 from . import idle, pingdu, sizing, undeployed
@@ -77,6 +77,13 @@ def evaluate_server(server: Server, summary: UsageSummary, at: datetime, setting
 
 
 def _resize(server: Server, summary: UsageSummary, settings: Settings) -> list[Finding]:
+    """Shrink and expand findings with one whole recommended size for the server.
+
+    Only dimensions that really shrink (or grow) are asked of the catalogue; the snapped size is the
+    recommendation of every finding. Costs are whole: together the findings save the price difference
+    of the whole current and recommended sizes — a dimension that snapping changed without a finding of
+    its own is priced on the first finding and shown there (``snapping``). A shrink that snapping makes
+    no cheaper is no recommendation at all."""
     shrink = pingdu.shrink_dimensions(summary, settings.policy)
     expand = pingdu.expand_dimensions(summary, settings.policy)
     if not shrink and not expand:
@@ -84,24 +91,26 @@ def _resize(server: Server, summary: UsageSummary, settings: Settings) -> list[F
     sz = settings.sizing
     changes: dict[Dimension, float] = {}
     for dim in (*shrink, *expand):
-        changes[dim] = sizing.needed(dim, server.size.get(dim), pingdu.sizing_stat(summary, dim), sz,
-                                     max_pct=summary.memory_max_pct if dim is Dimension.MEMORY else None)
+        need = sizing.needed(dim, server.size.get(dim), pingdu.sizing_stat(summary, dim), sz,
+                             max_pct=summary.memory_max_pct if dim is Dimension.MEMORY else None)
+        cur = server.size.get(dim)
+        if (need < cur) if dim in shrink else (need > cur):  # at the floor, or the observed maximum forbids it
+            changes[dim] = need
+    if not changes:
+        return []
     rec, flavor = sizing.recommend(server.size, changes, sz, settings.prices)
     findings = []
     for dim, threshold in (*((d, t) for d, t in shrink.items()), *((d, t) for d, t in expand.items())):
+        if dim not in changes:
+            continue
         kind = Kind.SHRINK if dim in shrink else Kind.EXPAND
         cur, new = server.size.get(dim), rec.get(dim)
-        if kind is Kind.SHRINK:
-            new = min(new, cur)  # a snapped flavor never makes a shrink grow
-            if new >= cur:
-                continue  # already at the floor, or the observed maximum forbids it
-        elif new <= cur:
-            continue
-        rec_dim = _with(rec, dim, new)
+        if (new >= cur) if kind is Kind.SHRINK else (new <= cur):
+            continue  # snapped back: this dimension does not change after all
         price = sizing.unit_price(dim, settings.prices)
         findings.append(Finding(
             server_id=server.server_id, department=server.department, kind=kind, dimension=dim,
-            observed=pingdu.observed(summary, dim), threshold=threshold, current=server.size, recommended=rec_dim,
+            observed=pingdu.observed(summary, dim), threshold=threshold, current=server.size, recommended=rec,
             monthly_saving_cny=(Decimal(str(cur)) - Decimal(str(new))) * price,
             evidence={
                 "statistic": pingdu.STAT_NAME[dim],
@@ -117,7 +126,34 @@ def _resize(server: Server, summary: UsageSummary, settings: Settings) -> list[F
                 "mode": settings.policy.shrink.mode,
             },
         ))
-    return findings
+    whole = sizing.monthly_cost(server.size, settings.prices) - sizing.monthly_cost(rec, settings.prices)
+    if findings and all(f.kind is Kind.SHRINK for f in findings) and whole <= 0:
+        return []  # the flavor that covers the shrink costs as much as today's size: nothing to save
+    return _whole(findings, server, rec, whole, settings)
+
+
+def _whole(findings: list[Finding], server: Server, rec: Size, whole: Decimal, settings: Settings) -> list[Finding]:
+    from dataclasses import replace
+
+    if not findings:
+        return findings
+    own = {f.dimension for f in findings}
+    side, side_cost = {}, Decimal(0)
+    for dim in Dimension:
+        cur, new = server.size.get(dim), rec.get(dim)
+        if dim not in own and new != cur:
+            cost = (Decimal(str(new)) - Decimal(str(cur))) * sizing.unit_price(dim, settings.prices)
+            side[dim.value] = {"from": cur, "to": new, "cost_cny": cny_text(cost)}
+            side_cost += cost
+    out = []
+    for i, f in enumerate(findings):
+        ev = {**f.evidence, "server_saving_cny": cny_text(whole)}
+        saving = f.monthly_saving_cny
+        if i == 0 and side:
+            ev["snapping"] = side
+            saving -= side_cost
+        out.append(replace(f, monthly_saving_cny=saving, evidence=ev))
+    return out
 
 
 def _with(size: Size, dim: Dimension, value: float) -> Size:

@@ -73,7 +73,14 @@ def _warn(lines: list[str]) -> None:
 
 
 def cmd_check_config(args) -> int:
-    _calendar(load_settings(args.file))  # the override file is part of the configuration
+    from .errors import ConfigError
+    from .jobs.relay import secret_problems
+
+    s = load_settings(args.file)
+    _calendar(s)  # the override file is part of the configuration
+    problems = secret_problems(s)  # what delivery would trip on: every secret file and variable, at once
+    if problems:
+        raise ConfigError(args.file, problems)
     print(f"{args.file}: OK")
     return 0
 

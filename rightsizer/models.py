@@ -38,6 +38,13 @@ class Size:
         return {Dimension.CPU: self.vcpus, Dimension.MEMORY: self.ram_gib, Dimension.DISK: self.disk_gib}[dim]
 
 
+def cny_text(x) -> str:
+    """Money as stored and exchanged: yuan with exactly two decimals (``"1230.00"``), rounded half up."""
+    from decimal import ROUND_HALF_UP
+
+    return str(Decimal(str(x)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
 @dataclass(frozen=True)
 class Server:
     server_id: str
@@ -127,7 +134,7 @@ class Finding:
             "threshold": self.threshold,
             "current": _size_json(self.current),
             "recommended": _size_json(self.recommended),
-            "monthly_saving_cny": str(self.monthly_saving_cny),
+            "monthly_saving_cny": cny_text(self.monthly_saving_cny),
             "evidence": self.evidence,
         }
 

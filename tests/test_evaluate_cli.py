@@ -67,7 +67,7 @@ def test_evaluate_json(tmp_path, capsys):
     assert by["gap-1"] == {("insufficient_data", None)}
     shrink_cpu = next(f for f in out["findings"] if f["server_id"] == "big-1" and f["dimension"] == "cpu")
     assert shrink_cpu["current"]["vcpus"] == 16 and shrink_cpu["recommended"]["vcpus"] == 3  # 16 * ~11/60
-    assert shrink_cpu["monthly_saving_cny"] == "780"
+    assert shrink_cpu["monthly_saving_cny"] == "780.00"  # money: two decimals everywhere
     assert shrink_cpu["department"] == "市行政审批服务局"
 
 

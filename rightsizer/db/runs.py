@@ -14,7 +14,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ..models import Finding, Server, UsageSummary
+from ..models import Finding, Server, UsageSummary, cny_text
 from .inventory import upsert_servers, utc_now_text
 from .schema import findings, runs, summaries
 
@@ -46,7 +46,7 @@ def _merge_findings(conn: Connection, run_id: int, evaluated: set[str], found: l
     for f in found:
         key = f.key
         seen.add(key)
-        row = dict(monthly_saving_cny=str(f.monthly_saving_cny),
+        row = dict(monthly_saving_cny=cny_text(f.monthly_saving_cny),
                    detail=json.dumps(f.to_json(), ensure_ascii=False, default=_json_default),
                    department=f.department, last_run_id=run_id)
         if key in open_rows:

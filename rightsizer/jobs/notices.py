@@ -39,6 +39,7 @@ from ..db import outbox as db_outbox
 from ..db import runs as db_runs
 from ..db import OPEN_STATES
 from ..errors import CalendarError
+from ..models import cny_text
 from ..settings import Settings
 
 Render = Callable[[dict, list[dict], Settings], tuple[str, dict]]
@@ -303,7 +304,7 @@ def _verify(conn, settings: Settings, nt, now: datetime, exempt: dict[str, str],
             if done:
                 break
         if done:
-            db_notices.close_item(conn, it.id, "rectified", iso(now), evidence, str(saving))
+            db_notices.close_item(conn, it.id, "rectified", iso(now), evidence, cny_text(saving))
             rep.rectified += 1
         elif it.finding_status == "gone":
             db_notices.close_item(conn, it.id, "resolved", iso(now),

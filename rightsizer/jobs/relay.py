@@ -57,6 +57,26 @@ def build_notifiers(settings: Settings) -> dict[str, Notifier]:
     return {b["name"]: notifiers.build(b) for b in settings.notifiers}
 
 
+def secret_problems(settings: Settings) -> list[str]:
+    """Every secret delivery and storage would read, read now: what is missing or unreadable, all at once
+    (``check-config``), named by key path and never by value."""
+    import notifiers
+
+    from ..errors import ConfigError
+
+    problems = []
+    readers = [("store.url", settings.store.resolved_url)]
+    readers += [(f"notifiers.{b['name']}", lambda b=b: notifiers.build(b)) for b in settings.notifiers]
+    if settings.metrics.source == "influxdb":
+        readers.append(("metrics.influxdb.token", settings.metrics.influxdb.token_value))
+    for _, read in readers:
+        try:
+            read()
+        except ConfigError as exc:
+            problems += [f"{exc.path}: {p}" if exc.path else p for p in exc.problems]
+    return problems
+
+
 def rate_wait(conn, channel: str, limits: list[tuple[int, float]], now: float) -> float:
     """Seconds to wait before ``channel`` may send again; counted from the store, so every relay agrees."""
     if not limits:
