@@ -164,11 +164,13 @@ def cmd_sweep(args) -> int:
     r = notices.sweep(_store(args, s), s, _calendar(s), _now(args, s))
     for i in r.issued:
         extra = f" (follow-up of {i.follows})" if i.follows else ""
-        print(f"issued {i.number} to {i.department}: {i.items} findings{extra} -> {', '.join(i.channels) or 'HELD'}")
+        print(f"issued {i.number} to {i.department}: {i.items} findings{extra} -> {', '.join(i.channels) or 'HELD'}"
+              f"  （已发出，{i.items} 项{'，补充通知' if i.follows else ''}{'' if i.channels else '，暂缓：部门未配置渠道'}）")
     for number in r.closed:
-        print(f"closed {number}")
+        print(f"closed {number}  （已办结）")
     print(f"{len(r.issued)} notices issued; {r.rectified} findings rectified (verified), {r.resolved} resolved by "
-          f"themselves; {r.reminded} reminders, {r.overdue} overdue and escalated")
+          f"themselves; {r.reminded} reminders, {r.overdue} overdue and escalated  （发出通知 {len(r.issued)} 份；"
+          f"核实整改 {r.rectified} 项，自行消除 {r.resolved} 项；提醒 {r.reminded} 次，逾期上报 {r.overdue} 份）")
     return 0
 
 
@@ -178,10 +180,11 @@ def cmd_deliver(args) -> int:
     s = _settings(args)
     fixed = _time(args.now, s, "--now")
     r = relay.deliver(_store(args, s), s, _calendar(s), (lambda: fixed) if fixed else (lambda: datetime.now(s.tz)))
-    print(f"sent {r.sent}, retry later {r.retried}, deferred by rate limits {r.deferred}, dead {r.dead}")
+    print(f"sent {r.sent}, retry later {r.retried}, deferred by rate limits {r.deferred}, dead {r.dead}  "
+          f"（已发送 {r.sent}，待重试 {r.retried}，限流顺延 {r.deferred}，投递失败 {r.dead}）")
     if r.taken_over:
         _warn(["this relay stalled past its lease and another relay took its deliveries over; it stopped "
-               "(raise [notices] lease_seconds if sends are slow)"])
+               "(raise [notices] lease_seconds if sends are slow)（本次投递超过租期，已由另一投递进程接管并停止）"])
     return 0
 
 
