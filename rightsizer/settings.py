@@ -182,9 +182,9 @@ class CatalogueSettings(_Model):
 class NoticeSettings(_Model):
     """Rectification notices (整改通知): numbering, deadlines and wording."""
 
-    # 文号: prefix, year and a zero-padded sequence that is never reused, e.g. 平大数据调〔2026〕第0012号
+    # 文号: prefix, year and a zero-padded sequence that is never reused, e.g. 平大数据调〔2026〕12号
     prefix: str = "平大数据调"
-    number_format: str = "{prefix}〔{year}〕第{seq:04d}号"
+    number_format: str = "{prefix}〔{year}〕{seq}号"
     sender: str = "平度市大数据发展中心"
     regulation: str = "《平度市电子政务和政务数据管理办法》"
     article: str = "第十三条"

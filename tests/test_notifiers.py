@@ -47,7 +47,7 @@ def blocks(base: str) -> dict[str, dict]:
 
 
 # keys are Chinese notice numbers: any header that carries one must cope
-MSG = Message(key="平大数据调〔2026〕第0012号:notice:edu-dt", subject="平大数据调〔2026〕第0012号 整改通知",
+MSG = Message(key="平大数据调〔2026〕12号:notice:edu-dt", subject="平大数据调〔2026〕12号 整改通知",
               text="请于2026年10月16日前完成核减。", markdown="### 整改通知\n请于**2026年10月16日**前完成核减。",
               link="https://rightsizer.example/notices/12")
 
@@ -107,7 +107,7 @@ def test_server_errors_and_outages_are_recoverable(im, kind):
 
 
 def test_long_notices_are_cut_to_the_platform_limit_with_the_link(im):
-    long = Message(key="k", subject="平大数据调〔2026〕第0012号", text="x",
+    long = Message(key="k", subject="平大数据调〔2026〕12号", text="x",
                    markdown="| 服务器 | 当前 | 建议 |\n" + "| web-服务器-0001 | 16核64G | 4核16G |\n" * 600,
                    link="https://rightsizer.example/notices/12")
     for kind, limit in (("wecom", 4096), ("dingtalk", 18000)):
@@ -183,7 +183,7 @@ def mail_block(port, password_env="RS_SMTP_PASSWORD"):
 
 def test_email_text_html_attachment_and_stable_message_id(smtp):
     handler, port = smtp
-    msg = Message(key="notice-12:email", subject="平大数据调〔2026〕第0012号 关于核减云服务器资源的整改通知",
+    msg = Message(key="notice-12:email", subject="平大数据调〔2026〕12号 关于核减云服务器资源的整改通知",
                   text="市教育和体育局：\n请于2026年10月16日前完成核减。", html="<p>请于<b>2026年10月16日</b>前完成核减。</p>",
                   recipients=("it@edu.example.gov.cn",), message_id="<notice-12.edu@rightsizer.example>",
                   attachments=(Attachment("服务器清单.xlsx", b"PK\x03\x04fake",
@@ -273,10 +273,10 @@ def test_a_notice_reaches_a_real_smtp_server_with_html_and_the_xlsx_server_list(
     (rcpts, raw), = handler.messages
     assert rcpts == ["it@edu.example.gov.cn"]
     m = email.message_from_bytes(raw, policy=policy.default)
-    assert m["Subject"].startswith("平大数据调〔2026〕第0001号 关于核减的整改通知")
+    assert m["Subject"].startswith("平大数据调〔2026〕1号 关于核减的整改通知")
     assert "<td>e1</td>" in m.get_body(("html",)).get_content()
     att = next(m.iter_attachments())
-    assert att.get_filename() == "平大数据调〔2026〕第0001号-服务器清单.xlsx"
+    assert att.get_filename() == "平大数据调〔2026〕1号-服务器清单.xlsx"
     ws = load_workbook(io.BytesIO(att.get_content())).active
     rows = list(ws.iter_rows(values_only=True))
     assert rows[1][:3] == ("序号", "服务器", "问题") and [r[1] for r in rows[2:5]] == ["e1", "e1", "e1"]

@@ -79,14 +79,14 @@ def test_one_numbered_notice_per_department_and_recurring_findings_send_nothing_
     run(store, s, [("e1", EDU, LOW), ("e2", EDU, LOW), ("h1", HEALTH, LOW), ("ok", EDU, {})])
     issued = notices.issue(store, s, AT, render)
     assert [(i.number, i.department, i.items) for i in issued] == [  # departments in a stable order
-        ("平大数据调〔2026〕第0001号", HEALTH, 3), ("平大数据调〔2026〕第0002号", EDU, 6)]
+        ("平大数据调〔2026〕1号", HEALTH, 3), ("平大数据调〔2026〕2号", EDU, 6)]
     # the same findings in the next run: no new notice, no new message
     run(store, s, [("e1", EDU, LOW), ("e2", EDU, LOW), ("h1", HEALTH, LOW)], at=AT + timedelta(days=1), key="r2")
     assert notices.issue(store, s, AT + timedelta(days=1), render) == []
     # a new finding for education: a follow-up notice, numbered on
     run(store, s, [("e1", EDU, LOW), ("e3", EDU, {"cpu": 90.0})], at=AT + timedelta(days=2), key="r3")
     follow, = notices.issue(store, s, AT + timedelta(days=2), render)
-    assert follow.number == "平大数据调〔2026〕第0003号" and follow.follows == "平大数据调〔2026〕第0002号"
+    assert follow.number == "平大数据调〔2026〕3号" and follow.follows == "平大数据调〔2026〕2号"
 
 
 def test_numbers_are_never_reused_even_after_a_failed_issue(store, monkeypatch):
@@ -106,13 +106,13 @@ def test_numbers_are_never_reused_even_after_a_failed_issue(store, monkeypatch):
     with store.engine.connect() as c:
         rows = c.execute(sa.select(schema.deliveries)).all()
         assert {r.status for r in rows} == {"pending"} and all(number in r.subject for r in rows)
-    assert number.endswith("第0001号")
+    assert number.endswith("〕1号")
     run(store, s, [("h1", HEALTH, LOW)], key="r2")
     second, = notices.issue(store, s, AT, render)
-    assert second.number.endswith("第0002号")
+    assert second.number.endswith("〕2号")
     next_year, = (run(store, s, [("h2", HEALTH, LOW)], key="r3"), notices.issue(store, s, AT.replace(year=2027),
                                                                                 render))[1]
-    assert next_year.number == "平大数据调〔2027〕第0001号"
+    assert next_year.number == "平大数据调〔2027〕1号"
 
 
 def test_routing_a_department_only_ever_reaches_its_own_channels(store):
@@ -219,7 +219,7 @@ def test_a_relay_killed_after_sending_resends_with_the_same_key_and_a_restart_se
 
 def test_console_shows_the_formal_notice():
     s = settings(notices={"contact": "张三 0532-8888", "link_base": "https://rs.example/notices"})
-    subject, body = render({"id": 12, "number": "平大数据调〔2026〕第0012号", "department": EDU,
+    subject, body = render({"id": 12, "number": "平大数据调〔2026〕12号", "department": EDU,
                             "issued_at": "2026-11-20T09:00:00+08:00", "follows": None},
                            [{"server_id": "e1", "kind": "shrink", "dimension": "cpu", "observed": 5.0, "threshold": 25.0,
                              "current": {"vcpus": 8, "ram_gib": 16.0, "disk_gib": 200.0},
@@ -229,7 +229,7 @@ def test_console_shows_the_formal_notice():
     ConsoleNotifier(ConsoleSettings(name="console"), out).send(
         __import__("notifiers.base").base.Message(key="k", subject=subject, text=body["text"]))
     text = out.getvalue()
-    for part in ("平大数据调〔2026〕第0012号", "市教育和体育局：", "《平度市电子政务和政务数据管理办法》第十三条",
+    for part in ("平大数据调〔2026〕12号", "市教育和体育局：", "《平度市电子政务和政务数据管理办法》第十三条",
                  "8核/16GiB/200GiB", "1核/16GiB/200GiB", "420.00", "10 个工作日", "张三 0532-8888",
                  "https://rs.example/notices/12"):
         assert part in text, part
@@ -252,7 +252,7 @@ def test_cli_sweep_deliver_list_show_ack_withdraw(tmp_path, capsys):
     capsys.readouterr()
     assert main(["sweep", *common, "--now", "2026-09-28T09:00:00+08:00"]) == 0
     out = capsys.readouterr().out
-    assert "issued 平大数据调〔2026〕第0001号 to 市档案馆" in out and "2 notices issued" in out
+    assert "issued 平大数据调〔2026〕1号 to 市档案馆" in out and "2 notices issued" in out
     assert main(["deliver", *common, "--now", "2026-09-28T09:05:00+08:00"]) == 0
     out = capsys.readouterr().out
     assert "sent 2," in out and "市档案馆：" in out  # the console notifier printed the notice
@@ -301,7 +301,7 @@ def test_sweep_verifies_rectification_from_the_inventory_not_from_an_ack(store):
     record_sync(store, "cloud", day0 + timedelta(days=3), [(replace(srv, size=Size(2, 16.0, 200.0)), "s2.16g",
                                                               "ACTIVE")])
     r = notices.sweep(store, s, WorkCalendar(), day0 + timedelta(days=3), render)
-    assert r.rectified == 2 and r.closed == ["平大数据调〔2026〕第0001号"]
+    assert r.rectified == 2 and r.closed == ["平大数据调〔2026〕1号"]
     with store.engine.connect() as c:
         items = {i.server_id: i for i in c.execute(sa.select(schema.notice_items))}
         status = c.execute(sa.select(schema.notices.c.status)).scalar()
@@ -346,7 +346,7 @@ def test_a_finding_that_goes_away_by_itself_resolves_the_notice(store):
     _deliver_all(store, s, AT)
     run(store, s, [("e1", EDU, {})], at=AT + timedelta(days=1), key="r2")  # usage rose: nothing to do any more
     r = notices.sweep(store, s, WorkCalendar(), AT + timedelta(days=1), render)
-    assert r.resolved == 3 and r.rectified == 0 and r.closed == ["平大数据调〔2026〕第0001号"]
+    assert r.resolved == 3 and r.rectified == 0 and r.closed == ["平大数据调〔2026〕1号"]
 
 
 def test_exemptions_hold_back_notices_until_they_expire(store):
@@ -360,7 +360,7 @@ def test_exemptions_hold_back_notices_until_they_expire(store):
     assert r.issued == [] and r.closed == [first.number]  # e2 is exempted now too: the notice closes as exempted
     after = datetime(2027, 1, 1, 9, tzinfo=TZ)  # both exemptions expired: the findings come through again
     again, = notices.issue(store, s, after, render)
-    assert again.items == 6 and again.number == "平大数据调〔2027〕第0001号"
+    assert again.items == 6 and again.number == "平大数据调〔2027〕1号"
 
 
 def test_own_templates_replace_the_wording_and_undeployed_asks_to_deploy_or_release(tmp_path):
@@ -370,13 +370,13 @@ def test_own_templates_replace_the_wording_and_undeployed_asks_to_deploy_or_rele
     cfg.write_text('[notices]\ntemplates_dir = "tpl"\n', encoding="utf-8")
     from rightsizer.settings import load_settings
 
-    notice = {"id": 1, "number": "平大数据调〔2026〕第0001号", "department": EDU, "issued_at": AT.isoformat(),
+    notice = {"id": 1, "number": "平大数据调〔2026〕1号", "department": EDU, "issued_at": AT.isoformat(),
               "follows": None}
     found = [{"server_id": "u1", "kind": "undeployed", "dimension": None, "observed": 0.5, "threshold": 3.0,
               "current": {"vcpus": 4, "ram_gib": 8.0, "disk_gib": 100.0}, "recommended": None,
               "monthly_saving_cny": "410", "evidence": {}}]
     _, own = render(notice, found, load_settings(cfg))
-    assert own["text"] == "平大数据调〔2026〕第0001号 致 市教育和体育局：自定义措辞\n"
+    assert own["text"] == "平大数据调〔2026〕1号 致 市教育和体育局：自定义措辞\n"
     assert "| u1 | 逾期未部署 |" in own["markdown"]  # the other templates stay the built-in ones
     _, builtin = render(notice, found, settings())
     assert "请于上述期限内完成部署或申请释放" in builtin["text"]

@@ -227,7 +227,7 @@ def test_drafts_of_a_command_that_stopped_before_rendering_are_rendered_by_the_n
     # an inventory-sync sweep (no new notices) finishes them as well
     notices.sweep(store, s, WorkCalendar(), AT, render, issue_new=False, deadlines=False)
     rows = _deliveries(store)
-    assert {r.status for r in rows} == {"pending"} and all("第0001号" in r.subject for r in rows)
+    assert {r.status for r in rows} == {"pending"} and all("〔2026〕1号" in r.subject for r in rows)
     rec = {n: Recorder(n) for n in ("edu-im", "centre", "ops")}
     assert relay.deliver(store, s, WorkCalendar(), Clock(AT), notifiers=rec).sent == 2
 

@@ -238,7 +238,7 @@ def test_a_resize_and_a_release_are_verified_from_the_inventory(replay, capsys):
     items = json.loads(capsys.readouterr().out)["items"]
     assert all(i["realised_saving_cny"] and float(i["realised_saving_cny"]) > 0 for i in items)
     # no reminder reached a department that had already done its part
-    assert not [s for _, s, _ in inbox.to("/edu") if s.startswith("【提醒】") and "第0001号" in s]
+    assert not [s for _, s, _ in inbox.to("/edu") if s.startswith("【提醒】") and "〔2026〕1号" in s]
 
 
 def test_a_new_server_is_left_alone_while_deploying_then_undeployed_and_stays_so(replay):

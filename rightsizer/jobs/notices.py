@@ -1,7 +1,7 @@
 """Rectification notices (整改通知): issue them, and move open ones along (the sweep).
 
 * :func:`issue` turns a department's open actionable findings into one notice, numbered
-  ``平大数据调〔2026〕第0012号`` from a per-year sequence that is never reused. The
+  ``平大数据调〔2026〕12号`` from a per-year sequence that is never reused. The
   notice, its items, its first event and one delivery per channel (a *draft*) are written
   in **one short transaction** per department; the text is rendered after it, with no lock
   held, and a second short transaction makes the drafts pending. Drafts left by a command
