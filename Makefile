@@ -16,12 +16,13 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
+	$(call install_pdf_deps)
 	$(VENV)/bin/rightsizer demo --out demo-out
 
 # Debian packages the integration tests run for real: prometheus (+ promtool),
 # victoria-metrics, systemd (systemd-analyze). Installed only when a binary is missing.
 DEBS_FOR_TESTS := prometheus:prometheus promtool:prometheus victoria-metrics:victoria-metrics \
-                  systemd-analyze:systemd
+                  systemd-analyze:systemd pdftotext:poppler-utils pdftoppm:poppler-utils
 DEBS_FOR_BENCH := prometheus-node-exporter:prometheus-node-exporter
 
 define install_debs
@@ -34,8 +35,21 @@ define install_debs
 	  || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends $$missing; }; fi
 endef
 
+# The notice PDF (WeasyPrint): CJK fonts and HarfBuzz's subsetter (without it a CJK font subsets 100x slower).
+define install_pdf_deps
+	@missing=""; fc-list 2>/dev/null | grep -q "Noto Serif CJK" || missing="$$missing fonts-noto-cjk"; \
+	ldconfig -p | grep -q libharfbuzz-subset || missing="$$missing libharfbuzz-subset0"; \
+	ldconfig -p | grep -q libpangoft2 || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  $(SUDO) apt-get install -y -q --no-install-recommends $$missing \
+	  || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends $$missing; }; fi
+endef
+
 system-deps:
 	$(call install_debs,$(DEBS_FOR_TESTS))
+	$(call install_pdf_deps)
 
 bench-deps:
 	$(call install_debs,$(DEBS_FOR_TESTS) $(DEBS_FOR_BENCH))

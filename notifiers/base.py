@@ -37,6 +37,7 @@ class Message:
     message_id: str = ""  # email Message-ID, kept across retries
     attachments: tuple[Attachment, ...] = ()
     link: str = ""  # where the full notice can be read, for platforms with small limits
+    document: dict | None = None  # the notice's structured fields (notifiers.document.NoticeDoc.to_json)
 
 
 @dataclass

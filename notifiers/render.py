@@ -15,11 +15,12 @@ from pathlib import Path
 
 import jinja2
 
-from rightsizer.format import DIM_ZH, KIND_ZH, size_zh
+from rightsizer.format import size_zh
 from rightsizer.settings import Settings
 
+from .document import NoticeDoc, build, date_zh
+
 TEMPLATES = Path(__file__).parent / "templates"
-NOTICE_KINDS = ("shrink", "expand", "release", "undeployed", "unregistered")  # the order a notice lists them
 
 
 def _env(templates_dir: Path | None) -> jinja2.Environment:
@@ -28,88 +29,92 @@ def _env(templates_dir: Path | None) -> jinja2.Environment:
 
 
 def render(notice: dict, found: list[dict], settings: Settings) -> tuple[str, dict]:
+    """Subject and body of a notice: every format from one :class:`~notifiers.document.NoticeDoc`."""
+    doc = build(notice, found, settings)
     s = settings.notices
-    items = []
-    for f in found:
-        saving = Decimal(f["monthly_saving_cny"])
-        obs = f.get("observed")
-        items.append({
-            "server_id": f["server_id"], "kind_zh": KIND_ZH.get(f["kind"], f["kind"]),
-            "dimension_zh": DIM_ZH.get(f.get("dimension") or "", ""),
-            "current": size_zh(f.get("current")), "recommended": size_zh(f.get("recommended")),
-            "observed": "—" if obs is None else f"{obs:.1f}%",
-            "threshold": "—" if f.get("threshold") is None else f"{f['threshold']:g}%",
-            # an expansion costs money: shown as such, never as a negative saving
-            "saving": f"{saving:,.2f}" if saving >= 0 else f"增加 {-saving:,.2f}",
-            "cost": f"{-saving:,.2f}" if saving < 0 else "",
-            "snapping": _snapping(f.get("evidence", {})),
-        })
-    kinds = [KIND_ZH[k] for k in NOTICE_KINDS if any(f["kind"] == k for f in found)]
-    windows = [f.get("evidence", {}).get("window") for f in found if f.get("evidence", {}).get("window")]
-    window = f"{windows[0]['start'][:10]} 至 {windows[0]['end'][:10]}" if windows else "—"
-    link = f"{s.link_base.rstrip('/')}/{notice['id']}" if s.link_base else ""
-    # expansions are advice (建议扩容): their own section, no deadline, never in the saving
-    rectify = [i for i, f in zip(items, found) if f["kind"] != "expand"]
-    advice = [i for i, f in zip(items, found) if f["kind"] == "expand"]
-    total = sum((Decimal(f["monthly_saving_cny"]) for f in found if f["kind"] != "expand"), Decimal(0))
-    due = notice.get("due_date")
-    ctx = {"undeployed": any(f["kind"] == "undeployed" for f in found), "n": notice, "s": s, "items": rectify,
-           "advice": advice, "total": f"{total:,.2f}", "kinds_zh": "、".join(kinds) or "资源调整",
-           "title": "整改通知" if rectify else "扩容建议", "window": window, "link": link,
-           "issued": notice["issued_at"][:10], "due_zh": _date_zh(due) if due else "",
-           # a size not snapped to the cloud's flavors is said to be so
-           "unsnapped": any(f["kind"] in ("shrink", "expand") and not f.get("evidence", {}).get("flavor")
-                            for f in found)}
+    # ``n`` (the notice as given) stays for centres' own templates written before the document model
+    ctx = {"d": doc, "n": notice, "s": s, "size": size_zh, "pct": _pct, "money": _money, "date_zh": date_zh}
     env = _env(s.templates_dir)
     text = env.get_template("notice.txt.j2").render(ctx)
     markdown = env.get_template("notice.md.j2").render(ctx)
     html_env = _env(s.templates_dir)
     html_env.autoescape = True  # server names and department names are data, not markup
     html = html_env.get_template("notice.html.j2").render(ctx)
-    subject = f"{notice['number']} 关于{ctx['kinds_zh']}的{ctx['title']}（{notice['department']}）"
-    xlsx = base64.b64encode(server_list_xlsx(notice, rectify + advice, ctx["total"])).decode()
-    return subject, {"text": text, "markdown": markdown, "html": html, "link": link,
-                     "xlsx_name": f"{notice['number']}-服务器清单.xlsx", "xlsx_b64": xlsx}
+    subject = f"{doc.number} {doc.title}（{doc.department}）"
+    xlsx = base64.b64encode(server_list_xlsx(doc)).decode()
+    pdf = base64.b64encode(notice_pdf(doc, settings)).decode()
+    return subject, {"text": text, "markdown": markdown, "html": html, "link": doc.link,
+                     "xlsx_name": f"{doc.number}-服务器清单.xlsx", "xlsx_b64": xlsx,
+                     "pdf_name": f"{doc.number}.pdf", "pdf_b64": pdf, "document": doc.to_json()}
 
 
-def server_list_xlsx(notice: dict, items: list[dict], total: str) -> bytes:
-    """The notice's servers as a worksheet, for the email attachment."""
+def notice_pdf(doc: NoticeDoc, settings: Settings) -> bytes:
+    """The notice as a 红头文件 PDF (WeasyPrint, CJK serif fonts from fonts-noto-cjk)."""
+    from weasyprint import HTML
+
+    env = _env(settings.notices.templates_dir)
+    env.autoescape = True
+    page = env.get_template("notice.pdf.html.j2").render(
+        {"d": doc, "s": settings.notices, "size": size_zh, "pct": _pct, "money": _money, "date_zh": date_zh})
+    return HTML(string=page).write_pdf()
+
+
+def _pct(x) -> str:
+    return "—" if x is None else f"{x:.1f}%"
+
+
+def _money(x) -> str:
+    return f"{Decimal(x):,.2f}"
+
+
+def server_list_xlsx(doc: NoticeDoc) -> bytes:
+    """附件：服务器清单 — numbers as numbers (percent and ¥ formats), a frozen header, totals by formula."""
     from openpyxl import Workbook
-    from openpyxl.styles import Font
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
 
     wb = Workbook()
     ws = wb.active
     ws.title = "服务器清单"
-    ws.append([f"{notice['number']} {notice['department']}"])
+    ws.append([f"{doc.number}  {doc.title}  主送：{doc.department}"
+               + (f"  整改期限：{doc.due_zh}" if doc.due else "")])
     ws["A1"].font = Font(bold=True)
-    head = ["序号", "服务器", "问题", "维度", "当前配置", "监测值", "阈值", "建议配置", "每月节约(元)"]
-    ws.append(head)
-    for c in ws[2]:
-        c.font = Font(bold=True)
-    for k, i in enumerate(items, 1):
-        ws.append([k, i["server_id"], i["kind_zh"], i["dimension_zh"], i["current"], i["observed"], i["threshold"],
-                   i["recommended"], i["saving"]])
-    ws.append(["合计", "", "", "", "", "", "", "", total])
-    for col, width in zip("ABCDEFGHI", (6, 38, 12, 8, 22, 10, 8, 22, 14)):
-        ws.column_dimensions[col].width = width
+    head = ["序号", "系统", "服务器名称", "服务器ID", "问题", "当前vCPU", "当前内存GiB", "当前硬盘GiB", "CPU使用率P95",
+            "内存周期峰值", "硬盘使用率", "建议vCPU", "建议内存GiB", "建议硬盘GiB", "每月节约(元)", "交付日期",
+            "部署期限"]
+    money_fmt, pct_fmt = '"¥"#,##0.00', "0.0%"
+
+    def section(title: str, rows: list, value) -> int | None:
+        if not rows:
+            return None
+        ws.append([title])
+        ws.cell(ws.max_row, 1).font = Font(bold=True)
+        ws.append(head if value == "saving" else [*head[:14], "每月增加费用(元)", *head[15:]])
+        for c in ws[ws.max_row]:
+            c.font = Font(bold=True)
+            c.alignment = Alignment(wrap_text=True, vertical="center")
+        first = ws.max_row + 1
+        for k, r in enumerate(rows, 1):
+            cur, rec = r.current or {}, r.recommended or {}
+            ws.append([k, r.system, r.server_name, r.server_id, "、".join(r.problems), cur.get("vcpus"),
+                       cur.get("ram_gib"), cur.get("disk_gib"),
+                       *(None if v is None else v / 100 for v in (r.cpu_p95_pct, r.memory_peak_pct, r.disk_pct)),
+                       rec.get("vcpus"), rec.get("ram_gib"), rec.get("disk_gib"),
+                       float(r.saving if value == "saving" else r.cost), r.delivered or None, r.deploy_deadline or None])
+            for col in (9, 10, 11):
+                ws.cell(ws.max_row, col).number_format = pct_fmt
+            ws.cell(ws.max_row, 15).number_format = money_fmt
+        last = ws.max_row
+        ws.append(["合计", *[""] * 13, f"=SUM(O{first}:O{last})"])
+        ws.cell(ws.max_row, 15).number_format = money_fmt
+        ws.cell(ws.max_row, 1).font = Font(bold=True)
+        return first
+
+    start = section("一、需整改事项", doc.rows, "saving")
+    section("二、扩容建议（不设整改期限）" if doc.rows else "扩容建议（不设整改期限）", doc.advice, "cost")
+    ws.freeze_panes = f"A{(start or 4)}"  # the header row of the first section stays in view
+    for i, width in enumerate((6, 16, 18, 38, 22, 9, 11, 11, 12, 12, 10, 9, 11, 11, 14, 12, 12), 1):
+        ws.column_dimensions[get_column_letter(i)].width = width
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
-
-
-def _snapping(evidence: dict) -> str:
-    """What snapping to a flavor did to dimensions without a finding of their own, priced (已计入)."""
-    parts = []
-    for dim, d in (evidence.get("snapping") or {}).items():
-        cost = Decimal(d["cost_cny"])
-        unit = "核" if dim == "cpu" else "GiB"
-        parts.append(f"{DIM_ZH.get(dim, dim)} {d['from']:g}→{d['to']:g}{unit}，每月"
-                     + (f"增加 {cost:,.2f} 元" if cost > 0 else f"减少 {-cost:,.2f} 元"))
-    if not parts:
-        return ""
-    return f"套用规格 {evidence.get('flavor') or ''}：" + "；".join(parts) + "（已计入本项）"
-
-
-def _date_zh(iso_date: str) -> str:
-    y, m, d = (int(x) for x in iso_date[:10].split("-"))
-    return f"{y}年{m}月{d}日"

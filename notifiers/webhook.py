@@ -1,6 +1,8 @@
 """Generic webhook: the notice as JSON, signed with HMAC-SHA256.
 
-Body ``{key, subject, text, markdown, recipients, link}``; headers ``Idempotency-Key`` (the
+Body ``{key, subject, text, markdown, recipients, link}``, and for a notice ``document``
+(number, department, issued and due dates, legal basis, items, totals: see the README)
+and ``pdf`` (``{filename, base64}``, when there is no ``link``); headers ``Idempotency-Key`` (the
 key percent-encoded),
 ``X-Rightsizer-Timestamp`` and ``X-Rightsizer-Signature: sha256=<hex HMAC(secret,
 "<timestamp>.<body>")>``. Any 2xx is success; 5xx, 429 and network errors retry; other
@@ -17,6 +19,7 @@ Configuration example::
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -37,8 +40,14 @@ class WebhookNotifier:
         self._secret = cfg.secret.reveal(f"notifiers.{cfg.name}.secret") if cfg.secret else None
 
     def send(self, msg: Message) -> SendResult:
-        raw = json.dumps({"key": msg.key, "subject": msg.subject, "text": msg.text, "markdown": msg.markdown,
-                          "recipients": list(msg.recipients), "link": msg.link}, ensure_ascii=False).encode()
+        payload = {"key": msg.key, "subject": msg.subject, "text": msg.text, "markdown": msg.markdown,
+                   "recipients": list(msg.recipients), "link": msg.link}
+        if msg.document is not None:  # for OA systems: the notice's fields, and the PDF (or its link)
+            payload["document"] = msg.document
+            pdf = next((a for a in msg.attachments if a.mime == "application/pdf"), None)
+            if pdf is not None and not msg.link:
+                payload["pdf"] = {"filename": pdf.filename, "base64": base64.b64encode(pdf.content).decode()}
+        raw = json.dumps(payload, ensure_ascii=False).encode()
         ts = str(int(time.time()))
         # HTTP headers are ASCII: the key (a notice number in Chinese) is percent-encoded
         headers = {"X-Rightsizer-Timestamp": ts, "Idempotency-Key": urllib.parse.quote(msg.key, safe=":")}

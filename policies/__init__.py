@@ -48,6 +48,17 @@ def _server_level(server: Server, summary: UsageSummary, kind: Kind, observed, t
 
 def evaluate_server(server: Server, summary: UsageSummary, at: datetime, settings: Settings,
                     calendar: WorkCalendar) -> list[Finding]:
+    """The server's findings, each carrying what a notice prints about the server (name, system, the
+    measured values) so a finding reads on its own."""
+    from dataclasses import replace
+
+    about = {"server_name": server.name, "system": server.system, "cpu_p95_pct": summary.cpu_p95_pct,
+             "memory_peak_pct": summary.memory_peak_pct, "disk_latest_pct": summary.disk_latest_pct}
+    return [replace(f, evidence={**about, **f.evidence}) for f in _judge(server, summary, at, settings, calendar)]
+
+
+def _judge(server: Server, summary: UsageSummary, at: datetime, settings: Settings,
+           calendar: WorkCalendar) -> list[Finding]:
     w = settings.window
     if server.resized_at and summary.effective_start < server.resized_at:
         # the statistics mix percentages of the old size with the new one (a source that cannot start

@@ -57,7 +57,7 @@ def find_unregistered(servers: list[Server], catalogue: list[RegisteredSystem], 
         out.append(Finding(
             server_id=server.server_id, department=server.department, kind=Kind.UNREGISTERED, dimension=None,
             observed=None, threshold=None, current=server.size, recommended=None, monthly_saving_cny=Decimal(0),
-            evidence={"looked_for": how, "match": cat.match, "system": server.system,
+            evidence={"looked_for": how, "match": cat.match, "system": server.system, "server_name": server.name,
                       # what the unregistered server costs a month: no O&M money until it is registered
                       "monthly_cost_cny": str(sizing.monthly_cost(server.size, settings.prices))},
         ))

@@ -193,6 +193,8 @@ def cmd_notices(args) -> int:
     from .jobs import admin
 
     s = _settings(args)
+    from .errors import StateError
+
     store, cmd = _store(args, s), args.notices_command
     now = _time(getattr(args, "now", None), s, "--now") or datetime.now(s.tz)
     if cmd == "exempt":
@@ -219,6 +221,13 @@ def cmd_notices(args) -> int:
             print()
         else:
             print(tables.notice_text(view))
+    elif cmd == "pdf":
+        view = admin.notice(store, args.id)
+        if not view.pdf:
+            raise StateError(f"{view.notice.number} 没有 PDF（在生成 PDF 之前发出的通知）")
+        target = Path(args.out or view.pdf_name)
+        target.write_bytes(view.pdf)
+        print(f"{view.notice.number}：{target}")
     elif cmd == "resend":
         channels = admin.resend(store, now, args.id, args.actor, args.channel)
         print(f"已重新排队：{', '.join(channels)}（同一幂等键，由 deliver 发送）")
@@ -332,7 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
                        ("ack", "record that the department acknowledged (does not close it)"),
                        ("withdraw", "withdraw a notice issued in error (its findings come through again)"),
                        ("resend", "queue a notice's dead deliveries again (same idempotency key)"),
-                       ("unexempt", "revoke an exemption")):
+                       ("unexempt", "revoke an exemption"),
+                       ("pdf", "write the notice as sent (红头 PDF) to a file")):
         c = no.add_parser(name, help=text)
         if name not in ("list", "exemptions"):
             c.add_argument("id", type=int, help="exemption id" if name == "unexempt" else "notice id (see list)")
@@ -348,7 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
             c.add_argument("--overdue", action="store_true", help="only open notices past their due date")
         if name in ("list", "show"):
             c.add_argument("--format", choices=("table", "json"), default="table")
-        _common(c, now=name not in ("show",))
+        if name == "pdf":
+            c.add_argument("--out", help="file to write (default: the notice's number.pdf here)")
+        _common(c, now=name not in ("show", "pdf"))
         c.set_defaults(func=cmd_notices)
 
     d = sub.add_parser("demo", help="simulate a city's cloud and run the whole job on it")

@@ -62,7 +62,9 @@ def run(out: Path, servers: int, seed: int, at_text: str, config: str | None) ->
         print(f"notices: {n_notices} rectification notices (整改通知) issued, {sent} delivered to the console "
               f"notifier, all written to {out / 'notices.txt'}; the first in full:")
         print()
-        print(first_text)
+        print(first_text.text)
+        if first_text.pdf:
+            print(f"the first notice as a PDF (红头文件): {out / first_text.pdf_name}")
     else:
         print(f"notices: 0 rectification notices (整改通知) issued: the findings are already on the open notices "
               f"in {out / 'notices.txt'} (no new notice, no new message)")
@@ -85,5 +87,7 @@ def _notices(store: Store, settings, cal: WorkCalendar, at: datetime, out: Path,
     with (out / "notices.txt").open("a", encoding="utf-8") as fh:  # a rerun adds, never erases
         console = ConsoleNotifier(ConsoleSettings(name="console"), fh)
         report = relay.deliver(store, settings, cal, lambda: at, notifiers={"console": console})
-    first = admin.notice(store, issued[0].notice_id).text if issued else ""
+    first = admin.notice(store, issued[0].notice_id) if issued else None
+    if first is not None and first.pdf:
+        (out / first.pdf_name).write_bytes(first.pdf)
     return first, len(issued), report.sent

@@ -273,13 +273,15 @@ def test_a_notice_reaches_a_real_smtp_server_with_html_and_the_xlsx_server_list(
     (rcpts, raw), = handler.messages
     assert rcpts == ["it@edu.example.gov.cn"]
     m = email.message_from_bytes(raw, policy=policy.default)
-    assert m["Subject"].startswith("平大数据调〔2026〕1号 关于核减的整改通知")
-    assert "<td>e1</td>" in m.get_body(("html",)).get_content()
-    att = next(m.iter_attachments())
+    assert m["Subject"].startswith("平大数据调〔2026〕1号 关于核减政务云服务器资源的整改通知")
+    assert "<small>e1</small>" in m.get_body(("html",)).get_content()
+    pdf, att = list(m.iter_attachments())
+    assert pdf.get_filename() == "平大数据调〔2026〕1号.pdf" and pdf.get_content().startswith(b"%PDF")
     assert att.get_filename() == "平大数据调〔2026〕1号-服务器清单.xlsx"
     ws = load_workbook(io.BytesIO(att.get_content())).active
     rows = list(ws.iter_rows(values_only=True))
-    assert rows[1][:3] == ("序号", "服务器", "问题") and [r[1] for r in rows[2:5]] == ["e1", "e1", "e1"]
+    assert rows[2][:5] == ("序号", "系统", "服务器名称", "服务器ID", "问题")
+    assert rows[3][3] == "e1" and rows[3][4] == "核减 CPU、核减 内存、核减 硬盘" and rows[4][0] == "合计"  # one row
 
 
 @pytest.fixture(scope="module")

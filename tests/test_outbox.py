@@ -233,7 +233,7 @@ def test_console_shows_the_formal_notice():
                  "8核/16GiB/200GiB", "1核/16GiB/200GiB", "420.00", "10 个工作日", "张三 0532-8888",
                  "https://rs.example/notices/12"):
         assert part in text, part
-    assert "| e1 | 核减·CPU |" in body["markdown"]
+    assert "1. **e1**（未登记系统）：核减 CPU" in body["markdown"]
 
 
 def test_cli_sweep_deliver_list_show_ack_withdraw(tmp_path, capsys):
@@ -377,9 +377,10 @@ def test_own_templates_replace_the_wording_and_undeployed_asks_to_deploy_or_rele
               "monthly_saving_cny": "410", "evidence": {}}]
     _, own = render(notice, found, load_settings(cfg))
     assert own["text"] == "平大数据调〔2026〕1号 致 市教育和体育局：自定义措辞\n"
-    assert "| u1 | 逾期未部署 |" in own["markdown"]  # the other templates stay the built-in ones
+    assert "**u1**（未登记系统）：逾期未部署" in own["markdown"]  # the other templates stay the built-in ones
     _, builtin = render(notice, found, settings())
-    assert "请于上述期限内完成部署或申请释放" in builtin["text"]
+    assert "逾期未部署：《平度市电子政务和政务数据管理办法》第十三条：各部门应在云资源交付后10个工作日内完成系统部署。" \
+           "处理要求：完成系统部署，或申请释放资源。" in builtin["text"]
 
 
 def test_rate_limits_hold_across_relays_counted_from_the_store(store):

@@ -194,7 +194,7 @@ def test_the_due_date_is_printed_and_stored_and_crosses_the_holiday(replay, caps
 def test_expansion_is_advice_in_its_own_section_and_never_overdue(replay, capsys):
     inbox, cli, *_ = replay
     (_, _, text), *_ = inbox.to("/health")
-    rectify, advice = text.split("扩容建议（不设整改期限）")
+    rectify, advice = text.split("二、扩容建议")
     assert "health-lazy" in rectify and "health-hot" not in rectify
     assert "health-hot" in advice
     capsys.readouterr()

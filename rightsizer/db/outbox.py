@@ -43,11 +43,21 @@ def drafts(conn: Connection) -> list[int]:
                         .distinct().order_by(deliveries.c.notice_id)).scalars().all()
 
 
-def fill_drafts(conn: Connection, notice_id: int, subject: str, body: dict) -> int:
-    """The rendered text into the notice's drafts, which become pending; how many."""
-    return conn.execute(deliveries.update().where(deliveries.c.notice_id == notice_id,
-                                                  deliveries.c.status == "draft")
-                        .values(subject=subject, body=json.dumps(body, ensure_ascii=False), status="pending")).rowcount
+def fill_drafts(conn: Connection, notice_id: int, subject: str, body: dict, channel: str | None = None) -> int:
+    """The rendered text into the notice's drafts (of ``channel``, if given), which become pending; how many."""
+    q = deliveries.update().where(deliveries.c.notice_id == notice_id, deliveries.c.status == "draft")
+    if channel is not None:
+        q = q.where(deliveries.c.channel == channel)
+    return conn.execute(q.values(subject=subject, body=json.dumps(body, ensure_ascii=False),
+                                 status="pending")).rowcount
+
+
+def draft_channels(conn: Connection, notice_id: int) -> list[str]:
+    """The channels of a notice's drafts, in the order they were queued."""
+    rows = conn.execute(sa.select(deliveries.c.channel).where(deliveries.c.notice_id == notice_id,
+                                                              deliveries.c.status == "draft")
+                        .order_by(deliveries.c.id)).scalars().all()
+    return list(dict.fromkeys(rows))
 
 
 def claim(conn: Connection, now: float, lease: float, limit: int, token: str) -> list:
@@ -114,7 +124,8 @@ def first_notice_message(conn: Connection, notice_id: int) -> tuple[str, dict] |
 def first_body(conn: Connection, notice_id: int) -> dict | None:
     """The body of the notice's first delivery of any purpose."""
     body = conn.execute(sa.select(deliveries.c.body).where(deliveries.c.notice_id == notice_id,
-                                                           deliveries.c.status != "draft").limit(1)).scalar()
+                                                           deliveries.c.status != "draft")
+                        .order_by(deliveries.c.id).limit(1)).scalar()
     return json.loads(body) if body else None
 
 

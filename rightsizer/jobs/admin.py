@@ -7,6 +7,7 @@ unknown notice is a :class:`~rightsizer.errors.NotFoundError`.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -39,6 +40,8 @@ class NoticeView:
     deliveries: list
     text: str  # the notice's text as first delivered ("" if none)
     items: list  # every item with its state, evidence, realised saving and finding detail
+    pdf: bytes | None = None  # the notice as signed (红头 PDF), as it was sent
+    pdf_name: str = ""
 
 
 def _notice(conn, notice_id: int):
@@ -139,8 +142,10 @@ def notice(store: Store, notice_id: int) -> NoticeView:
     with store.read() as conn:
         row = _notice(conn, notice_id)
         body = db_outbox.first_body(conn, row.id)
+        pdf = base64.b64decode(body["pdf_b64"]) if body and body.get("pdf_b64") else None
         return NoticeView(row, db_notices.events(conn, row.id), db_outbox.of_notice(conn, row.id),
-                          body["text"] if body else "", db_notices.items(conn, row.id))
+                          body["text"] if body else "", db_notices.items(conn, row.id), pdf,
+                          (body or {}).get("pdf_name", ""))
 
 
 def exemptions(store: Store) -> list:

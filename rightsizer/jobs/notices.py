@@ -169,8 +169,21 @@ def _render_into(store: Store, settings: Settings, render: Render, notice_id: in
     notice = {"id": nt.id, "number": nt.number, "department": nt.department, "issued_at": nt.issued_at,
               "follows": follows, "due_date": nt.due_date}
     subject, body = render(notice, items, settings)
+    kinds = {b["name"]: b.get("type") for b in settings.notifiers}
+    # attachments only where they are used: the PDF and xlsx by email, the PDF by webhook (for OA systems)
+    keep = {"email": None, "webhook": {"xlsx_b64"}}
     with store.begin() as conn:
-        db_outbox.fill_drafts(conn, notice_id, subject, body)
+        first = db_outbox.first_body(conn, notice_id) is None  # the first stored body keeps it all (notices pdf)
+        for channel in db_outbox.draft_channels(conn, notice_id):
+            kind = kinds.get(channel)
+            if kind == "email" or first:
+                drop = set()
+            elif kind in keep:
+                drop = keep[kind]
+            else:
+                drop = {"pdf_b64", "xlsx_b64"}
+            db_outbox.fill_drafts(conn, notice_id, subject, {k: v for k, v in body.items() if k not in drop}, channel)
+            first = False
 
 
 def finish_drafts(store: Store, settings: Settings, render: Render | None = None) -> int:

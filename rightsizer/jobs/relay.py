@@ -143,13 +143,16 @@ def _one(store: Store, settings: Settings, calendar: WorkCalendar, now: Callable
 
 def _message(row) -> Message:
     body = json.loads(row.body)
-    attachments = ()
+    attachments = []
+    if body.get("pdf_b64"):  # the notice as signed: the PDF first, then the server list
+        attachments.append(Attachment(body["pdf_name"], base64.b64decode(body["pdf_b64"]), "application/pdf"))
     if body.get("xlsx_b64"):
-        attachments = (Attachment(body["xlsx_name"], base64.b64decode(body["xlsx_b64"]), XLSX),)
+        attachments.append(Attachment(body["xlsx_name"], base64.b64decode(body["xlsx_b64"]), XLSX))
+    attachments = tuple(attachments)
     return Message(key=row.idempotency_key, subject=row.subject, text=body.get("text", ""),
                    markdown=body.get("markdown", ""), html=body.get("html", ""),
                    recipients=tuple(json.loads(row.recipients)), message_id=row.message_id,
-                   link=body.get("link", ""), attachments=attachments)
+                   link=body.get("link", ""), attachments=attachments, document=body.get("document"))
 
 
 def _record(store: Store, row, token: str, result: SendResult | None, at: datetime, settings: Settings,
