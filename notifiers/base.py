@@ -107,9 +107,34 @@ def utf8_truncate(text: str, max_bytes: int, tail: str) -> str:
     return cut + tail
 
 
-def body_text(msg: Message, max_bytes: int) -> str:
-    tail = f"\n\n……（内容过长，已截断。完整通知见 {msg.link or msg.subject}）"
-    return utf8_truncate(msg.markdown or msg.text, max_bytes, tail)
+def body_parts(msg: Message, max_bytes: int) -> list[str]:
+    """The message for a platform with a size limit: whole if it fits, else split at line ends into
+    numbered parts, each within ``max_bytes`` of UTF-8 and ending with the notice number — never cut."""
+    text = msg.markdown or msg.text
+    if len(text.encode("utf-8")) <= max_bytes:
+        return [text]
+    number = msg.subject.split(" ")[0]
+    tail = "\n\n（第{i}/{n}部分，" + number + (f"，完整通知见 {msg.link}" if msg.link else "") + "）"
+    room = max_bytes - len(tail.format(i=999, n=999).encode("utf-8"))
+    if room < 100:
+        raise ValueError("max_bytes leaves no room for the text")
+    chunks, cur = [], ""
+    for line in text.splitlines(keepends=True):
+        while len(line.encode("utf-8")) > room:  # a line longer than a part: split it where it must
+            head = utf8_truncate(line, room, "")
+            head = head if head and head != line else line.encode("utf-8")[:room].decode("utf-8", "ignore")
+            if cur:
+                chunks.append(cur)
+                cur = ""
+            chunks.append(head)
+            line = line[len(head):]
+        if cur and len((cur + line).encode("utf-8")) > room:
+            chunks.append(cur)
+            cur = ""
+        cur += line
+    if cur:
+        chunks.append(cur)
+    return [c.rstrip("\n") + tail.format(i=i, n=len(chunks)) for i, c in enumerate(chunks, 1)]
 
 
 def classify(channel: str, status: int, doc: dict | None, what: str, code_key: str, msg_key: str,

@@ -22,7 +22,7 @@ import hmac
 import time
 import urllib.parse
 
-from .base import Message, SendResult, body_text, classify, post_json
+from .base import Message, SendResult, body_parts, classify, post_json
 from .config import DingTalkSettings
 
 
@@ -45,8 +45,12 @@ class DingTalkNotifier:
         return f"{self.cfg.url}?{urllib.parse.urlencode(q)}"
 
     def send(self, msg: Message) -> SendResult:
-        body = {"msgtype": "markdown", "markdown": {"title": msg.subject[:64],
-                                                    "text": body_text(msg, self.cfg.max_bytes)}}
-        status, doc, what = post_json(self.signed_url(int(time.time() * 1000)), body, self.cfg.timeout_seconds)
-        return classify(f"dingtalk {self.name}", status, doc, what, "errcode", "errmsg", {130101},
-                         {310000, 460101}, 60)
+        result = SendResult(False, False, f"dingtalk {self.name}: nothing to send")
+        for text in body_parts(msg, self.cfg.max_bytes):  # a long notice goes in numbered parts
+            body = {"msgtype": "markdown", "markdown": {"title": msg.subject[:64], "text": text}}
+            status, doc, what = post_json(self.signed_url(int(time.time() * 1000)), body, self.cfg.timeout_seconds)
+            result = classify(f"dingtalk {self.name}", status, doc, what, "errcode", "errmsg", {130101},
+                              {310000, 460101}, 60)
+            if not result.ok:
+                return result
+        return result

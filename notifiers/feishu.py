@@ -22,7 +22,7 @@ import hmac
 import time
 import urllib.parse
 
-from .base import Message, SendResult, body_text, classify, post_json
+from .base import Message, SendResult, body_parts, classify, post_json
 from .config import FeishuSettings
 
 
@@ -43,11 +43,16 @@ class FeishuNotifier:
         self._secret = cfg.secret.reveal(f"notifiers.{cfg.name}.secret") if cfg.secret else None
 
     def send(self, msg: Message) -> SendResult:
-        body: dict = {"msg_type": "post", "content": {"post": {"zh_cn": {
-            "title": msg.subject, "content": [[{"tag": "text", "text": body_text(msg, self.cfg.max_bytes)}]]}}}}
-        if self._secret:
-            ts = int(time.time())
-            body = {"timestamp": str(ts), "sign": feishu_sign(self._secret, ts), **body}
-        status, doc, what = post_json(f"{self.cfg.url}/{urllib.parse.quote(self._hook)}", body,
-                                      self.cfg.timeout_seconds)
-        return classify(f"feishu {self.name}", status, doc, what, "code", "msg", {11232}, {19021, 19024}, 60)
+        result = SendResult(False, False, f"feishu {self.name}: nothing to send")
+        for text in body_parts(msg, self.cfg.max_bytes):  # a long notice goes in numbered parts
+            body: dict = {"msg_type": "post", "content": {"post": {"zh_cn": {
+                "title": msg.subject, "content": [[{"tag": "text", "text": text}]]}}}}
+            if self._secret:
+                ts = int(time.time())
+                body = {"timestamp": str(ts), "sign": feishu_sign(self._secret, ts), **body}
+            status, doc, what = post_json(f"{self.cfg.url}/{urllib.parse.quote(self._hook)}", body,
+                                          self.cfg.timeout_seconds)
+            result = classify(f"feishu {self.name}", status, doc, what, "code", "msg", {11232}, {19021, 19024}, 60)
+            if not result.ok:
+                return result
+        return result

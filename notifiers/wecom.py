@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import urllib.parse
 
-from .base import Message, SendResult, body_text, classify, post_json
+from .base import Message, SendResult, body_parts, classify, post_json
 from .config import WeComSettings
 
 
@@ -31,7 +31,12 @@ class WeComNotifier:
         self._key = cfg.key.reveal(f"notifiers.{cfg.name}.key")
 
     def send(self, msg: Message) -> SendResult:
-        body = {"msgtype": "markdown", "markdown": {"content": body_text(msg, self.cfg.max_bytes)}}
         url = f"{self.cfg.url}?{urllib.parse.urlencode({'key': self._key})}"
-        status, doc, what = post_json(url, body, self.cfg.timeout_seconds)
-        return classify(f"wecom {self.name}", status, doc, what, "errcode", "errmsg", {45009}, {93000}, 60)
+        result = SendResult(False, False, f"wecom {self.name}: nothing to send")
+        for text in body_parts(msg, self.cfg.max_bytes):  # a long notice goes in numbered parts
+            body = {"msgtype": "markdown", "markdown": {"content": text}}
+            status, doc, what = post_json(url, body, self.cfg.timeout_seconds)
+            result = classify(f"wecom {self.name}", status, doc, what, "errcode", "errmsg", {45009}, {93000}, 60)
+            if not result.ok:
+                return result
+        return result

@@ -181,3 +181,30 @@ def test_the_webhook_carries_the_structured_notice_and_the_pdf(doc):
     assert d["number"] == "平大数据调〔2026〕12号" and d["issued_date"] == "2026-11-20" and d["due_date"] == "2026-12-04"
     assert {b["kind"] for b in d["legal_basis"]} == {"释放", "逾期未部署", "核减", "未备案", "扩容"}
     assert base64.b64decode(p["pdf"]["base64"]).startswith(b"%PDF")
+
+
+def test_an_escalation_is_a_document_with_the_open_items_and_the_original_pdf(tmp_path):
+    from datetime import timedelta
+
+    from notifiers.render import render as real_render
+    from rightsizer.calendar import WorkCalendar
+    from rightsizer.db import Store
+    from rightsizer.jobs import notices, relay
+
+    from test_outbox import EDU, LOW, Clock, Recorder, run, settings
+
+    s = settings(notices={"cc_channels": ["centre"], "operator_channels": ["ops"], "escalation_channels": ["leaders"]},
+                 notifiers=[{"name": n, "type": "console"} for n in ("edu-im", "health-im", "centre", "ops", "leaders")])
+    store = Store.open(f"sqlite:///{tmp_path / 'rs.db'}")
+    run(store, s, [("e1", EDU, LOW), ("e2", EDU, LOW)])
+    notices.issue(store, s, AT, real_render)
+    rec = {n: Recorder(n) for n in ("edu-im", "centre", "ops", "leaders")}
+    relay.deliver(store, s, WorkCalendar(), Clock(AT), notifiers=rec)
+    notices.sweep(store, s, WorkCalendar(), AT + timedelta(days=16), real_render)
+    relay.deliver(store, s, WorkCalendar(), Clock(AT + timedelta(days=16)), notifiers=rec)
+    (esc,) = rec["leaders"].sent
+    assert "整改期限 2026年12月4日 已过" in esc.text and "尚未整改的服务器（2 台）" in esc.text
+    assert esc.text.count("（e1）") == 1  # one row per server, its open problems listed
+    assert "<table" in esc.html and "<small>e2</small>" in esc.html
+    (pdf,) = [a for a in esc.attachments if a.mime == "application/pdf"]
+    assert pdf.filename == "平大数据调〔2026〕1号.pdf" and pdf.content.startswith(b"%PDF")

@@ -106,16 +106,23 @@ def test_server_errors_and_outages_are_recoverable(im, kind):
     assert not r.ok and r.recoverable and "network error" in r.detail
 
 
-def test_long_notices_are_cut_to_the_platform_limit_with_the_link(im):
-    long = Message(key="k", subject="平大数据调〔2026〕12号", text="x",
-                   markdown="| 服务器 | 当前 | 建议 |\n" + "| web-服务器-0001 | 16核64G | 4核16G |\n" * 600,
-                   link="https://rightsizer.example/notices/12")
-    for kind, limit in (("wecom", 4096), ("dingtalk", 18000)):
+def test_long_notices_are_split_into_numbered_parts_each_ending_with_the_number(im):
+    lines = [f"{i}. **web-服务器-{i:04d}**（智慧教育平台）：核减 CPU；16核/64GiB → 4核/16GiB" for i in range(1, 601)]
+    long = Message(key="k", subject="平大数据调〔2026〕12号 关于核减政务云服务器资源的整改通知", text="x",
+                   markdown="\n".join(lines), link="https://rightsizer.example/notices/12")
+    for kind, limit in (("wecom", 4096), ("dingtalk", 18000), ("feishu", 18000)):
+        before = len(im.received)
         assert build(blocks(im.url)[kind]).send(long).ok
-        body = im.received[-1][1]
-        text = body["markdown"]["content" if kind == "wecom" else "text"]
-        assert len(text.encode()) <= limit
-        assert text.endswith("完整通知见 https://rightsizer.example/notices/12）")
+        got = im.received[before:]
+        assert len(got) > 1
+        texts = [b["markdown"]["content"] if kind == "wecom" else b["markdown"]["text"] if kind == "dingtalk"
+                 else b["content"]["post"]["zh_cn"]["content"][0][0]["text"] for _, b in got]
+        n = len(texts)
+        for i, t in enumerate(texts, 1):
+            assert len(t.encode()) <= limit
+            assert t.endswith(f"（第{i}/{n}部分，平大数据调〔2026〕12号，完整通知见 https://rightsizer.example/notices/12）")
+        sent_lines = [ln for t in texts for ln in t.split("\n\n（第")[0].split("\n")]
+        assert sent_lines == lines  # nothing cut, nothing repeated, in order
 
 
 def test_config_errors_name_the_field_not_the_secret(secrets):

@@ -329,21 +329,45 @@ def _copy_body(conn, nt) -> tuple[str, dict]:
     return db_outbox.first_notice_message(conn, nt.id) or (nt.number, {"text": nt.number, "markdown": nt.number})
 
 
-def _open_items_body(conn, settings: Settings, nt, head: str) -> tuple[str, dict]:
-    """A reminder or escalation: a first paragraph, then only the items still open (not the whole notice)."""
+def _open_items_body(conn, settings: Settings, nt, head: str, with_pdf: bool = False) -> tuple[str, dict]:
+    """A reminder or escalation as a document: a first paragraph, the due date, then one row per server
+    with only its items still open (text, Markdown and HTML); an escalation carries the notice's PDF."""
+    from html import escape
+
     from ..format import DIM_ZH, KIND_ZH, size_zh
 
     subject, body = _copy_body(conn, nt)
-    lines = []
-    for i, it in enumerate(db_notices.open_items(conn, nt.id), 1):
+    rows: dict[str, dict] = {}
+    for it in db_notices.open_items(conn, nt.id):
         f = json.loads(it.detail)
+        ev = f.get("evidence") or {}
+        r = rows.setdefault(f["server_id"], {"name": ev.get("server_name", f["server_id"]), "system": ev.get("system"),
+                                             "current": f.get("current"), "recommended": f.get("recommended"),
+                                             "problems": []})
         dim = DIM_ZH.get(f.get("dimension") or "", "")
-        lines.append(f"{i}. 服务器 {f['server_id']}：{KIND_ZH.get(f['kind'], f['kind'])}" + (f"（{dim}）" if dim else "")
-                     + f"，当前配置 {size_zh(f.get('current'))}，建议配置 {size_zh(f.get('recommended'))}")
-    text = (head + "尚未整改的事项：\n" + "\n".join(lines) + f"\n\n详见 {nt.number}。\n\n{settings.notices.sender}\n")
-    out = {"text": text, "markdown": text, "html": ""}
+        r["problems"].append(KIND_ZH.get(f["kind"], f["kind"]) + (f" {dim}" if dim else ""))
+    lines = [f"{i}. {r['system'] or '（未登记系统）'}｜{r['name']}（{sid}）：{'、'.join(r['problems'])}；当前配置 "
+             f"{size_zh(r['current'])}，建议配置 {size_zh(r['recommended']) if r['recommended'] else '释放'}"
+             for i, (sid, r) in enumerate(rows.items(), 1)]
+    tail = f"\n\n详见 {nt.number}。\n\n{settings.notices.sender}\n"
+    text = head + f"尚未整改的服务器（{len(rows)} 台）：\n" + "\n".join(lines) + tail
+    html = ("<div style=\"font-family:'SimSun','Noto Serif CJK SC',serif\">"
+            + "".join(f"<p>{escape(p)}</p>" for p in head.strip().split("\n\n"))
+            + f"<p>尚未整改的服务器（{len(rows)} 台）：</p><table border=\"1\" cellspacing=\"0\" cellpadding=\"4\">"
+            "<tr><th>序号</th><th>系统</th><th>服务器</th><th>问题</th><th>当前配置</th><th>建议配置</th></tr>"
+            + "".join(f"<tr><td>{i}</td><td>{escape(r['system'] or '（未登记）')}</td><td>{escape(r['name'])}<br>"
+                      f"<small>{escape(sid)}</small></td><td>{escape('、'.join(r['problems']))}</td>"
+                      f"<td>{size_zh(r['current'])}</td><td>{size_zh(r['recommended']) if r['recommended'] else '释放'}"
+                      "</td></tr>" for i, (sid, r) in enumerate(rows.items(), 1))
+            + f"</table><p>详见 {escape(nt.number)}。</p><p style=\"text-align:right\">"
+              f"{escape(settings.notices.sender)}</p></div>")
+    out = {"text": text, "markdown": text, "html": html}
     if body.get("link"):
         out["link"] = body["link"]
+    if with_pdf:
+        first = db_outbox.first_body(conn, nt.id) or {}
+        if first.get("pdf_b64"):  # the original notice, as signed
+            out.update(pdf_b64=first["pdf_b64"], pdf_name=first["pdf_name"])
     return subject, out
 
 
@@ -365,7 +389,7 @@ def _escalate(conn, settings: Settings, nt, now: datetime, left: int) -> None:
     contacts = settings.departments.get(nt.department)
     head = (f"【逾期未整改】{nt.number}（{nt.department}）整改期限 {_date_zh(nt.due_date)} 已过，尚有 {left} 项未整改。"
             "根据规定，资源使用不合理情况将纳入绩效评价。\n\n")
-    subject, body = _open_items_body(conn, settings, nt, head)
+    subject, body = _open_items_body(conn, settings, nt, head, with_pdf=True)
     for channel in settings.notices.escalation_channels:
         db_outbox.queue(conn, nt.id, "escalation", channel, f"{nt.number}:escalation:{channel}", "【逾期】" + subject,
                         body, now, contacts.head_emails if contacts else [])
