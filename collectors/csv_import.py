@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import csv
 import math
-import re
-from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -34,157 +32,12 @@ from rightsizer.errors import InputError
 from rightsizer.models import RegisteredSystem, Server, Size
 from rightsizer.summaries import SampleGrid
 
+from .csvfile import DECIMAL_CHARS, PLAIN, Table, control_problem, plain_decimal, read, show
+
 INVENTORY_COLUMNS = ("server_id", "name", "department", "system", "vcpus", "ram_gib", "disk_gib", "delivered_at")
 SAMPLE_COLUMNS = ("server_id", "timestamp", "cpu_pct", "mem_pct", "disk_pct")
 
 __all__ = ["InputError", "RegisteredSystem", "read_catalogue", "read_inventory", "read_samples", "write_inventory"]
-
-
-@dataclass
-class _Table:
-    path: str
-    header: dict[str, int]  # column name -> index; names are unique
-    width: int  # fields per row, as in the header
-    rows: list[list[str]]
-    lines: list[int]
-
-
-def show(text: str, limit: int = 40) -> str:
-    """A field as echoed in an error: quoted, and cut when long (a runaway field is not pasted back)."""
-    if len(text) <= limit:
-        return repr(text)
-    return repr(text[:limit]) + f"… ({len(text)} characters)"
-
-
-def _decode_problem(path: Path, name: str) -> str:
-    """Why a file is not UTF-8, with the line of the first bad byte (found only on this error path)."""
-    with path.open("rb") as fh:
-        head = fh.read(2)
-        if head in (b"\xff\xfe", b"\xfe\xff"):
-            return f"{name}:1: the file is UTF-16 text: save it as UTF-8 (CSV UTF-8)"
-        fh.seek(0)
-        for line, raw in enumerate(fh, 1):
-            try:
-                raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                col = exc.start + 1
-                try:
-                    text = raw.decode("gb18030")
-                    looks_gbk = any("\u4e00" <= ch <= "\u9fff" for ch in text)
-                except UnicodeDecodeError:
-                    looks_gbk = False
-                if looks_gbk:
-                    return (f"{name}:{line}: byte {col} of the line is not UTF-8; the file looks like GBK "
-                            "(as Chinese Excel saves CSV): save it as UTF-8 (另存为 → CSV UTF-8)")
-                return f"{name}:{line}: byte {col} of the line is not UTF-8 ({exc.reason}): save the file as UTF-8"
-    return f"{name}: not UTF-8 text"
-
-
-# Numbers are plain ASCII decimals: no digit separators (1_0), no full-width or other scripts' digits,
-# no inf/nan; an exponent is allowed (exporters write 1.5e-05).
-_DECIMAL = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
-_DECIMAL_RE = re.compile(_DECIMAL)
-_DECIMAL_CHARS = b"0123456789.+-eE"
-PLAIN = "plain decimals only: ASCII digits 0-9 and '.', e.g. 12.5"
-
-
-def plain_decimal(text: str) -> float:
-    """``text`` as a float if it is a plain ASCII decimal, else ValueError (``float`` takes 1_0 and ８)."""
-    if not _DECIMAL_RE.fullmatch(text):
-        raise ValueError(text)
-    return float(text)
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def _read(path: Path, required: tuple[str, ...], problems: list[tuple[int, str]]) -> _Table | None:
-    """The header and rows of a CSV, or None with the problem that makes the file unreadable.
-
-    Problems that make every later line suspect are reported once, where they start: a byte that is
-    not UTF-8, a quote that opens a field and runs across lines, a control character (NUL)."""
-    name = str(path)
-    try:
-        fh = path.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        problems.append((0, f"{name}: cannot open: {exc.strerror}"))
-        return None
-    with fh:
-        reader = csv.reader(fh)
-        last = 0  # the line the current row started after
-        try:
-            header = next(reader, None)
-            if header is None:
-                problems.append((1, f"{name}:1: header: file is empty; expected columns {','.join(required)}"))
-                return None
-            if _CONTROL.search("".join(header)):
-                problems.append((1, f"{name}:1: header: contains control characters (NUL): the file looks like "
-                                    "UTF-16 or binary: save it as UTF-8 CSV"))
-                return None
-            cols: dict[str, int] = {}
-            for i, h in enumerate(header):
-                if h.strip() in cols:
-                    # two columns of one name: which one is meant? (no guessing: nothing is read)
-                    problems.append((1, f"{name}:1: header: column {show(h.strip())} appears twice "
-                                        f"(columns {cols[h.strip()] + 1} and {i + 1})"))
-                    return None
-                cols[h.strip()] = i
-            missing = [c for c in required if c not in cols]
-            if missing:
-                problems.append((1, f"{name}:1: header: missing column(s) {', '.join(missing)}"))
-                return None
-            rows, lines = [], []
-            last = reader.line_num
-            for row in reader:
-                if reader.line_num != last + 1 and row:  # a quoted field ran across lines
-                    problems.append((last + 1, _runaway(name, header, row, last + 1, reader.line_num)))
-                    return None
-                last = reader.line_num
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue
-                rows.append(row)
-                lines.append(last)
-            if rows and any("\n" in f or "\r" in f for f in rows[-1]):  # a quote opened on the last line
-                problems.append((lines[-1], _runaway(name, header, rows[-1], lines[-1], lines[-1])))
-                return None
-        except UnicodeDecodeError:
-            problems.append((0, _decode_problem(path, name)))
-            return None
-        except csv.Error as exc:
-            if reader.line_num > last + 1:  # a field that ran on until the csv module gave up
-                problems.append((last + 1, f"{name}:{last + 1}: a quoted field starts on this line and is not "
-                                           f"closed by line {reader.line_num} ({exc}); close the quote (\") "
-                                           "or remove it"))
-            else:
-                problems.append((reader.line_num, f"{name}:{reader.line_num}: {exc}"))
-            return None
-    width = len(header)
-    for row, line in zip(rows, lines):
-        if len(row) != width:
-            problems.append((line, f"{name}:{line}: row has {len(row)} fields, the header has {width}"))
-    return _Table(name, cols, len(header), rows, lines)
-
-
-def _control_problem(table: _Table) -> tuple[int, str] | None:
-    """The first control character (a NUL: a binary or UTF-16 file) in any field, reported once."""
-    for row, line in zip(table.rows, table.lines):
-        for i, f in enumerate(row):
-            m = _CONTROL.search(f)
-            if m:
-                column = next((c for c, j in table.header.items() if j == i), f"field {i + 1}")
-                what = "a NUL byte" if m.group() == "\x00" else f"control character {m.group()!r}"
-                return (line, f"{table.path}:{line}: {column}: contains {what}; is this a UTF-8 CSV text file? "
-                              "(reported once: the rest of the file is not checked)")
-    return None
-
-
-def _runaway(name: str, header: list[str], row: list[str], first: int, last: int) -> str:
-    """Where a quoted field that spans lines starts: the field, not the end of the file."""
-    i = next((i for i, f in enumerate(row) if "\n" in f or "\r" in f), len(row) - 1)
-    column = header[i].strip() if i < len(header) else f"field {i + 1}"
-    runs = f"runs to line {last}" if last > first else "runs to the end of the file"
-    return (f"{name}:{first}: {column}: a quoted field starts on this line and {runs} "
-            f"({show(row[i])}); close the quote (\") or remove it")
 
 
 EPOCH_MIN, EPOCH_MAX = 946684800, 4102444800  # 2000-01-01 .. 2100-01-01 UTC: a plausible epoch second
@@ -223,10 +76,10 @@ def _parse_time(text: str, tz: ZoneInfo, allow_date: bool) -> datetime:
 
 def read_inventory(path: str | Path, tz: ZoneInfo) -> list[Server]:
     problems: list[tuple[int, str]] = []
-    table = _read(Path(path), INVENTORY_COLUMNS, problems)
+    table = read(Path(path), INVENTORY_COLUMNS, problems)
     if table is None:
         raise InputError([m for _, m in problems])
-    cause = _control_problem(table)
+    cause = control_problem(table)
     if cause:
         raise InputError([cause[1]])
     servers, seen = [], {}
@@ -276,7 +129,7 @@ def read_inventory(path: str | Path, tz: ZoneInfo) -> list[Server]:
     return servers
 
 
-def _floats(table: _Table, column: str, problems: list[tuple[int, str]], ok: np.ndarray) -> np.ndarray:
+def _floats(table: Table, column: str, problems: list[tuple[int, str]], ok: np.ndarray) -> np.ndarray:
     """Column as float64, empty = NaN (missing); out-of-range and unparsable values are problems."""
     idx = table.header[column]
     stripped = [r[idx].strip(" \t") if len(r) > idx else "" for r in table.rows]  # a form feed is no blank
@@ -289,7 +142,7 @@ def _floats(table: _Table, column: str, problems: list[tuple[int, str]], ok: np.
     # 14 ms a million cells; a regex took 1.4 s), and within those characters float() reads exactly
     # the plain decimals; only when either fails are the culprits found one by one
     joined = "\n".join(stripped)
-    plain = joined.isascii() and not joined.encode("ascii").translate(None, _DECIMAL_CHARS + b"\n")
+    plain = joined.isascii() and not joined.encode("ascii").translate(None, DECIMAL_CHARS + b"\n")
     try:
         if not plain:
             raise ValueError
@@ -316,7 +169,7 @@ def read_samples(path: str | Path, servers: list[Server], tz: ZoneInfo, start: i
     A file that is clean but gives the window nothing (header only, every sample outside the
     window, samples after its end) adds a warning with the counts to ``warnings``."""
     problems: list[tuple[int, str]] = []
-    table = _read(Path(path), SAMPLE_COLUMNS, problems)
+    table = read(Path(path), SAMPLE_COLUMNS, problems)
     if table is None:
         raise InputError([m for _, m in problems])
     n = len(table.rows)
@@ -343,7 +196,7 @@ def read_samples(path: str | Path, servers: list[Server], tz: ZoneInfo, start: i
             ts[i] = v
     cpu, mem, disk = (_floats(table, c, problems, ok) for c in ("cpu_pct", "mem_pct", "disk_pct"))
     if problems or unknown.any():
-        cause = _control_problem(table)  # a NUL behind many follow-on errors (or unknown ids) is reported alone
+        cause = control_problem(table)  # a NUL behind many follow-on errors (or unknown ids) is reported alone
         if cause:
             raise InputError([cause[1]])
     if problems:
@@ -389,10 +242,10 @@ CATALOGUE_COLUMNS = ("system_id", "name", "department", "filing_no")
 def read_catalogue(path: str | Path) -> list[RegisteredSystem]:
     """The registered-system catalogue (备案): ``system_id,name,department,filing_no``."""
     problems: list[tuple[int, str]] = []
-    table = _read(Path(path), CATALOGUE_COLUMNS, problems)
+    table = read(Path(path), CATALOGUE_COLUMNS, problems)
     if table is None:
         raise InputError([m for _, m in problems])
-    cause = _control_problem(table)
+    cause = control_problem(table)
     if cause:
         raise InputError([cause[1]])
     out, seen_id, seen_name = [], {}, {}

@@ -17,7 +17,7 @@ from ..db import notices as db_notices
 from ..db import outbox as db_outbox
 from ..db.schema import OPEN_STATES
 from ..errors import NotFoundError, StateError, UsageError
-from .notices import iso
+from .followup import iso
 
 # action -> (the status it leads to, the statuses it applies to)
 TRANSITIONS = {

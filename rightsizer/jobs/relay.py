@@ -36,7 +36,7 @@ from ..db import notices as db_notices
 from ..db import outbox as db_outbox
 from ..errors import CalendarError
 from ..settings import Settings
-from .notices import alert, iso
+from .followup import alert, iso
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
