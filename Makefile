@@ -25,14 +25,19 @@ DEBS_FOR_TESTS := prometheus:prometheus promtool:prometheus victoria-metrics:vic
                   systemd-analyze:systemd pdftotext:poppler-utils pdftoppm:poppler-utils
 DEBS_FOR_BENCH := prometheus-node-exporter:prometheus-node-exporter
 
+# apt-get install the packages in $$missing, if any (the tail of the two checks below)
+define apt_install_missing
+if [ -n "$$missing" ]; then \
+  echo "installing Debian packages:$$missing"; \
+  export DEBIAN_FRONTEND=noninteractive; \
+  $(SUDO) apt-get install -y -q --no-install-recommends $$missing \
+  || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends $$missing; }; fi
+endef
+
 define install_debs
 	@missing=""; for pair in $(1); do cmd=$${pair%%:*}; pkg=$${pair#*:}; \
 	  command -v $$cmd >/dev/null || missing="$$missing $$pkg"; done; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages:$$missing"; \
-	  export DEBIAN_FRONTEND=noninteractive; \
-	  $(SUDO) apt-get install -y -q --no-install-recommends $$missing \
-	  || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends $$missing; }; fi
+	$(apt_install_missing)
 endef
 
 # The notice PDF (WeasyPrint): CJK fonts and HarfBuzz's subsetter (without it a CJK font subsets 100x slower).
@@ -40,11 +45,7 @@ define install_pdf_deps
 	@missing=""; fc-list 2>/dev/null | grep -q "Noto Serif CJK" || missing="$$missing fonts-noto-cjk"; \
 	ldconfig -p | grep -q libharfbuzz-subset || missing="$$missing libharfbuzz-subset0"; \
 	ldconfig -p | grep -q libpangoft2 || missing="$$missing libpango-1.0-0 libpangoft2-1.0-0"; \
-	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages:$$missing"; \
-	  export DEBIAN_FRONTEND=noninteractive; \
-	  $(SUDO) apt-get install -y -q --no-install-recommends $$missing \
-	  || { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q --no-install-recommends $$missing; }; fi
+	$(apt_install_missing)
 endef
 
 system-deps:

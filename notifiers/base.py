@@ -96,17 +96,6 @@ def http_failure(channel: str, status: int, what: str) -> SendResult:
     return SendResult(False, recoverable, f"{channel}: {what}")
 
 
-def utf8_truncate(text: str, max_bytes: int, tail: str) -> str:
-    """``text`` cut to ``max_bytes`` of UTF-8 (never in the middle of a character), ending with ``tail``."""
-    raw = text.encode("utf-8")
-    if len(raw) <= max_bytes:
-        return text
-    room = max_bytes - len(tail.encode("utf-8"))
-    cut = raw[:max(room, 0)].decode("utf-8", errors="ignore")
-    cut = cut[:cut.rfind("\n")] if "\n" in cut else cut
-    return cut + tail
-
-
 def body_parts(msg: Message, max_bytes: int) -> list[str]:
     """The message for a platform with a size limit: whole if it fits, else split at line ends into
     numbered parts, each within ``max_bytes`` of UTF-8 and ending with the notice number — never cut."""
@@ -121,8 +110,7 @@ def body_parts(msg: Message, max_bytes: int) -> list[str]:
     chunks, cur = [], ""
     for line in text.splitlines(keepends=True):
         while len(line.encode("utf-8")) > room:  # a line longer than a part: split it where it must
-            head = utf8_truncate(line, room, "")
-            head = head if head and head != line else line.encode("utf-8")[:room].decode("utf-8", "ignore")
+            head = line.encode("utf-8")[:room].decode("utf-8", "ignore")  # never half a character
             if cur:
                 chunks.append(cur)
                 cur = ""

@@ -165,11 +165,3 @@ def _whole(findings: list[Finding], server: Server, rec: Size, whole: Decimal, s
             saving -= side_cost
         out.append(replace(f, monthly_saving_cny=saving, evidence=ev))
     return out
-
-
-def _with(size: Size, dim: Dimension, value: float) -> Size:
-    if dim is Dimension.CPU:
-        return Size(int(value), size.ram_gib, size.disk_gib)
-    if dim is Dimension.MEMORY:
-        return Size(size.vcpus, float(value), size.disk_gib)
-    return Size(size.vcpus, size.ram_gib, float(value))

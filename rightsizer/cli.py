@@ -67,6 +67,15 @@ def _store_exists(args, s: Settings) -> bool:
     return not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).exists()
 
 
+def _print(fmt: str, data, as_json, as_table) -> None:
+    """``--format json`` or the operators' table of the same data."""
+    if fmt == "json":
+        json.dump(as_json(data), sys.stdout, ensure_ascii=False, indent=2)
+        print()
+    else:
+        print(as_table(data))
+
+
 def _warn(lines: list[str]) -> None:
     for w in lines:
         print(f"warning: {w}", file=sys.stderr)
@@ -209,18 +218,9 @@ def cmd_notices(args) -> int:
         print(tables.exemptions_table(admin.exemptions(store), now.date()))
     elif cmd == "list":
         rows = admin.notices(store, args.department, args.status, args.overdue, now.date())
-        if args.format == "json":
-            json.dump(tables.notices_json(rows), sys.stdout, ensure_ascii=False, indent=2)
-            print()
-        else:
-            print(tables.notices_table(rows))
+        _print(args.format, rows, tables.notices_json, tables.notices_table)
     elif cmd == "show":
-        view = admin.notice(store, args.id)
-        if args.format == "json":
-            json.dump(tables.notice_json(view), sys.stdout, ensure_ascii=False, indent=2)
-            print()
-        else:
-            print(tables.notice_text(view))
+        _print(args.format, admin.notice(store, args.id), tables.notice_json, tables.notice_text)
     elif cmd == "pdf":
         view = admin.notice(store, args.id)
         if not view.pdf:

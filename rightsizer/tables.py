@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 from .format import KIND_ZH, money, size_short
-from .models import Finding, Kind
+from .models import Finding, Kind, cny_text
 
 WASTE_KINDS = (Kind.SHRINK, Kind.RELEASE, Kind.UNDEPLOYED)
 
@@ -92,10 +92,9 @@ def _item_json(it) -> dict:
     f = json.loads(it.detail)
     return {"id": it.id, "server_id": it.server_id, "kind": it.kind, "dimension": it.dimension or None,
             "state": it.status, "closed_at": it.closed_at, "evidence": it.evidence,
-            "realised_saving_cny": None if it.realised_saving_cny is None else money(Decimal(it.realised_saving_cny))
-            .replace(",", ""),
+            "realised_saving_cny": None if it.realised_saving_cny is None else cny_text(it.realised_saving_cny),
             "current": f.get("current"), "recommended": f.get("recommended"),
-            "monthly_saving_cny": money(Decimal(f["monthly_saving_cny"])).replace(",", "")}
+            "monthly_saving_cny": cny_text(f["monthly_saving_cny"])}
 
 
 def notice_json(v) -> dict:

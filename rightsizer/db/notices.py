@@ -119,11 +119,6 @@ def all_notices(conn: Connection) -> list:
     return conn.execute(sa.select(notices).order_by(notices.c.id)).all()
 
 
-def item_counts(conn: Connection) -> dict[int, int]:
-    return dict(conn.execute(sa.select(notice_items.c.notice_id, sa.func.count())
-                             .group_by(notice_items.c.notice_id)).all())
-
-
 def open_items(conn: Connection, notice_id: int) -> list:
     """Open items with their finding's status (``finding_status``) and detail."""
     return conn.execute(sa.select(notice_items, findings.c.status.label("finding_status"), findings.c.detail)

@@ -159,18 +159,13 @@ def _render_into(store: Store, settings: Settings, render: Render, notice_id: in
               "follows": follows, "due_date": nt.due_date}
     subject, body = render(notice, items, settings)
     kinds = {b["name"]: b.get("type") for b in settings.notifiers}
-    # attachments only where they are used: the PDF and xlsx by email, the PDF by webhook (for OA systems)
-    keep = {"email": None, "webhook": {"xlsx_b64"}}
+    # attachments only where they are used: the PDF and xlsx by email, the PDF by webhook (for OA systems);
+    # the first stored body keeps both (`notices pdf`)
+    unused = {"email": set(), "webhook": {"xlsx_b64"}}
     with store.begin() as conn:
-        first = db_outbox.first_body(conn, notice_id) is None  # the first stored body keeps it all (notices pdf)
+        first = db_outbox.first_body(conn, notice_id) is None
         for channel in db_outbox.draft_channels(conn, notice_id):
-            kind = kinds.get(channel)
-            if kind == "email" or first:
-                drop = set()
-            elif kind in keep:
-                drop = keep[kind]
-            else:
-                drop = {"pdf_b64", "xlsx_b64"}
+            drop = set() if first else unused.get(kinds.get(channel), {"pdf_b64", "xlsx_b64"})
             db_outbox.fill_drafts(conn, notice_id, subject, {k: v for k, v in body.items() if k not in drop}, channel)
             first = False
 

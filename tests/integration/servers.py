@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 PACKAGES = {"prometheus": "prometheus", "promtool": "prometheus", "victoria-metrics": "victoria-metrics",
-            "systemd-analyze": "systemd"}
+            "systemd-analyze": "systemd", "pdftotext": "poppler-utils", "pdftoppm": "poppler-utils",
+            "pdffonts": "poppler-utils"}
 
 
 def binary(name: str) -> str:

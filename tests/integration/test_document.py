@@ -9,9 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import re
-import shutil
 import subprocess
 from decimal import Decimal
 
@@ -20,6 +18,7 @@ import pytest
 from notifiers.render import render
 from rightsizer.settings import Settings
 
+import servers
 from helpers import AT
 
 NOTICE = {"id": 7, "number": "平大数据调〔2026〕12号", "department": "市教育和体育局",
@@ -121,29 +120,20 @@ def test_the_xlsx_has_numbers_formats_a_frozen_header_and_formula_totals(doc):
     assert ws.freeze_panes == f"A{rows.index(header) + 2}"
 
 
-def _need(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{tool} is missing (make test installs poppler-utils)")
-        pytest.skip(f"{tool} not installed")
-    return path
-
-
 def test_the_pdf_reads_as_the_notice_and_its_page_renders(doc, tmp_path):
     pdf = base64.b64decode(doc[1]["pdf_b64"])
     assert pdf.startswith(b"%PDF") and doc[1]["pdf_name"] == "平大数据调〔2026〕12号.pdf"
     (tmp_path / "n.pdf").write_bytes(pdf)
-    text = subprocess.run([_need("pdftotext"), "-layout", str(tmp_path / "n.pdf"), "-"], capture_output=True,
+    text = subprocess.run([servers.binary("pdftotext"), "-layout", str(tmp_path / "n.pdf"), "-"], capture_output=True,
                           text=True, check=True).stdout
     flat = re.sub(r"\s+", "", text)
     for part in ("平度市大数据发展中心", "平大数据调〔2026〕12号", "市教育和体育局：", "请于2026年12月4日前完成整改",
                  "big-1", "核减CPU", f"{TOTAL:,.2f}", "附件：服务器清单", "2026年11月20日"):
         assert part in flat, part
-    fonts = subprocess.run([_need("pdffonts"), str(tmp_path / "n.pdf")], capture_output=True, text=True,
+    fonts = subprocess.run([servers.binary("pdffonts"), str(tmp_path / "n.pdf")], capture_output=True, text=True,
                            check=True).stdout
     assert "Noto-Serif-CJK" in fonts  # a Song-style CJK face, embedded
-    subprocess.run([_need("pdftoppm"), "-r", "40", "-png", "-f", "1", "-l", "1", str(tmp_path / "n.pdf"),
+    subprocess.run([servers.binary("pdftoppm"), "-r", "40", "-png", "-f", "1", "-l", "1", str(tmp_path / "n.pdf"),
                     str(tmp_path / "page")], check=True)
     from PIL import Image
 
