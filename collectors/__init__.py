@@ -38,6 +38,8 @@ REGISTRY: dict[str, Plugin] = {
                        "InfluxDB 2 / 1.8 (Flux pushed down); URL default from [metrics.influxdb]", takes_url=True),
     "gnocchi": Plugin("collectors.config:GnocchiSettings", "collectors.gnocchi:GnocchiCollector",
                       "CPU and memory from OpenStack's Gnocchi (clouds.yaml, --cloud); no disk"),
+    "local": Plugin("collectors.config:LocalSettings", "collectors.localstore:LocalStoreCollector",
+                    "the local sample store (numpy blocks under [metrics.local] dir; the demo's simulated city)"),
 }
 
 

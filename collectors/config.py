@@ -64,6 +64,11 @@ class GnocchiSettings(_Model):
     timeout_seconds: float = Field(60, gt=0)
 
 
+class LocalSettings(_Model):
+    # The local sample store (numpy blocks on disk); empty = <state_dir>/samples.
+    dir: str = ""
+
+
 class OpenStackSettings(_Model):
     cloud: str = ""
     department_from: Literal["project", "domain", "tag", "metadata"] = "project"

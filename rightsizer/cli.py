@@ -241,9 +241,23 @@ def cmd_notices(args) -> int:
     return 0
 
 
+def cmd_daemon(args) -> int:
+    from . import daemon
+
+    now = None
+    if args.now:
+        from zoneinfo import ZoneInfo
+
+        now = _time(args.now, Settings(), "--now")  # a time without offset is read in Asia/Shanghai
+        now = now if now.tzinfo else now.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+    return daemon.run(args.config, now)
+
+
 def cmd_demo(args) -> int:
     from . import demo
 
+    if args.daemon:
+        return demo.run_daemon(Path(args.out), args.daemon, servers=min(args.servers, 400), seed=args.seed)
     return demo.run(Path(args.out), servers=args.servers, seed=args.seed, at_text=args.at, config=args.config)
 
 
@@ -363,12 +377,21 @@ def build_parser() -> argparse.ArgumentParser:
         _common(c, now=name not in ("show", "pdf"))
         c.set_defaults(func=cmd_notices)
 
+    dm = sub.add_parser("daemon", help="run the whole job on the [schedule] of the configuration (systemd: "
+                        "Type=notify, SIGHUP reloads, SIGTERM stops); /metrics and /healthz on [daemon] listen")
+    dm.add_argument("--config", required=True, help="configuration TOML")
+    dm.add_argument("--now", metavar="ISO", help="start the daemon's clock at this time (it then runs on): "
+                    "replay a schedule or a demo; default: the clock")
+    dm.set_defaults(func=cmd_daemon)
+
     d = sub.add_parser("demo", help="simulate a city's cloud and run the whole job on it")
     d.add_argument("--out", default="demo-out", help="directory for the store and samples (default: demo-out)")
     d.add_argument("--servers", type=int, default=2000)
     d.add_argument("--seed", type=int, default=20261120)
     d.add_argument("--at", default="2026-11-20T00:00:00+08:00")
     d.add_argument("--config", help="configuration TOML")
+    d.add_argument("--daemon", type=float, metavar="SECONDS", help="instead: run `rightsizer daemon` on a "
+                   "simulated city up to now, on a fast schedule, for SECONDS (make demo-daemon); at most 400 servers")
     d.set_defaults(func=cmd_demo)
     return p
 

@@ -91,3 +91,90 @@ def _notices(store: Store, settings, cal: WorkCalendar, at: datetime, out: Path,
     if first is not None and first.pdf:
         (out / first.pdf_name).write_bytes(first.pdf)
     return first, len(issued), report.sent
+
+
+# -- make demo-daemon: the daemon on a simulated city, on a fast schedule ---------------------------
+
+FAST_SCHEDULE = {"inventory": 20, "evaluate": 15, "sweep": 5, "deliver": 2}
+
+
+def write_city(out: Path, servers: int, seed: int, at: datetime, departments: int = 40) -> list[str]:
+    """A simulated city as a daemon reads it: ``servers.csv`` and the local sample store ``samples/``;
+    its departments."""
+    from collectors.csv_import import write_inventory
+
+    settings = load_settings(None)
+    city = simulate_city(seed, servers, at, days=settings.window.days, step=settings.window.step_seconds,
+                         tz=settings.tz, calendar=WorkCalendar(), departments=departments)
+    out.mkdir(parents=True, exist_ok=True)
+    SampleStore(out / "samples").write(city.grid, "simulated")
+    write_inventory(out / "servers.csv", city.servers)
+    return sorted({s.department for s in city.servers})
+
+
+def daemon_config(out: Path, routing: str, schedule: dict[str, int] = FAST_SCHEDULE, listen: str = "127.0.0.1:0",
+                  extra: str = "") -> Path:
+    """A configuration for :func:`write_city`'s files: every job every few seconds; ``routing`` holds the
+    [[notifiers]] and [departments.…] blocks."""
+    jobs = "\n".join(f"[schedule.{job}]\nevery_seconds = {n}\nmisfire_grace_seconds = 30\n"
+                     for job, n in schedule.items())
+    flavors = ",\n  ".join(f'{{ name = "{f.name}", vcpus = {f.vcpus}, ram_gib = {f.ram_gib:g} }}' for f in DEMO_FLAVORS)
+    path = out / "rightsizer.toml"
+    path.write_text(f"""# written by rightsizer demo --daemon
+[store]
+state_dir = "{out}"
+busy_seconds = 60
+
+[inventory]
+source = "csv"
+csv = "servers.csv"
+
+[metrics]
+source = "local"
+
+[daemon]
+listen = "{listen}"
+stop_seconds = 20
+
+[sizing]
+flavors = [
+  {flavors},
+]
+
+{jobs}
+{extra}
+{routing}
+""", encoding="utf-8")
+    return path
+
+
+def run_daemon(out: Path, seconds: float, servers: int, seed: int) -> int:
+    """Simulate a city up to now, run ``rightsizer daemon`` on it for ``seconds``, stop it, show the notices."""
+    import signal
+    import subprocess
+    import sys
+
+    settings = load_settings(None)
+    now = evaluate.window_end(datetime.now(settings.tz), settings)  # the samples' grid is aligned to the step
+    departments = write_city(out, servers, seed, now, departments=8)
+    routing = '[[notifiers]]\nname = "console"\ntype = "console"\n\n' + "\n".join(
+        f'[departments."{d}"]\nchannels = ["console"]\n' for d in departments)
+    config = daemon_config(out, routing, listen="127.0.0.1:9465")
+    print(f"rightsizer demo --daemon: {servers} simulated servers of {len(departments)} departments in {out}; "
+          f"running `rightsizer daemon --config {config}` for {seconds:g} s (metrics: http://127.0.0.1:9465/metrics)",
+          flush=True)
+    proc = subprocess.Popen([sys.executable, "-m", "rightsizer.cli", "daemon", "--config", str(config)])
+    try:
+        proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    store = Store.open(f"sqlite:///{(out / 'rightsizer.db').resolve()}")
+    print()
+    print(tables.notices_table(admin.notices(store)))
+    with store.read() as conn:
+        from .db import jobruns
+
+        runs = Counter((r.job, r.outcome) for r in jobruns.history(conn))
+    print("job runs: " + ", ".join(f"{job} {outcome} {n}" for (job, outcome), n in sorted(runs.items())))
+    return proc.returncode

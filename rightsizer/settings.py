@@ -144,7 +144,79 @@ MetricsSettings = create_model(
 
 
 class InventorySettings(_Model):
+    """Where the daemon reads the servers (the CLI says it with --openstack / --csv / --inventory)."""
+
+    # "openstack", "csv" (the file below, as the cloud's word), or "none" (the daemon does not sync or evaluate)
+    source: Literal["none", "openstack", "csv"] = "none"
+    csv: Path | None = None
     openstack: OpenStackSettings = OpenStackSettings()
+
+    @model_validator(mode="after")
+    def _csv_given(self) -> "InventorySettings":
+        if self.source == "csv" and self.csv is None:
+            raise ValueError('source = "csv" needs csv = "<inventory file>"')
+        return self
+
+
+class JobSchedule(_Model):
+    """When one daemon job runs: a crontab line in the configured time zone, or every N seconds."""
+
+    cron: str = ""
+    every_seconds: int = Field(0, ge=0, le=366 * 86400)
+    enabled: bool = True
+    # A run that could not start on time (the process was busy or asleep) still starts this late, then
+    # counts as missed; start-up catch-up covers a daemon that was down.
+    misfire_grace_seconds: int = Field(3600, ge=1)
+
+    @field_validator("cron")
+    @classmethod
+    def _crontab(cls, v: str) -> str:
+        if v:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(v, timezone="UTC")
+            except ValueError as exc:
+                raise ValueError(f"not a crontab line (minute hour day month weekday): {exc}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _one_of(self) -> "JobSchedule":
+        if self.enabled and bool(self.cron) == bool(self.every_seconds):
+            raise ValueError("give either cron or every_seconds")
+        return self
+
+
+class ScheduleSettings(_Model):
+    """The daemon's jobs (``rightsizer daemon``); each period that did not finish runs once at start-up."""
+
+    inventory: JobSchedule = JobSchedule(cron="0 6 * * *")
+    evaluate: JobSchedule = JobSchedule(cron="30 6 * * *")
+    # Issues notices on working days only (调休 Saturdays included); verifies, reminds, escalates every day.
+    sweep: JobSchedule = JobSchedule(cron="0 9 * * *")
+    deliver: JobSchedule = JobSchedule(every_seconds=60, misfire_grace_seconds=60)
+
+
+class DaemonSettings(_Model):
+    # /metrics and /healthz; keep it on the loopback or a management network.
+    listen: str = "127.0.0.1:9465"
+    # On SIGTERM a running job gets this long to reach a safe point (keep under the unit's TimeoutStopSec).
+    stop_seconds: float = Field(60, gt=0, le=3600)
+    # Finished job periods older than this are pruned from the store (the newest of each job is kept).
+    keep_job_runs_days: int = Field(90, ge=1)
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, v: str) -> str:
+        host, sep, port = v.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"{v!r} is not host:port (e.g. 127.0.0.1:9465)")
+        return v
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
 
 
 class CatalogueSettings(_Model):
@@ -244,6 +316,8 @@ class Settings(_Model):
     catalogue: CatalogueSettings = CatalogueSettings()
     notices: NoticeSettings = NoticeSettings()
     departments: dict[str, DepartmentContacts] = {}
+    schedule: ScheduleSettings = ScheduleSettings()
+    daemon: DaemonSettings = DaemonSettings()
     # [[notifiers]] blocks: name, type (console | email | dingtalk | wecom | feishu | webhook) and
     # the type's own keys; checked against the notifier's model when the settings load.
     notifiers: list[dict] = []
@@ -360,6 +434,13 @@ def load_settings(path: str | Path | None) -> Settings:
     nt = settings.notices
     if nt.templates_dir is not None and not nt.templates_dir.is_absolute():
         settings = settings.model_copy(update={"notices": nt.model_copy(update={"templates_dir": base / nt.templates_dir})})
+    local = settings.metrics.local
+    if local.dir and not Path(local.dir).is_absolute():
+        settings = settings.model_copy(update={"metrics": settings.metrics.model_copy(
+            update={"local": local.model_copy(update={"dir": str(base / local.dir)})})})
+    inv = settings.inventory
+    if inv.csv is not None and not inv.csv.is_absolute():
+        settings = settings.model_copy(update={"inventory": inv.model_copy(update={"csv": base / inv.csv})})
     cat = settings.catalogue
     if cat.file is not None and not cat.file.is_absolute():
         settings = settings.model_copy(update={"catalogue": cat.model_copy(update={"file": base / cat.file})})

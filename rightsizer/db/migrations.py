@@ -45,8 +45,13 @@ def _v5(conn: Connection) -> None:
             conn.execute(sa.text(f"ALTER TABLE exemptions ADD COLUMN {name} {kind}"))
 
 
+def _v6(conn: Connection) -> None:
+    """The daemon's job periods (issue 12)."""
+    t.md.create_all(conn, tables=[t.job_runs])
+
+
 # Append only: a released migration is never edited.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 
 
 def migrate(begin: Callable[[], AbstractContextManager[Connection]]) -> int:

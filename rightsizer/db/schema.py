@@ -212,3 +212,16 @@ exemptions = sa.Table(  # e.g. a disaster-recovery standby, a system busy only i
     sa.Column("revoked_at", sa.String(40)),  # `notices unexempt` (migration 5)
     sa.Column("revoked_by", sa.String(200)),
 )
+
+job_runs = sa.Table(  # the daemon's scheduled periods (migration 6): a period with an "ok" row is done
+    "job_runs", md,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("job", sa.String(32), nullable=False),  # inventory | evaluate | sweep | deliver | …
+    sa.Column("period", sa.String(40), nullable=False),  # the scheduled time the run belongs to (ISO)
+    sa.Column("started", sa.String(40), nullable=False),
+    sa.Column("finished", sa.String(40)),  # empty: running, or the process died (the period runs again)
+    sa.Column("outcome", sa.String(16), nullable=False),  # running | ok | failed
+    sa.Column("detail", sa.Text, nullable=False),  # what it did, or the error (never a secret)
+    sa.Column("pid", sa.Integer, nullable=False),
+)
+JOB_RUNS_PERIOD = sa.Index("job_runs_period", job_runs.c.job, job_runs.c.period)

@@ -51,6 +51,7 @@ class Prepared:
     digest: str
     warnings: list[str] = field(default_factory=list)
     csv_inventory: bool = False  # recorded as an inventory sync too (change detection without OpenStack)
+    source_errors: int = 0  # distinct errors of the usage source (its servers are insufficient_data)
 
 
 @dataclass
@@ -59,6 +60,7 @@ class EvaluateResult:
     run_id: int
     source: str
     warnings: list[str] = field(default_factory=list)
+    source_errors: int = 0
 
 
 def window_end(now: datetime, settings: Settings) -> datetime:
@@ -73,7 +75,7 @@ def evaluate(store: Store, settings: Settings, calendar: WorkCalendar, at: datet
         sources = replace(sources, history=lambda servers, t: resize_history(store, servers, t))
     p = prepare(settings, calendar, at, sources)
     return EvaluateResult(p.evaluation, record(store, p.evaluation, p.source, p.digest, settings, p.csv_inventory),
-                          p.source, p.warnings)
+                          p.source, p.warnings, p.source_errors)
 
 
 def resize_history(store: Store, servers: list[Server], at: datetime) -> dict[str, datetime]:
@@ -130,6 +132,7 @@ def prepare(settings: Settings, calendar: WorkCalendar, at: datetime, sources: S
         servers = _with_history(servers, sources, at)
         ev = engine.evaluate(servers, grid, at, settings, calendar, catalogue)
         source, digest = f"{inv_source},csv:{sources.samples}", inv_digest + ":" + file_digest(sources.samples)
+        errors = 0
     else:
         kind = sources.usage or settings.metrics.source
         if kind == "none":
@@ -150,7 +153,9 @@ def prepare(settings: Settings, calendar: WorkCalendar, at: datetime, sources: S
         source, digest = f"{inv_source},{kind}:{collector.where}", f"{inv_digest}:{kind}:{collector.where}"
         warnings += [f"{kind}: {err} (its servers are insufficient_data in this run)"
                      for err in sorted(set(collector.stats.errors))]
-    return Prepared(ev, source, digest, warnings, csv_inventory=sources.inventory is not None)
+        errors = len(set(collector.stats.errors))
+    return Prepared(ev, source, digest, warnings, csv_inventory=sources.inventory is not None,
+                    source_errors=errors)
 
 
 def record(store: Store, ev: Evaluation, source: str, source_digest: str, settings: Settings,

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import random
 import uuid
 from collections.abc import Callable
@@ -38,6 +39,7 @@ from ..errors import CalendarError
 from ..settings import Settings
 from .followup import alert, iso
 
+log = logging.getLogger("rightsizer.relay")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -93,9 +95,10 @@ def backoff(attempt: int, base: float, cap: float, rng: random.Random) -> float:
 
 def deliver(store: Store, settings: Settings, calendar: WorkCalendar, now: Callable[[], datetime],
             notifiers: dict[str, Notifier] | None = None, limit: int = 1000, batch: int = 20,
-            rng: random.Random | None = None) -> RelayReport:
+            rng: random.Random | None = None, stop: Callable[[], bool] | None = None) -> RelayReport:
     """Send up to ``limit`` due deliveries, ``batch`` claimed at a time; returns counts.
-    Safe to run in several processes at once."""
+    Safe to run in several processes at once. ``stop()`` true (the daemon is shutting down): the send in
+    flight is recorded, the rest of the claim is given back at once, and it returns."""
     n = settings.notices
     notifiers = build_notifiers(settings) if notifiers is None else notifiers
     rng = rng or random.Random()
@@ -110,6 +113,10 @@ def deliver(store: Store, settings: Settings, calendar: WorkCalendar, now: Calla
             break
         left -= len(claimed)
         for row in claimed:
+            if stop is not None and stop():
+                with store.begin() as conn:
+                    db_outbox.release(conn, token)
+                return report
             outcome = _one(store, settings, calendar, now, notifiers, limits, rng, row, token)
             if outcome == "taken_over":
                 report.taken_over = True
@@ -170,6 +177,7 @@ def _record(store: Store, row, token: str, result: SendResult | None, at: dateti
                 return "taken_over"
             if row.notice_id is not None and row.purpose == "notice":
                 _delivered(conn, row.notice_id, at, settings, calendar)
+            log.info("%s sent via %s (attempt %d)", row.purpose, row.channel, attempts, extra=_number(conn, row))
             return "sent"
         values = {}
         if result.refused and result.accepted:  # retry only the refused recipients
@@ -178,11 +186,15 @@ def _record(store: Store, row, token: str, result: SendResult | None, at: dateti
             delay = result.retry_after_seconds or backoff(attempts, n.backoff_base_seconds, n.backoff_max_seconds, rng)
             ok = db_outbox.update(conn, row.id, token, next_attempt_at=at.timestamp() + delay, lease_until=0.0,
                                   last_error=result.detail[:500], **values)
+            log.warning("%s via %s failed (attempt %d, retry in %.0f s): %s", row.purpose, row.channel, attempts,
+                        delay, result.detail[:300], extra=_number(conn, row))
             return "retried" if ok else "taken_over"
         if not db_outbox.update(conn, row.id, token, status="dead", lease_until=0.0, last_error=result.detail[:500],
                                 **values):
             return "taken_over"
         why = "permanent failure" if not result.recoverable else f"{attempts} attempts"
+        log.error("%s via %s is dead (%s): %s", row.purpose, row.channel, why, result.detail[:300],
+                  extra=_number(conn, row))
         if row.notice_id is not None:
             number = db_outbox.notice_number(conn, row.notice_id)
             db_notices.add_event(conn, row.notice_id, iso(at), "relay", None, "undeliverable",
@@ -194,6 +206,11 @@ def _record(store: Store, row, token: str, result: SendResult | None, at: dateti
             alert(conn, settings, at, f"{what} could not be delivered ({why}): {result.detail[:300]}",
                   f"dead:{row.idempotency_key}")
         return "dead"
+
+
+def _number(conn, row) -> dict:
+    """The notice number for a log line (``extra``)."""
+    return {"notice": db_outbox.notice_number(conn, row.notice_id) if row.notice_id is not None else ""}
 
 
 def _delivered(conn, notice_id: int, at: datetime, settings: Settings, calendar: WorkCalendar) -> None:

@@ -1,0 +1,331 @@
+"""``rightsizer daemon``: the whole job on its own schedule, under systemd.
+
+Start: read and check the configuration completely (secrets included), migrate the store,
+bind ``/metrics``, schedule the jobs of ``[schedule]`` (APScheduler 3, in memory), tell
+systemd ``READY=1``, then run once each job whose latest period is not done (catch-up).
+
+* ``WATCHDOG=1`` is sent only while the scheduler's heartbeat is fresh and the store
+  answers, so a hung scheduler or a lost store gets the service restarted.
+* ``STATUS=`` says the last run and the next.
+* SIGHUP: ``RELOADING=1`` (with ``MONOTONIC_USEC``), the new file parsed and checked
+  whole, then swapped in at once and the jobs rebuilt — or, on any error, the error logged
+  with its key path, the old configuration kept, ``rightsizer_config_last_reload_successful 0``;
+  then ``READY=1``. ``[store]`` and ``[daemon] listen`` take effect at restart.
+* SIGTERM/SIGINT: ``STOPPING=1``; no new run starts; the relay finishes the send in flight
+  and gives its other claims back; a running job gets ``[daemon] stop_seconds`` to finish.
+  A job still running then is abandoned: its writes are transactions and its period,
+  not recorded as done, runs again at the next start. Exit 0.
+
+Logs go to stderr, one line per event: level, job, notice number, message (journald adds
+the time; under journald each line carries its syslog priority). Never a secret.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import signal
+import sys
+import threading
+import time
+from datetime import datetime, timedelta
+
+from . import sdnotify
+from .calendar import WorkCalendar
+from .db import Store
+from .errors import ConfigError, SourceError, describe
+from .jobs.relay import secret_problems
+from .jobs.schedule import CURRENT_JOB, JOBS, Observer, Outcome, Runner, enabled, trigger
+from .settings import Settings, load_settings
+
+log = logging.getLogger("rightsizer.daemon")
+
+_PRIORITY = {"CRITICAL": 2, "ERROR": 3, "WARNING": 4, "INFO": 6, "DEBUG": 7}
+
+
+class OneLine(logging.Formatter):
+    """``LEVEL job=… notice=… message``: one line per event, whatever the message holds."""
+
+    def __init__(self, journal: bool = False):
+        super().__init__()
+        self.journal = journal
+
+    def format(self, record: logging.LogRecord) -> str:
+        job = getattr(record, "job", "") or CURRENT_JOB.get()
+        notice = getattr(record, "notice", "")
+        text = record.getMessage()
+        if record.exc_info:
+            text += " | " + " | ".join(self.formatException(record.exc_info).splitlines())
+        line = " ".join(p for p in (record.levelname, f"job={job}" if job else "",
+                                    f"notice={notice}" if notice else "", text) if p)
+        line = line.replace("\r", " ").replace("\n", " | ")
+        return f"<{_PRIORITY.get(record.levelname, 6)}>{line}" if self.journal else line
+
+
+def setup_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(OneLine(journal=bool(os.environ.get("JOURNAL_STREAM"))))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    for noisy in ("apscheduler", "weasyprint", "fontTools"):  # "Running job …", PDF layout steps: not events
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def load(path: str) -> tuple[Settings, WorkCalendar]:
+    """The configuration, checked as completely as ``check-config``: raises on any problem."""
+    settings = load_settings(path)
+    calendar = WorkCalendar(settings.calendar.overrides)
+    problems = secret_problems(settings)
+    if problems:
+        raise ConfigError(path, problems)
+    return settings, calendar
+
+
+class _Watch(Observer):
+    """Metrics, plus the last outcome for systemd's STATUS."""
+
+    def __init__(self, daemon: "Daemon"):
+        self.daemon = daemon
+        self.last: Outcome | None = None
+        self.last_at: datetime | None = None
+
+    def started(self, job, at):
+        self.daemon.metrics.started(job, at)
+
+    def finished(self, job, outcome, at):
+        self.daemon.metrics.finished(job, outcome, at)
+        if outcome.outcome != "skipped":
+            self.last, self.last_at = outcome, self.daemon.clock()
+            self.daemon.tell_status()
+
+    def count(self, name, value, source):
+        self.daemon.metrics.count(name, value, source)
+
+
+class Daemon:
+    def __init__(self, config: str, now: datetime | None = None):
+        self.config = config
+        self.settings, self.calendar = load(config)
+        tz = self.settings.tz
+        self.shift = (now - datetime.now(tz)) if now else timedelta(0)
+        self.events: queue.Queue[str] = queue.Queue()
+        self.beat = time.monotonic()
+        self.store = Store.open(self.settings.store.resolved_url(), self.settings.store.busy_seconds)
+        from .metrics import Metrics
+
+        self.metrics = Metrics(self.store, self.clock)
+        self.watch = _Watch(self)
+        self.runner = Runner(self.store, self.settings, self.calendar, self.clock, self.watch)
+        self.scheduler = None
+        self.http = None
+
+    def clock(self) -> datetime:
+        return datetime.now(self.settings.tz) + self.shift
+
+    # -- start ------------------------------------------------------------------------------
+    def start(self) -> None:
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        from .metrics import serve
+
+        try:
+            self.http = serve(self.settings.daemon.address, self.metrics.registry, self.health)
+        except OSError as exc:
+            raise SourceError(f"daemon.listen: cannot listen on {self.settings.daemon.listen}: {exc.strerror}") from None
+        self.scheduler = BackgroundScheduler(timezone=self.settings.tz,
+                                             executors={"default": ThreadPoolExecutor(len(JOBS) + 3)})
+        self.scheduler.start()
+        self.scheduler.add_job(self._heartbeat, "interval", seconds=self._beat_seconds(), id="heartbeat",
+                               coalesce=True, max_instances=1, misfire_grace_time=None)
+        self._schedule(self.settings)
+        self.metrics.seed()
+        host, port = self.http.server_address[:2]
+        log.info("ready: store at schema version %d, /metrics on %s:%d, jobs: %s", self.store.version(), host, port,
+                 ", ".join(self._describe_jobs()))
+        sdnotify.notify("READY=1", f"STATUS={self.status_text('ready')}")
+        missed = self.runner.missed()
+        if missed:
+            log.info("catch-up: %s did not finish its latest period; running it now", ", ".join(missed))
+            self.scheduler.add_job(self._catch_up, args=[missed], id="catch-up", misfire_grace_time=None)
+
+    def _beat_seconds(self) -> float:
+        usec = _watchdog_usec()
+        return max(0.2, min(10.0, usec / 4e6)) if usec else 10.0
+
+    def _heartbeat(self) -> None:
+        self.beat = time.monotonic()
+
+    def _catch_up(self, jobs: list[str]) -> None:
+        for job in jobs:  # in JOBS order: inventory, evaluate, sweep, deliver
+            if self.runner.stop.is_set():
+                return
+            self.runner.run(job)
+
+    def _schedule(self, settings: Settings) -> None:
+        on, off = enabled(settings)
+        for name in JOBS:
+            if self.scheduler.get_job(name):
+                self.scheduler.remove_job(name)
+        for name, spec in on.items():
+            self.scheduler.add_job(self.runner.run, trigger(spec, settings.tz, self.shift), args=[name], id=name,
+                                   name=name, misfire_grace_time=spec.misfire_grace_seconds, coalesce=True,
+                                   max_instances=1)
+        for name, why in off.items():
+            log.info("%s is off: %s", name, why)
+        self.metrics.configure(settings, list(on))
+        self._next_runs()
+
+    def _describe_jobs(self) -> list[str]:
+        on, _ = enabled(self.settings)
+        return [f"{n} ({s.cron or f'every {s.every_seconds} s'})" for n, s in on.items()]
+
+    def _next_runs(self) -> dict[str, datetime]:
+        out = {}
+        for name in JOBS:
+            job = self.scheduler.get_job(name) if self.scheduler else None
+            if job is not None and job.next_run_time is not None:
+                out[name] = job.next_run_time + self.shift
+                self.metrics.next_run.labels(name).set(out[name].timestamp())
+        return out
+
+    # -- systemd ------------------------------------------------------------------------------
+    def status_text(self, state: str = "running") -> str:
+        parts = [state]
+        last, at = self.watch.last, self.watch.last_at
+        if last is not None and at is not None:
+            parts.append(f"last: {last.job} {last.outcome} at {at:%Y-%m-%d %H:%M:%S} ({last.detail[:80]})")
+        nxt = self._next_runs()
+        if nxt:
+            name, when = min(nxt.items(), key=lambda kv: kv[1])
+            parts.append(f"next: {name} at {when:%Y-%m-%d %H:%M:%S}")
+        return "; ".join(parts)
+
+    def tell_status(self) -> None:
+        sdnotify.notify(f"STATUS={self.status_text()}")
+
+    def health(self) -> tuple[bool, str]:
+        """Whether the scheduler's loop runs and the store answers (WATCHDOG=1 and /healthz)."""
+        if self.scheduler is None or not self.scheduler.running:
+            return False, "scheduler not running"
+        stale = time.monotonic() - self.beat
+        if stale > 3 * self._beat_seconds() + 1:
+            return False, f"scheduler heartbeat {stale:.0f} s old"
+        try:
+            import sqlalchemy as sa
+
+            with self.store.read() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - any failure is "unhealthy", said without the URL
+            return False, f"store not answering: {type(exc).__name__}"
+        busy = self.runner.busy()
+        return True, "ok" + (f" (running: {', '.join(busy)})" if busy else "")
+
+    # -- signals ------------------------------------------------------------------------------
+    def reload(self) -> bool:
+        sdnotify.notify("RELOADING=1", f"MONOTONIC_USEC={time.monotonic_ns() // 1000}", "STATUS=reloading")
+        old = self.settings
+        try:
+            new, calendar = load(self.config)
+        except Exception as exc:  # noqa: BLE001 - any error keeps the running configuration
+            known = describe(exc)
+            for line in known[1] if known else [f"{type(exc).__name__}: {exc}"]:
+                log.error("reload failed, still running with the previous configuration: %s", line)
+            self.metrics.reloaded(False)
+            sdnotify.notify("READY=1", f"STATUS={self.status_text('reload failed: running with the previous configuration')}")
+            return False
+        kept = {}
+        if new.store != old.store:
+            kept["store"] = old.store
+        if new.daemon.listen != old.daemon.listen:
+            kept["daemon"] = new.daemon.model_copy(update={"listen": old.daemon.listen})
+        for key in kept:
+            log.warning("reload: [%s] changed; it takes effect when the service restarts", key)
+        if kept:
+            new = new.model_copy(update=kept)
+        self.settings = new
+        self.runner.swap(new, calendar)
+        self._schedule(new)
+        self.metrics.reloaded(True)
+        log.info("reloaded %s: jobs: %s", self.config, ", ".join(self._describe_jobs()))
+        sdnotify.notify("READY=1", f"STATUS={self.status_text('reloaded')}")
+        return True
+
+    def serve_forever(self) -> int:
+        for sig, event in ((signal.SIGHUP, "reload"), (signal.SIGTERM, "stop"), (signal.SIGINT, "stop")):
+            signal.signal(sig, lambda *_a, e=event: self.events.put(e))
+        usec = _watchdog_usec()
+        ping = usec / 2e6 if usec else None
+        next_ping = 0.0
+        healthy = True
+        while True:
+            try:
+                event = self.events.get(timeout=min(1.0, ping) if ping else 1.0)
+            except queue.Empty:
+                event = None
+            if event == "stop":
+                return self.stop()
+            if event == "reload":
+                self.reload()
+            if ping and time.monotonic() >= next_ping:
+                ok, why = self.health()
+                if ok:
+                    sdnotify.notify("WATCHDOG=1")
+                    next_ping = time.monotonic() + ping
+                elif healthy:
+                    log.error("unhealthy, not telling the watchdog: %s", why)
+                healthy = ok
+
+    def stop(self) -> int:
+        sdnotify.notify("STOPPING=1", "STATUS=stopping")
+        self.runner.stop.set()
+        busy = self.runner.busy()
+        log.info("stopping%s", f": waiting for {', '.join(busy)} to reach a safe point" if busy else "")
+        self.scheduler.shutdown(wait=False)
+        deadline = time.monotonic() + self.settings.daemon.stop_seconds
+        while self.runner.busy() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.http.shutdown()
+        busy = self.runner.busy()
+        if busy:
+            log.warning("%s did not finish within %g s; leaving it: its writes are transactions and its period "
+                        "runs again at the next start", ", ".join(busy), self.settings.daemon.stop_seconds)
+        log.info("stopped")
+        logging.shutdown()
+        if busy:
+            os._exit(0)  # the abandoned job's thread must not hold the exit
+        return 0
+
+
+def _watchdog_usec() -> int:
+    """systemd's watchdog interval for this process (µs), or 0."""
+    pid = os.environ.get("WATCHDOG_PID")
+    if pid and pid != str(os.getpid()):
+        return 0
+    try:
+        return int(os.environ.get("WATCHDOG_USEC", "0"))
+    except ValueError:
+        return 0
+
+
+def run(config: str, now: datetime | None = None) -> int:
+    """The daemon's life; the exit status (2: bad configuration, 1: the store or the listen address failed)."""
+    setup_logging()
+    try:
+        daemon = Daemon(config, now)
+        daemon.start()
+    except Exception as exc:
+        known = describe(exc)
+        if known is None:
+            raise
+        code, lines = known
+        for line in lines:
+            log.error("%s", line)
+        sdnotify.notify(f"STATUS=failed to start: {lines[0] if lines else ''}"[:200])
+        return code
+    return daemon.serve_forever()
+
+
+__all__ = ["Daemon", "OneLine", "run"]
