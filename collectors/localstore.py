@@ -4,7 +4,7 @@ The embedded default for a centre without a TSDB, and what ``make demo-daemon`` 
 the window's samples are read from the blocks and summarised here with numpy. A server no
 block covers gets a summary with no data — ``insufficient_data``, never idle.
 
-Example::
+Configuration example::
 
     [metrics]
     source = "local"

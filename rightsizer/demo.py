@@ -98,13 +98,13 @@ def _notices(store: Store, settings, cal: WorkCalendar, at: datetime, out: Path,
 FAST_SCHEDULE = {"inventory": 20, "evaluate": 15, "sweep": 5, "deliver": 2}
 
 
-def write_city(out: Path, servers: int, seed: int, at: datetime, departments: int = 40) -> list[str]:
-    """A simulated city as a daemon reads it: ``servers.csv`` and the local sample store ``samples/``;
-    its departments."""
+def write_city(out: Path, servers: int, seed: int, at: datetime, departments: int = 40, days: int = 30) -> list[str]:
+    """A simulated city as a daemon reads it: ``servers.csv`` and the local sample store ``samples/`` with
+    ``days`` of samples up to ``at``; its departments."""
     from collectors.csv_import import write_inventory
 
     settings = load_settings(None)
-    city = simulate_city(seed, servers, at, days=settings.window.days, step=settings.window.step_seconds,
+    city = simulate_city(seed, servers, at, days=days, step=settings.window.step_seconds,
                          tz=settings.tz, calendar=WorkCalendar(), departments=departments)
     out.mkdir(parents=True, exist_ok=True)
     SampleStore(out / "samples").write(city.grid, "simulated")

@@ -28,7 +28,7 @@ from ..calendar import WorkCalendar
 from ..db import Store
 from ..db import jobruns
 from ..errors import CalendarError, describe
-from ..settings import JobSchedule, Settings
+from ..settings import JobSchedule, Settings, cron_fields
 from .followup import iso
 
 log = logging.getLogger("rightsizer.jobs")
@@ -47,7 +47,7 @@ def trigger(spec: JobSchedule, tz, shift: timedelta = timedelta(0)):
     from apscheduler.triggers.interval import IntervalTrigger
 
     if spec.cron:
-        inner = CronTrigger.from_crontab(spec.cron, timezone=tz)
+        inner = CronTrigger(**cron_fields(spec.cron), timezone=tz)
     else:
         inner = IntervalTrigger(seconds=spec.every_seconds, start_date=ANCHOR.replace(tzinfo=tz), timezone=tz)
     return inner if not shift else _Shifted(inner, shift)
