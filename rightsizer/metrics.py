@@ -55,7 +55,7 @@ class Metrics(Observer):
         self.store, self.clock = store, clock
         self.registry = CollectorRegistry()
         r = self.registry
-        job = ["job"]
+        job = ["task"]
         self.last_start = Gauge("rightsizer_job_last_start_timestamp_seconds", "When the job last started", job,
                                 registry=r)
         self.last_success = Gauge("rightsizer_job_last_success_timestamp_seconds",
@@ -64,7 +64,7 @@ class Metrics(Observer):
                               registry=r)
         self.running = Gauge("rightsizer_job_running", "1 while the job runs", job, registry=r)
         self.runs = Counter("rightsizer_job_runs", "Runs of the job by outcome (ok, failed, skipped)",
-                            ["job", "outcome"], registry=r)
+                            ["task", "outcome"], registry=r)
         self.failures = Counter("rightsizer_job_failures", "Runs of the job that failed", job, registry=r)
         self.interval = Gauge("rightsizer_job_interval_seconds", "Longest expected gap between the job's periods",
                               job, registry=r)

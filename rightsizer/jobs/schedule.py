@@ -50,22 +50,27 @@ def trigger(spec: JobSchedule, tz, shift: timedelta = timedelta(0)):
         inner = CronTrigger(**cron_fields(spec.cron), timezone=tz)
     else:
         inner = IntervalTrigger(seconds=spec.every_seconds, start_date=ANCHOR.replace(tzinfo=tz), timezone=tz)
-    return inner if not shift else _Shifted(inner, shift)
+    return inner if not shift else _shifted(inner, shift)
 
 
-class _Shifted:
-    """A trigger read on a clock ``shift`` ahead of the wall clock (APScheduler asks in wall time)."""
+def _shifted(inner, shift: timedelta):
+    from apscheduler.triggers.base import BaseTrigger
 
-    def __init__(self, inner, shift: timedelta):
-        self.inner, self.shift = inner, shift
+    class Shifted(BaseTrigger):
+        """A trigger read on a clock ``shift`` ahead of the wall clock (APScheduler asks in wall time)."""
 
-    def get_next_fire_time(self, previous_fire_time, now):
-        prev = previous_fire_time + self.shift if previous_fire_time else None
-        t = self.inner.get_next_fire_time(prev, now + self.shift)
-        return t - self.shift if t else None
+        def __init__(self):
+            self.inner, self.shift = inner, shift
 
-    def __getattr__(self, name):  # jitter, __str__ and friends
-        return getattr(self.inner, name)
+        def get_next_fire_time(self, previous_fire_time, now):
+            prev = previous_fire_time + self.shift if previous_fire_time else None
+            t = self.inner.get_next_fire_time(prev, now + self.shift)
+            return t - self.shift if t else None
+
+        def __str__(self) -> str:
+            return f"{self.inner} (clock shifted {self.shift})"
+
+    return Shifted()
 
 
 def previous_fire(spec: JobSchedule, tz, now: datetime) -> datetime | None:
