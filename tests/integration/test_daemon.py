@@ -326,3 +326,56 @@ def test_no_secret_in_the_log_or_on_metrics_when_smtp_refuses_the_password(tmp_p
     log = d.text()
     assert secret not in log and secret not in body
     assert re.search(r"^(WARNING|ERROR) job=deliver notice=平大数据调〔\d{4}〕\d+号 notice via mail ", log, re.M)
+
+
+# -- SIGTERM in the middle of a delivery ---------------------------------------------------------------------
+
+def test_sigterm_lets_the_send_in_flight_finish_and_be_recorded_and_gives_the_rest_back(tmp_path, notify):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import sqlalchemy as sa
+
+    from rightsizer.db.schema import deliveries
+
+    arrived, got = threading.Event(), []
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            arrived.set()
+            time.sleep(2)  # the daemon is told to stop while this send is in flight
+            got.append(self.headers["Idempotency-Key"])
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    hook = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    try:
+        config, depts = _now_city(tmp_path)
+        text = config.read_text().split("[[notifiers]]")[0]
+        text += f'[[notifiers]]\nname = "hook"\ntype = "webhook"\nurl = "http://127.0.0.1:{hook.server_port}/"\n'
+        text += "".join(f'[departments."{d}"]\nchannels = ["hook"]\n' for d in depts)
+        config.write_text(text)
+        d = DaemonProc(config, tmp_path / "daemon.log", notify)
+        try:
+            wait_until(arrived.is_set, 60, "the first send", daemon=d)
+            t0 = time.monotonic()
+            d.signal(signal.SIGTERM)
+            assert d.proc.wait(30) == 0
+            stopped_in = time.monotonic() - t0
+        finally:
+            d.kill()
+    finally:
+        hook.shutdown()
+    assert len(got) == 1 and stopped_in < 10
+    with Store(f"sqlite:///{tmp_path / 'rightsizer.db'}").read() as conn:
+        rows = conn.execute(sa.select(deliveries.c.status, deliveries.c.lease_until)).all()
+    assert sorted(r.status for r in rows) == ["pending"] * (len(depts) - 1) + ["sent"]  # the one in flight: recorded
+    assert all(r.lease_until == 0 for r in rows)  # the rest given back at once, not left to a lease
+    last = [r for r in _runs(tmp_path, "deliver") if r.outcome == "ok"][-1]
+    assert "sent 1" in last.detail and "stopped early" in last.detail
