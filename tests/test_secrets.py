@@ -99,3 +99,21 @@ def test_an_inline_password_in_the_store_url_is_a_configuration_error(url, tmp_p
     assert "store.url: the URL holds a password" in err and url.split("@")[0] not in err
     # a URL without a password is fine
     Settings.model_validate({"store": {"url": "postgresql+psycopg://rs@db.example/rightsizer"}})
+
+
+def test_check_config_skip_secrets_checks_all_but_the_secrets_only_the_service_can_read(tmp_path, capsys):
+    """Under systemd the secrets are credentials at /run/credentials/rightsizer.service/…, readable by the
+    service alone: an operator checks the rest of the file first; a typo still fails."""
+    from rightsizer.cli import main
+
+    cfg = tmp_path / "rs.toml"
+    block = ('[[notifiers]]\nname = "mail"\ntype = "email"\nhost = "smtp.example"\nsender = "a@example"\n'
+             'password = { file = "/run/credentials/rightsizer.service/smtp-password" }\nto = ["ops@example"]\n')
+    cfg.write_text(block, encoding="utf-8")
+    assert main(["check-config", str(cfg)]) == 2
+    assert "notifiers.mail.password" in capsys.readouterr().err
+    assert main(["check-config", "--skip-secrets", str(cfg)]) == 0
+    assert "OK (secrets not read)" in capsys.readouterr().out
+    cfg.write_text(block + "[daemon]\nlisten = \"nowhere\"\n", encoding="utf-8")
+    assert main(["check-config", "--skip-secrets", str(cfg)]) == 2
+    assert "daemon.listen" in capsys.readouterr().err

@@ -379,3 +379,24 @@ def test_sigterm_lets_the_send_in_flight_finish_and_be_recorded_and_gives_the_re
     assert all(r.lease_until == 0 for r in rows)  # the rest given back at once, not left to a lease
     last = [r for r in _runs(tmp_path, "deliver") if r.outcome == "ok"][-1]
     assert "sent 1" in last.detail and "stopped early" in last.detail
+
+
+def test_the_daemon_runs_under_memory_deny_write_execute_as_the_unit_sets_it(tmp_path, notify):
+    """MemoryDenyWriteExecute=yes is the kernel's PR_SET_MDWE (inherited across exec): the whole job —
+    numpy, SQLAlchemy, the notice PDF through WeasyPrint's cffi, the relay — must work under it."""
+    import ctypes
+    import sys
+
+    if ctypes.CDLL(None).prctl(65, 0, 0, 0, 0) != 0 and ctypes.get_errno() == 22:  # PR_GET_MDWE
+        pytest.fail("this kernel has no PR_SET_MDWE (Linux >= 6.3), which MemoryDenyWriteExecute= uses")
+    config, _ = _now_city(tmp_path)
+    wrapper = ("import ctypes, os, sys; assert ctypes.CDLL(None).prctl(65, 1, 0, 0, 0) == 0; "
+               "os.execv(sys.argv[1], sys.argv[1:])")
+    d = DaemonProc(config, tmp_path / "daemon.log", notify,
+                   command=[sys.executable, "-c", wrapper, RIGHTSIZER, "daemon", "--config", str(config)])
+    try:
+        wait_until(lambda: "notice sent via console" in d.text(), 60, "a notice rendered and delivered", daemon=d)
+        assert d.stop() == 0
+    finally:
+        d.kill()
+    assert "Traceback" not in d.text()
