@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test bench bench-agent bench-prometheus bench-chaos clean system-deps bench-deps
+.PHONY: demo demo-daemon test bench bench-agent bench-prometheus bench-chaos bench-chaos-daemon clean system-deps bench-deps
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,13 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(call install_pdf_deps)
 	$(VENV)/bin/rightsizer demo --out demo-out
+
+# A minute of `rightsizer daemon` on a simulated city (200 servers, 8 departments) on a fast schedule:
+# its log, the notices going out to the console, then the notices and job runs it recorded.
+demo-daemon: $(STAMP)
+	$(call install_pdf_deps)
+	rm -rf demo-out/daemon
+	$(VENV)/bin/rightsizer demo --out demo-out/daemon --servers 200 --daemon 60
 
 # Debian packages the integration tests run for real: prometheus (+ promtool),
 # victoria-metrics, systemd (systemd-analyze). Installed only when a binary is missing.
@@ -72,6 +79,11 @@ bench-agent: $(STAMP) bench-deps
 # About five minutes: 200 SIGKILLs of deliver, overlapping and stalled relays, evaluate + sweep + deliver at once.
 bench-chaos: $(STAMP)
 	$(PY) bench/chaos.py
+
+# About six minutes: the daemon SIGKILLed 200 times while it issues and delivers (aiosmtpd + a webhook).
+bench-chaos-daemon: $(STAMP)
+	$(call install_pdf_deps)
+	$(PY) bench/chaos_daemon.py --kills 200
 
 clean:
 	rm -rf $(VENV) demo-out bench-out .pytest_cache .hypothesis *.egg-info
