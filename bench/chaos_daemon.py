@@ -184,6 +184,7 @@ def run(out: Path, kills: int, departments: int = 24, seed: int = 12, drain_seco
         "duplicated": sum(1 for k in keys if got[k] > 1),
         "max_copies": max((got[k] for k in keys), default=0),
         "periods_completed_twice": sum(1 for n in ok_periods.values() if n > 1),
+        "runs_cut_by_a_kill": dict(Counter(r.job for r in st["runs"] if r.outcome == "running")),
         "final_exit_status": exit_status,
         "drain_seconds": None if drained is None else round(drained, 1),
         "tracebacks_in_log": text.count("Traceback"),
