@@ -140,6 +140,8 @@ class Daemon:
         self.scheduler.start()
         self.scheduler.add_job(self._heartbeat, "interval", seconds=self._beat_seconds(), id="heartbeat",
                                coalesce=True, max_instances=1, misfire_grace_time=None)
+        self.scheduler.add_job(self._prune, "interval", hours=24, id="prune", next_run_time=datetime.now(self.settings.tz),
+                               coalesce=True, max_instances=1, misfire_grace_time=None)
         self._schedule(self.settings)
         self.metrics.seed()
         host, port = self.http.server_address[:2]
@@ -157,6 +159,16 @@ class Daemon:
 
     def _heartbeat(self) -> None:
         self.beat = time.monotonic()
+
+    def _prune(self) -> None:
+        try:
+            n = self.runner.prune()
+        except Exception as exc:  # noqa: BLE001 - housekeeping never stops the service
+            known = describe(exc)
+            log.warning("pruning old job runs failed: %s", "; ".join(known[1]) if known else type(exc).__name__)
+            return
+        if n:
+            log.info("pruned %d job runs older than %d days", n, self.settings.daemon.keep_job_runs_days)
 
     def _catch_up(self, jobs: list[str]) -> None:
         for job in jobs:  # in JOBS order: inventory, evaluate, sweep, deliver

@@ -253,3 +253,35 @@ def test_a_bad_crontab_line_is_refused(line):
 
     with pytest.raises(ValueError):
         cron_fields(line)
+
+
+def test_metrics_count_runs_and_failures_and_old_runs_are_pruned_but_each_jobs_newest_success_kept(city, monkeypatch):
+    from prometheus_client import generate_latest
+
+    from rightsizer.jobs import schedule
+    from rightsizer.metrics import Metrics
+
+    daemon, store, _, _, _ = city
+    metrics = Metrics(store, daemon.clock)
+    daemon.runner.observer = metrics
+    daemon.start()
+    monkeypatch.setitem(schedule.JOBS, "sweep", lambda ctx, now: 1 / 0)
+    daemon.advance(t("2026-10-01T09:00:00"))
+    body = generate_latest(metrics.registry).decode()
+    assert 'rightsizer_job_failures_total{task="sweep"} 1.0' in body
+    assert 'rightsizer_job_runs_total{outcome="ok",task="deliver"} 2.0' in body
+    assert 'rightsizer_notices{state="issued"} 0.0' in body and "rightsizer_store_up 1.0" in body
+    # 100 days on: everything older than 90 days goes, except each job's newest successful period.
+    daemon.clock.now = t("2027-01-09T09:00:00")
+    with store.read() as conn:
+        before = jobruns.history(conn)
+    assert daemon.runner.prune() == len(before) - 4  # each job keeps its newest ok row (sweep: the one at start)
+    with store.read() as conn:
+        kept = jobruns.history(conn)
+    assert sorted(r.job for r in kept) == sorted(JOBS) and all(r.outcome == "ok" for r in kept)
+    assert not any(r.job == "sweep" and r.period == "2026-10-01T09:00:00+08:00" for r in kept)  # the failure: gone
+    assert daemon.runner.missed() == ["inventory", "evaluate", "sweep", "deliver"]
+    # Restarted, the metrics start from the store: the last success survives the restart.
+    fresh = Metrics(store, daemon.clock)
+    fresh.seed()
+    assert 'rightsizer_job_last_success_timestamp_seconds{task="inventory"}' in generate_latest(fresh.registry).decode()
