@@ -98,7 +98,7 @@ class _Watch(Observer):
         self.daemon.metrics.finished(job, outcome, at)
         if outcome.outcome != "skipped":
             self.last, self.last_at = outcome, self.daemon.clock()
-            self.daemon.tell_status()
+            self.daemon.events.put("status")  # the main loop tells systemd: only it touches the scheduler
 
     def count(self, name, value, source):
         self.daemon.metrics.count(name, value, source)
@@ -281,6 +281,8 @@ class Daemon:
                 return self.stop()
             if event == "reload":
                 self.reload()
+            elif event == "status":
+                self.tell_status()
             if ping and time.monotonic() >= next_ping:
                 ok, why = self.health()
                 if ok:
