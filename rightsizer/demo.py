@@ -148,7 +148,7 @@ flavors = [
     return path
 
 
-def run_daemon(out: Path, seconds: float, servers: int, seed: int) -> int:
+def run_daemon(out: Path, seconds: float, servers: int, seed: int, listen: str = "127.0.0.1:9465") -> int:
     """Simulate a city up to now, run ``rightsizer daemon`` on it for ``seconds``, stop it, show the notices."""
     import signal
     import subprocess
@@ -159,9 +159,9 @@ def run_daemon(out: Path, seconds: float, servers: int, seed: int) -> int:
     departments = write_city(out, servers, seed, now, departments=8)
     routing = '[[notifiers]]\nname = "console"\ntype = "console"\n\n' + "\n".join(
         f'[departments."{d}"]\nchannels = ["console"]\n' for d in departments)
-    config = daemon_config(out, routing, listen="127.0.0.1:9465")
+    config = daemon_config(out, routing, listen=listen)
     print(f"rightsizer demo --daemon: {servers} simulated servers of {len(departments)} departments in {out}; "
-          f"running `rightsizer daemon --config {config}` for {seconds:g} s (metrics: http://127.0.0.1:9465/metrics)",
+          f"running `rightsizer daemon --config {config}` for {seconds:g} s (metrics: http://{listen}/metrics)",
           flush=True)
     proc = subprocess.Popen([sys.executable, "-m", "rightsizer.cli", "daemon", "--config", str(config)])
     try:

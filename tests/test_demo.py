@@ -1,3 +1,4 @@
+import re
 import sqlite3
 from collections import defaultdict
 
@@ -69,3 +70,13 @@ def test_demo_command(tmp_path, capsys):
     assert con.execute("select count(*) from runs").fetchone()[0] == 1
     assert con.execute("select count(*) from notices").fetchone()[0] == notices[0]
     assert "0 rectification notices (整改通知) issued" in capsys.readouterr().out
+
+
+def test_demo_daemon_runs_the_daemon_and_shows_the_notices_it_sent(tmp_path, capfd):
+    from rightsizer import demo
+
+    assert demo.run_daemon(tmp_path / "d", 12, servers=60, seed=4, listen="127.0.0.1:0") == 0
+    out, err = capfd.readouterr()
+    assert "INFO ready:" in err and re.search(r"INFO job=deliver notice=平大数据调〔\d{4}〕1号 notice sent via console", err)
+    assert "[console] to: console" in out  # the notices going out, printed by the console notifier
+    assert re.search(r"job runs: .*deliver ok \d+", out) and "平大数据调" in out.split("job runs:")[0][-2000:]
