@@ -28,7 +28,8 @@ from ..calendar import WorkCalendar
 from ..db import Store
 from ..db import jobruns
 from ..errors import CalendarError, describe
-from ..settings import JobSchedule, Settings, cron_fields
+from ..crontab import cron_fields
+from ..settings import JobSchedule, Settings
 from .followup import iso
 
 log = logging.getLogger("rightsizer.jobs")

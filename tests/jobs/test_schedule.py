@@ -242,14 +242,14 @@ def test_a_job_that_raises_a_bug_is_recorded_and_the_runner_goes_on(city, monkey
     ("MON-fri", "mon,tue,wed,thu,fri"), ("*", "*"),
 ])
 def test_crontab_weekdays_mean_what_crontab_says(dow, days):
-    from rightsizer.settings import cron_fields
+    from rightsizer.crontab import cron_fields
 
     assert cron_fields(f"0 9 * * {dow}")["day_of_week"] == days
 
 
 @pytest.mark.parametrize("line", ["0 9 * * 8", "0 9 * *", "0 9 * * fri-mon", "0 9 * * 1/x", "0 25 * * *"])
 def test_a_bad_crontab_line_is_refused(line):
-    from rightsizer.settings import cron_fields
+    from rightsizer.crontab import cron_fields
 
     with pytest.raises(ValueError):
         cron_fields(line)
