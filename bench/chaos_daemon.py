@@ -28,10 +28,8 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.parse
 from collections import Counter
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,9 +45,10 @@ class Receivers:
     def __init__(self):
         from aiosmtpd.controller import Controller
 
+        from bench.chaos import Receiver
         from bench.procstat import free_port
 
-        self.got: list[str] = []
+        self.got: list[str] = []  # Message-IDs of the mail
         self.lock = threading.Lock()
         rec = self
 
@@ -63,33 +62,16 @@ class Receivers:
         self.smtp = Controller(Mail(), hostname="127.0.0.1", port=self.smtp_port)
         self.smtp.start()
 
-        class Hook(BaseHTTPRequestHandler):
-            def do_POST(self):
-                self.rfile.read(int(self.headers["Content-Length"]))
-                time.sleep(0.02)
-                with rec.lock:
-                    rec.got.append(urllib.parse.unquote(self.headers["Idempotency-Key"]))
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
+        self.webhook = Receiver(delay=0.02)  # bench/chaos.py's: records each Idempotency-Key
+        self.hook_port = self.webhook.port
 
-            def log_message(self, *a):
-                pass
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request, client_address):
-                pass  # a daemon killed mid-request leaves a broken pipe: expected here
-
-        self.hook_port = free_port()
-        self.hook = Server(("127.0.0.1", self.hook_port), Hook)
-        threading.Thread(target=self.hook.serve_forever, daemon=True).start()
+    def received(self) -> Counter:
+        with self.lock, self.webhook.lock:
+            return Counter(self.got + self.webhook.keys)
 
     def close(self) -> None:
         self.smtp.stop()
-        self.hook.shutdown()
+        self.webhook.server.shutdown()
 
 
 def setup(out: Path, rx: Receivers, departments: int) -> Path:
@@ -163,8 +145,7 @@ def run(out: Path, kills: int, departments: int = 24, seed: int = 12, drain_seco
         exit_status = p.wait(120)
         st = state(out / "rightsizer.db")
         time.sleep(0.2)
-        with rx.lock:
-            got = Counter(rx.got)
+        got = rx.received()
     finally:
         rx.close()
     keys = [d.message_id if d.channel == "mail" else d.idempotency_key for d in st["deliveries"]]

@@ -245,13 +245,8 @@ def cmd_notices(args) -> int:
 def cmd_daemon(args) -> int:
     from . import daemon
 
-    now = None
-    if args.now:
-        from zoneinfo import ZoneInfo
-
-        now = _time(args.now, Settings(), "--now")  # a time without offset is read in Asia/Shanghai
-        now = now if now.tzinfo else now.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
-    return daemon.run(args.config, now)
+    # a time without an offset is read in Asia/Shanghai (the configuration is read by the daemon, not here)
+    return daemon.run(args.config, _time(args.now, Settings(), "--now"))
 
 
 def cmd_demo(args) -> int:
