@@ -242,6 +242,62 @@ def cmd_notices(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from .jobs import reports
+    from .reports import Month, columns, writers
+
+    s = _settings(args)
+    now = _now(args, s)
+    if not _store_exists(args, s):
+        raise UsageError(f"no store at {args.db or s.store.resolved_url()}: run evaluate (or the daemon) first")
+    store = _store(args, s)
+    if args.report_command == "monthly":
+        month = _month(args.month) if args.month else Month.of(now.astimezone(s.tz).date()).shift(-1)
+        r = reports.monthly(store, s, month, now, args.department)
+        data, name = writers.monthly(r, args.format), f"{month}-云资源浪费报告.{args.format}"
+        table = _summary_table(r, columns)
+    else:
+        if args.quarter is not None and not 1 <= args.quarter <= 4:
+            raise UsageError(f"--quarter: {args.quarter} is not 1-4")
+        e = reports.evaluation(store, s, args.year, args.quarter, now)
+        data, name = writers.evaluation(e, args.format), f"{e.year}{'Q' + str(e.quarter) if e.quarter else ''}-绩效评价.{args.format}"
+        table = None
+    out = args.out or (name if args.format == "xlsx" else "-")
+    if out == "-":
+        if args.format == "xlsx":
+            raise UsageError("--out: an xlsx is written to a file, not to the terminal")
+        sys.stdout.buffer.write(data)
+        return 0
+    target = Path(out)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_bytes(data)  # the whole file or nothing
+    tmp.replace(target)
+    if table:
+        print(table)
+    print(f"written: {target} ({len(data):,} bytes)")
+    return 0
+
+
+def _month(text: str):
+    from .reports import Month
+
+    try:
+        return Month.parse(text)
+    except ValueError:
+        raise UsageError(f"--month: {text!r} is not a month (YYYY-MM)") from None
+
+
+def _summary_table(r, columns) -> str:
+    from . import tables
+
+    keys = ["department", "servers", "cost", "waste", "waste_share", "run_rate", "realised", "realised_ytd",
+            "unregistered_run_rate", "issued", "overdue"]
+    spec = {k: (h, kind) for k, h, kind in columns.SUMMARY}
+    rows = [*columns.summary_rows(r).to_dict("records"), columns.totals_row(r)]
+    return tables.table([spec[k][0] for k in keys], [[columns.text(row.get(k), spec[k][1]) for k in keys]
+                                                      for row in rows], right=set(range(1, len(keys))))
+
+
 def cmd_daemon(args) -> int:
     from . import daemon
 
@@ -374,6 +430,24 @@ def build_parser() -> argparse.ArgumentParser:
             c.add_argument("--out", help="file to write (default: the notice's number.pdf here)")
         _common(c, now=name not in ("show", "pdf"))
         c.set_defaults(func=cmd_notices)
+
+    rp = sub.add_parser("report", help="finance reports from the recorded history").add_subparsers(
+        dest="report_command", required=True)
+    rm = rp.add_parser("monthly", help="the monthly waste report (月度资源浪费报告): cost, waste, run rate, "
+                       "realised savings, 未备案, per department, system and server")
+    rm.add_argument("--month", metavar="YYYY-MM", help="default: the month before --now")
+    rm.add_argument("--department", help="only this department")
+    rm.add_argument("--format", choices=("xlsx", "csv", "html", "json"), default="xlsx")
+    re_ = rp.add_parser("evaluation", help="the performance-evaluation export (绩效评价) per department, scored by "
+                        "the [evaluation] rubric")
+    re_.add_argument("--year", type=int, required=True)
+    re_.add_argument("--quarter", type=int, help="1-4 (default: the whole year)")
+    re_.add_argument("--format", choices=("xlsx", "csv"), default="xlsx")
+    for c in (rm, re_):
+        c.add_argument("--out", help="file to write; '-' for standard output (not xlsx); default: xlsx to a file "
+                       "named after the report, other formats to standard output")
+        _common(c, now=True)
+        c.set_defaults(func=cmd_report)
 
     dm = sub.add_parser("daemon", help="run the whole job on the [schedule] of the configuration (systemd: "
                         "Type=notify, SIGHUP reloads, SIGTERM stops); /metrics and /healthz on [daemon] listen")

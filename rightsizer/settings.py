@@ -191,6 +191,8 @@ class ScheduleSettings(_Model):
     # Issues notices on working days only (调休 Saturdays included); verifies, reminds, escalates every day.
     sweep: JobSchedule = JobSchedule(cron="0 9 * * *")
     deliver: JobSchedule = JobSchedule(every_seconds=60, misfire_grace_seconds=60)
+    # Every day; on and after the month's first working day it sends the previous month's report once.
+    reports: JobSchedule = JobSchedule(cron="0 8 * * *", misfire_grace_seconds=86400)
 
 
 class DaemonSettings(_Model):
@@ -299,6 +301,55 @@ class DepartmentContacts(_Model):
     head_emails: list[str] = []
 
 
+class ReportSettings(_Model):
+    """[reports]: where the daemon sends finance the monthly report, on the month's first working day."""
+
+    channels: list[str] = []  # notifier names: email carries the xlsx; IM a summary and the link
+    emails: list[str] = []  # finance's addresses, for the email channels among them
+    link_base: str = ""  # the console's address: the IM link is {link_base}/reports/monthly?month=YYYY-MM
+
+
+Band = tuple[float, float]  # (at most this value, this share of the indicator's points)
+
+
+class EvaluationWeights(_Model):
+    waste_rate: float = Field(30, ge=0)  # waste as a share of cost, over the period
+    rectified_in_time: float = Field(40, ge=0)  # notices closed by their deadline ÷ those closed or overdue
+    overdue: float = Field(15, ge=0)  # notices gone overdue
+    unregistered: float = Field(15, ge=0)  # unregistered systems
+
+
+class EvaluationSettings(_Model):
+    """[evaluation]: the 绩效评价 rubric. Each indicator earns a share of its weight from its bands (the
+    first band whose bound the value does not exceed; beyond the last, nothing); the score is out of 100."""
+
+    weights: EvaluationWeights = EvaluationWeights()
+    waste_rate_bands: list[Band] = [(0.05, 1.0), (0.15, 0.6), (0.30, 0.3)]
+    overdue_bands: list[Band] = [(0, 1.0), (1, 0.6), (3, 0.3)]
+    unregistered_bands: list[Band] = [(0, 1.0), (1, 0.6), (3, 0.3)]
+    grades: list[tuple[float, str]] = [(90, "优秀"), (75, "良好"), (60, "合格"), (0, "不合格")]  # score at least
+
+    @field_validator("waste_rate_bands", "overdue_bands", "unregistered_bands")
+    @classmethod
+    def _bands(cls, v: list[Band]) -> list[Band]:
+        if not v or any(b[0] >= a[0] for a, b in zip(v[1:], v)) or any(not 0 <= p <= 1 for _, p in v):
+            raise ValueError("bands are (bound, share) with bounds strictly rising and shares in 0..1")
+        return v
+
+    @field_validator("grades")
+    @classmethod
+    def _grades(cls, v: list[tuple[float, str]]) -> list[tuple[float, str]]:
+        if not v or any(b[0] >= a[0] for a, b in zip(v, v[1:])) or v[-1][0] != 0:
+            raise ValueError("grades are (lowest score, name) from the highest down to a last one at 0")
+        return v
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> EvaluationSettings:
+        if not sum(self.weights.model_dump().values()):
+            raise ValueError("weights: at least one must be above 0")
+        return self
+
+
 class Settings(_Model):
     timezone: str = "Asia/Shanghai"
     store: StoreSettings = StoreSettings()
@@ -314,6 +365,8 @@ class Settings(_Model):
     departments: dict[str, DepartmentContacts] = {}
     schedule: ScheduleSettings = ScheduleSettings()
     daemon: DaemonSettings = DaemonSettings()
+    reports: ReportSettings = ReportSettings()
+    evaluation: EvaluationSettings = EvaluationSettings()
     # [[notifiers]] blocks: name, type (console | email | dingtalk | wecom | feishu | webhook) and
     # the type's own keys; checked against the notifier's model when the settings load.
     notifiers: list[dict] = []
@@ -345,6 +398,7 @@ class Settings(_Model):
         n = self.notices
         used += [(f"notices.{k}", c) for k in ("cc_channels", "escalation_channels", "operator_channels")
                  for c in getattr(n, k)]
+        used += [("reports.channels", c) for c in self.reports.channels]
         missing = [f"{where}: no notifier named {c!r}" for where, c in used if c not in names]
         missing += self._email_recipients()
         if missing:
@@ -359,6 +413,10 @@ class Settings(_Model):
             for c in dc.channels:
                 if c in email and not dc.emails:
                     out.append(f"departments.{d}.emails: empty, but its channel {c!r} is email")
+        for c in self.reports.channels:
+            if c in email and not self.reports.emails and not email[c].get("to"):
+                out.append(f"reports.emails: empty, and email channel {c!r} has no `to` list: the report has no one "
+                           "to go to")
         heads_missing = [d for d, dc in self.departments.items() if not dc.head_emails]
         for key in ("cc_channels", "operator_channels", "escalation_channels"):
             for c in getattr(self.notices, key):

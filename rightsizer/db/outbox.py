@@ -37,6 +37,11 @@ def queue(conn: Connection, notice_id: int | None, purpose: str, channel: str, k
     return True
 
 
+def exists(conn: Connection, key: str) -> bool:
+    """Whether a delivery with this idempotency key was ever queued (whatever became of it)."""
+    return conn.execute(sa.select(deliveries.c.id).where(deliveries.c.idempotency_key == key)).first() is not None
+
+
 def drafts(conn: Connection) -> list[int]:
     """Notices with deliveries still to be rendered (a command stopped between writing and rendering)."""
     return conn.execute(sa.select(deliveries.c.notice_id).where(deliveries.c.status == "draft")

@@ -60,7 +60,7 @@ def verify(conn, settings: Settings, nt, now: datetime, exempt: dict[str, str], 
         if it.server_id in exempt:
             db_notices.close_item(conn, it.id, "exempted", iso(now), exempt[it.server_id])
             continue
-        done, saving, evidence = False, None, ""
+        done, saving, evidence, when = False, None, "", iso(now)
         for ch in db_inventory.changes_since(conn, it.server_id, since):
             if it.kind in ("release", "undeployed") and ch.change == "removed":
                 done, saving = True, monthly_cost(ch.old_size, settings.prices)
@@ -73,9 +73,10 @@ def verify(conn, settings: Settings, nt, now: datetime, exempt: dict[str, str], 
                     saving = (Decimal(str(old)) - Decimal(str(new))) * unit_price(dim, settings.prices)
                     evidence = f"{ch.old_flavor} -> {ch.new_flavor}: {dim.value} {old:g} -> {new:g} at {ch.at}"
             if done:
+                when = ch.at or when  # the day the change happened: the end of the waste, the start of the saving
                 break
         if done:
-            db_notices.close_item(conn, it.id, "rectified", iso(now), evidence, cny_text(saving))
+            db_notices.close_item(conn, it.id, "rectified", when, evidence, cny_text(saving))
             rep.rectified += 1
         elif it.finding_status == "gone":
             db_notices.close_item(conn, it.id, "resolved", iso(now),

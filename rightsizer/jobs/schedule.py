@@ -160,6 +160,18 @@ def _sweep(ctx: Context, now: datetime) -> str:
             f"{r.rectified} rectified, {r.resolved} resolved, {r.reminded} reminded, {r.overdue} overdue")
 
 
+def _reports(ctx: Context, now: datetime) -> str:
+    from . import reports
+
+    r = reports.send_monthly(ctx.store, ctx.settings, ctx.calendar, now)
+    if r.due is None:
+        return f"the {r.month} report is not due yet (it goes on this month's first working day)"
+    if r.queued:
+        log.info("monthly report %s queued to %s", r.month, ", ".join(r.queued))
+    return (f"the {r.month} report (due {r.due}): queued to {', '.join(r.queued) or 'none'}"
+            + (f"; already queued to {', '.join(r.already)}" if r.already else ""))
+
+
 def _deliver(ctx: Context, now: datetime) -> str:
     from . import relay
 
@@ -173,6 +185,7 @@ JOBS: dict[str, Callable[[Context, datetime], str]] = {
     "inventory": _inventory,
     "evaluate": _evaluate,
     "sweep": _sweep,
+    "reports": _reports,
     "deliver": _deliver,
 }
 
@@ -188,6 +201,8 @@ def enabled(settings: Settings) -> tuple[dict[str, JobSchedule], dict[str, str]]
             off[name] = "no [inventory] source"
         elif name == "evaluate" and settings.metrics.source == "none":
             off[name] = "no [metrics] source"
+        elif name == "reports" and not settings.reports.channels:
+            off[name] = "no [reports] channels"
         else:
             on[name] = spec
     return on, off

@@ -1,0 +1,124 @@
+"""Reports as units of work: build them from the store, and send finance the monthly one.
+
+:func:`monthly` and :func:`evaluation` read the whole history in one read transaction and
+return the view model; the CLI writes it in a format, the web console shows it.
+
+:func:`send_monthly` is the daemon's ``reports`` job. On the month's first working day of
+the statutory calendar (after the National Day holiday: the first day back), and on any
+later day until it has happened, it queues the previous month's report to each of
+``[reports] channels`` through the outbox — email with the xlsx attached and the HTML page
+as its body, IM with a summary and the link. The idempotency key is the month and the
+channel, so it goes at least once (the relay retries) and never twice, across restarts
+and catch-up runs alike.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from ..calendar import WorkCalendar
+from ..db import Store
+from ..db import history as db_history
+from ..db import outbox as db_outbox
+from ..errors import NotFoundError
+from ..format import money
+from ..reports import TRACKED, History, Month, MonthlyReport, evaluation as ev, history, monthly as mr, writers
+from ..settings import Settings
+
+
+def load(store: Store, settings: Settings) -> History:
+    """The whole recorded history, read in one transaction: what every report and /metrics compute from."""
+    with store.read() as conn:
+        rows = db_history.read_all(conn, TRACKED)
+    return history.build(rows, settings.tz, settings.prices)
+
+
+def monthly(store: Store, settings: Settings, month: Month, now: datetime, department: str | None = None
+            ) -> MonthlyReport:
+    h = load(store, settings)
+    known = set(h.servers["department"]) | set(h.notices["department"])
+    if department is not None and department not in known:
+        raise NotFoundError(f"no department named {department!r} (known: {', '.join(sorted(known)) or 'none yet'})")
+    return mr.build(h, month, now, settings.prices, department)
+
+
+def evaluation(store: Store, settings: Settings, year: int, quarter: int | None, now: datetime
+               ) -> ev.EvaluationReport:
+    h = load(store, settings)
+    return ev.build(h, year, quarter, now, settings.evaluation)
+
+
+def first_workday(month: Month, calendar: WorkCalendar) -> date:
+    """The month's first working day (raises :class:`CalendarError` for a year the calendar lacks)."""
+    day = date(month.year, month.month, 1)
+    while not calendar.is_workday(day):
+        day += timedelta(days=1)
+    return day
+
+
+@dataclass
+class SendReport:
+    month: str
+    due: date | None  # the first working day it goes on (None: before this month's)
+    queued: list[str] = field(default_factory=list)  # channels queued now
+    already: list[str] = field(default_factory=list)  # channels queued before
+
+
+def key(month: Month, channel: str) -> str:
+    return f"report:monthly:{month}:{channel}"
+
+
+def send_monthly(store: Store, settings: Settings, calendar: WorkCalendar, now: datetime) -> SendReport:
+    """Queue the previous month's report to every ``[reports] channels`` once it is due."""
+    today = now.astimezone(settings.tz).date()
+    this = Month.of(today)
+    last = this.shift(-1)
+    rep = SendReport(str(last), None)
+    due = first_workday(this, calendar)
+    if today < due or not settings.reports.channels:
+        return rep
+    rep.due = due
+    with store.read() as conn:
+        todo = [c for c in settings.reports.channels if not db_outbox.exists(conn, key(last, c))]
+    rep.already = [c for c in settings.reports.channels if c not in todo]
+    if not todo:
+        return rep
+    report = monthly(store, settings, last, now)
+    kinds = {b["name"]: b.get("type") for b in settings.notifiers}
+    subject = f"{last.label()}政务云资源浪费报告"
+    summary = _summary(report)
+    link = f"{settings.reports.link_base.rstrip('/')}/reports/monthly?month={last}" if settings.reports.link_base else ""
+    xlsx = base64.b64encode(writers.monthly(report, "xlsx")).decode()
+    page = writers.monthly(report, "html").decode()
+    with store.begin() as conn:
+        for channel in todo:
+            if kinds.get(channel) == "email":
+                body = {"text": summary + (f"\n\n在线查看：{link}" if link else "") + "\n\n明细见附件。",
+                        "html": page, "xlsx_name": f"{last}-云资源浪费报告.xlsx", "xlsx_b64": xlsx}
+            else:
+                text = summary + (f"\n\n[在线查看]({link})" if link else "")
+                body = {"text": summary + (f"\n\n在线查看：{link}" if link else ""), "markdown": text}
+            if link:
+                body["link"] = link
+            if db_outbox.queue(conn, None, "report", channel, key(last, channel), subject, body, now,
+                               settings.reports.emails):
+                rep.queued.append(channel)
+            else:
+                rep.already.append(channel)
+    return rep
+
+
+def _summary(r: MonthlyReport) -> str:
+    t = r.totals
+    share = f"{t['waste'] / t['cost'] * 100:.2f}%" if t["cost"] else "—"
+    lines = [f"{r.month.label()}政务云资源浪费报告（{(r.department or '全市')}）",
+             f"本月费用 {money(t['cost'])} 元，资源浪费 {money(t['waste'])} 元（{share}），"
+             f"月末浪费速率 {money(t['run_rate'])} 元/月；",
+             f"经核验的整改本月实现节约 {money(t['realised'])} 元，本年累计 {money(t['realised_ytd'])} 元；",
+             f"未备案服务器 {t['unregistered_servers']} 台，月费用 {money(t['unregistered_run_rate'])} 元。",
+             "浪费最多的部门："]
+    top = r.departments.sort_values("waste", ascending=False).head(5)
+    lines += [f"{i}. {d}：{money(row['waste'])} 元" for i, (d, row) in enumerate(top.iterrows(), 1) if row["waste"]]
+    return "\n".join(lines)
