@@ -149,6 +149,14 @@ def independent(db) -> dict[str, dict[str, Decimal]]:
     def add(what, sid, amount):
         per_server[(what, sid)] = per_server.get((what, sid), Decimal(0)) + amount
 
+    values: dict[int, list[tuple[date, Decimal]]] = {}
+    for fid, run, money in con.execute("select finding_id, run_id, monthly_saving_cny from finding_values"):
+        values.setdefault(fid, []).append((runs[run], Decimal(money)))
+
+    def saving_on(fid, x, current):  # the saving in force on day x: the latest value set on or before it
+        vs = sorted(values.get(fid, []))
+        return next((v for when, v in reversed(vs) if when <= x), vs[0][1] if vs else current)
+
     for fid, sid, kind, status, saving, first, last in con.execute(
             "select id, server_id, kind, status, monthly_saving_cny, first_run_id, last_run_id from findings "
             "where kind in ('shrink', 'release', 'undeployed')"):
@@ -157,9 +165,9 @@ def independent(db) -> dict[str, dict[str, Decimal]]:
                   removed.get(sid, date.max))
         open_days = [x for x in OCT if start <= x < end
                      and not any(t == sid and a <= x <= b for t, a, b in exempt)]
-        add("waste", sid, Decimal(saving) * len(open_days) / 31)
+        add("waste", sid, sum((saving_on(fid, x, Decimal(saving)) for x in open_days), Decimal(0)) / 31)
         if start <= OCT[-1] < end and not any(t == sid and a <= OCT[-1] <= b for t, a, b in exempt):
-            add("run_rate", sid, Decimal(saving))
+            add("run_rate", sid, saving_on(fid, OCT[-1], Decimal(saving)))
     for sid, closed, saving in con.execute(
             "select server_id, closed_at, realised_saving_cny from notice_items where status = 'rectified'"):
         add("realised", sid, Decimal(saving) * len([x for x in OCT if x >= _day(closed)]) / 31)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from .schema import (cloud_servers, departments, exemptions, findings, inventory_changes, notice_events, notice_items,
+from .schema import (cloud_servers, departments, exemptions, finding_values, findings, inventory_changes, notice_events, notice_items,
                      notices, runs, servers, systems)
 
 Rows = tuple[list[str], list[tuple]]
@@ -61,6 +61,13 @@ def finding_rows(conn: Connection, kinds: tuple[str, ...]) -> Rows:
     return _rows(conn, q)
 
 
+def value_rows(conn: Connection) -> Rows:
+    """Each finding's saving from each run that set it: (finding_id, at, monthly_saving_cny), oldest first."""
+    q = (sa.select(finding_values.c.finding_id, runs.c.at, finding_values.c.monthly_saving_cny)
+         .join(runs, runs.c.id == finding_values.c.run_id).order_by(finding_values.c.finding_id, runs.c.id))
+    return _rows(conn, q)
+
+
 def item_rows(conn: Connection) -> Rows:
     """Notice items with their notice's department and due date."""
     q = (sa.select(notice_items.c.id, notice_items.c.notice_id, notice_items.c.finding_id, notice_items.c.server_id,
@@ -96,5 +103,6 @@ def exemption_rows(conn: Connection) -> Rows:
 def read_all(conn: Connection, kinds: tuple[str, ...]) -> dict:
     """Everything the reports read, in one transaction (``conn``): subject -> rows."""
     return {"servers": server_rows(conn), "removals": removal_rows(conn), "resizes": resize_rows(conn),
-            "findings": finding_rows(conn, kinds), "items": item_rows(conn), "notices": notice_rows(conn),
+            "findings": finding_rows(conn, kinds), "values": value_rows(conn),
+            "items": item_rows(conn), "notices": notice_rows(conn),
             "events": event_rows(conn), "runs": run_times(conn), "exemptions": exemption_rows(conn)}

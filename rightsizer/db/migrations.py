@@ -50,8 +50,16 @@ def _v6(conn: Connection) -> None:
     t.md.create_all(conn, tables=[t.job_runs])
 
 
+def _v7(conn: Connection) -> None:
+    """Each finding's saving over time (issue 13); a finding recorded before starts at its current value."""
+    t.md.create_all(conn, tables=[t.finding_values])
+    conn.execute(t.finding_values.insert().from_select(
+        ["finding_id", "run_id", "monthly_saving_cny"],
+        sa.select(t.findings.c.id, t.findings.c.first_run_id, t.findings.c.monthly_saving_cny)))
+
+
 # Append only: a released migration is never edited.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 
 
 def migrate(begin: Callable[[], AbstractContextManager[Connection]]) -> int:

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from ..models import Finding, Server, UsageSummary, cny_text
 from .inventory import upsert_servers, utc_now_text
-from .schema import findings, runs, summaries
+from .schema import finding_values, findings, runs, summaries
 
 
 def record_run(conn: Connection, run_key: str, source: str, at: datetime, inventory: list[Server],
@@ -38,11 +38,14 @@ def record_run(conn: Connection, run_key: str, source: str, at: datetime, invent
 
 
 def _merge_findings(conn: Connection, run_id: int, evaluated: set[str], found: list[Finding]) -> None:
-    q = sa.select(findings.c.id, findings.c.server_id, findings.c.kind, findings.c.dimension).where(
-        findings.c.status == "open")
-    open_rows = {(r.server_id, r.kind, r.dimension): r.id for r in conn.execute(q)}
+    q = sa.select(findings.c.id, findings.c.server_id, findings.c.kind, findings.c.dimension,
+                  findings.c.monthly_saving_cny).where(findings.c.status == "open")
+    open_rows, saving_now = {}, {}
+    for r in conn.execute(q):
+        open_rows[(r.server_id, r.kind, r.dimension)] = r.id
+        saving_now[r.id] = r.monthly_saving_cny
     seen = set()
-    inserts, updates = [], []
+    inserts, updates, changed = [], [], []
     for f in found:
         key = f.key
         seen.add(key)
@@ -51,14 +54,25 @@ def _merge_findings(conn: Connection, run_id: int, evaluated: set[str], found: l
                    department=f.department, last_run_id=run_id)
         if key in open_rows:
             updates.append({**row, "fid": open_rows[key]})
+            if saving_now[open_rows[key]] != row["monthly_saving_cny"]:
+                changed.append({"finding_id": open_rows[key], "run_id": run_id,
+                                "monthly_saving_cny": row["monthly_saving_cny"]})
         else:
             inserts.append({**row, "server_id": key[0], "kind": key[1], "dimension": key[2], "status": "open",
                             "first_run_id": run_id})
     gone = [i for k, i in open_rows.items() if k[0] in evaluated and k not in seen]
     if inserts:
         conn.execute(findings.insert(), inserts)
+        new = conn.execute(sa.select(findings.c.id, findings.c.monthly_saving_cny).where(
+            findings.c.first_run_id == run_id)).all()
+        changed += [{"finding_id": i, "run_id": run_id, "monthly_saving_cny": m} for i, m in new]
     if updates:
         conn.execute(findings.update().where(findings.c.id == sa.bindparam("fid")), updates)
+    if changed:  # a rerun of the same run replaces its own values
+        conn.execute(finding_values.delete().where(finding_values.c.run_id == run_id,
+                                                   finding_values.c.finding_id == sa.bindparam("fid")),
+                     [{"fid": c["finding_id"]} for c in changed])
+        conn.execute(finding_values.insert(), changed)
     for lo in range(0, len(gone), 500):
         conn.execute(findings.update().where(findings.c.id.in_(gone[lo:lo + 500])).values(status="gone",
                                                                                            last_run_id=run_id))

@@ -85,6 +85,15 @@ findings = sa.Table(
 )
 sa.Index("findings_open", findings.c.server_id, findings.c.kind, findings.c.dimension, findings.c.status)
 
+# A finding's monthly saving as it was from each run on (migration 7): a row when it first appears and one
+# each time a run changes it, so a past month's waste is priced as it was then, not at today's figure.
+finding_values = sa.Table(
+    "finding_values", md,
+    sa.Column("finding_id", sa.ForeignKey("findings.id"), primary_key=True),
+    sa.Column("run_id", sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("monthly_saving_cny", sa.String(32), nullable=False),
+)
+
 
 # Inventory syncs: what the cloud said each time, and what changed since the previous sync.
 # A later flavor change is how a rectification is verified, so every change is kept.

@@ -64,6 +64,7 @@ class SendReport:
     due: date | None  # the first working day it goes on (None: before this month's)
     queued: list[str] = field(default_factory=list)  # channels queued now
     already: list[str] = field(default_factory=list)  # channels queued before
+    skipped: str = ""  # why nothing was sent although it is due
 
 
 def key(month: Month, channel: str) -> str:
@@ -82,6 +83,11 @@ def send_monthly(store: Store, settings: Settings, calendar: WorkCalendar, now: 
     rep.due = due
     with store.read() as conn:
         todo = [c for c in settings.reports.channels if not db_outbox.exists(conn, key(last, c))]
+        evaluated = any(Month.of(datetime.fromisoformat(at).astimezone(settings.tz).date()) == last
+                        for at in db_history.run_times(conn))
+    if todo and not evaluated:  # e.g. the month before the centre started: nothing to report, nothing to send
+        rep.skipped = f"no evaluation was recorded in {last}"
+        return rep
     rep.already = [c for c in settings.reports.channels if c not in todo]
     if not todo:
         return rep

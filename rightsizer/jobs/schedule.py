@@ -166,6 +166,8 @@ def _reports(ctx: Context, now: datetime) -> str:
     r = reports.send_monthly(ctx.store, ctx.settings, ctx.calendar, now)
     if r.due is None:
         return f"the {r.month} report is not due yet (it goes on this month's first working day)"
+    if r.skipped:
+        return f"the {r.month} report is due but not sent: {r.skipped}"
     if r.queued:
         log.info("monthly report %s queued to %s", r.month, ", ".join(r.queued))
     return (f"the {r.month} report (due {r.due}): queued to {', '.join(r.queued) or 'none'}"

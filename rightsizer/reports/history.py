@@ -114,6 +114,8 @@ def build(rows: dict, tz: ZoneInfo, prices: PriceSettings) -> History:
     f["end"] = np.minimum(f["end"], f["id"].map(rect).fillna(FOREVER).astype(np.int64))
     f["end"] = np.minimum(f["end"], f["server_id"].map(srv["end"]).fillna(FOREVER).astype(np.int64))
 
+    f = _priced(f, _frame(rows["values"]), tz)
+
     nts = _frame(rows["notices"])
     nts["issued"] = days(nts["issued_at"], tz, FOREVER)
     nts["due"] = days(nts["due_date"], tz, FOREVER)
@@ -133,6 +135,27 @@ def build(rows: dict, tz: ZoneInfo, prices: PriceSettings) -> History:
                       zip(ex["scope"], ex["target"], start, until, revoked)]
     eval_days = np.unique(days(rows["runs"], tz, FOREVER))
     return History(tz, srv, segments, f, items, nts, eval_days, exemptions)
+
+
+def _priced(f: pd.DataFrame, values: pd.DataFrame, tz: ZoneInfo) -> pd.DataFrame:
+    """One row per finding and saving: a finding whose saving a later run changed is split at that run's day,
+    so each day is priced at the saving in force then. A finding without recorded values keeps its own."""
+    if not len(values):
+        return f
+    values = values[values["finding_id"].isin(f["id"])].copy()
+    values["day"] = days(values["at"], tz, NEVER)
+    values["saving"] = money(values["monthly_saving_cny"])
+    nxt = values.groupby("finding_id")["day"].shift(-1)
+    first = values.groupby("finding_id").cumcount() == 0
+    values["seg_start"], values["seg_end"] = values["day"], nxt.fillna(FOREVER).astype(np.int64)
+    split = f[f["id"].isin(values["finding_id"])].drop(columns=["saving"]).merge(
+        values[["finding_id", "saving", "seg_start", "seg_end"]].assign(first=first.to_numpy()),
+        left_on="id", right_on="finding_id")
+    split["start"] = np.where(split["first"], split["start"], np.maximum(split["start"], split["seg_start"]))
+    split["end"] = np.minimum(split["end"], split["seg_end"])
+    split = split[(split["end"] > split["start"]) | split["first"]]
+    rest = f[~f["id"].isin(values["finding_id"])]
+    return pd.concat([rest, split[f.columns]], ignore_index=True)
 
 
 def _segments(srv: pd.DataFrame, resizes: pd.DataFrame, tz: ZoneInfo, prices: PriceSettings) -> pd.DataFrame:

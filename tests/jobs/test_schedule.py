@@ -13,7 +13,7 @@ from rightsizer import demo
 from rightsizer.calendar import WorkCalendar
 from rightsizer.db import Store, jobruns
 from rightsizer.jobs import admin, relay
-from rightsizer.jobs.schedule import JOBS, Runner, previous_fire
+from rightsizer.jobs.schedule import JOBS, Runner, enabled, previous_fire
 from rightsizer.settings import JobSchedule, load_settings, parse_settings
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -93,7 +93,7 @@ class Daemon:
 
     def advance(self, to: datetime) -> None:
         self.clock.now = to
-        for job in JOBS:
+        for job in enabled(self.runner.settings)[0]:
             p = self.runner.period(job, to)
             if p is not None and p > self.last:
                 self.runner.run(job)
@@ -123,6 +123,11 @@ def city(tmp_path, monkeypatch):
 def _issued(store) -> dict[str, tuple[str, date]]:
     return {nt.department: (nt.number, datetime.fromisoformat(nt.issued_at).date())
             for nt, _ in admin.notices(store)}
+
+
+def _runs(store, job: str) -> list:
+    with store.read() as conn:
+        return jobruns.history(conn, job)
 
 
 def _ok_periods(store, job: str) -> list[str]:
@@ -278,10 +283,90 @@ def test_metrics_count_runs_and_failures_and_old_runs_are_pruned_but_each_jobs_n
     assert daemon.runner.prune() == len(before) - 4  # each job keeps its newest ok row (sweep: the one at start)
     with store.read() as conn:
         kept = jobruns.history(conn)
-    assert sorted(r.job for r in kept) == sorted(JOBS) and all(r.outcome == "ok" for r in kept)
+    assert sorted(r.job for r in kept) == sorted(enabled(daemon.runner.settings)[0]) and all(r.outcome == "ok" for r in kept)
     assert not any(r.job == "sweep" and r.period == "2026-10-01T09:00:00+08:00" for r in kept)  # the failure: gone
     assert daemon.runner.missed() == ["inventory", "evaluate", "sweep", "deliver"]
     # Restarted, the metrics start from the store: the last success survives the restart.
     fresh = Metrics(store, daemon.clock)
     fresh.seed()
     assert 'rightsizer_job_last_success_timestamp_seconds{task="inventory"}' in generate_latest(fresh.registry).decode()
+
+
+def test_the_monthly_report_goes_once_on_the_first_working_day_after_national_day_across_restarts(
+        tmp_path, monkeypatch):
+    """September's report waits through the National Day holiday (1-7 October) and goes on Thursday 8 October —
+    by email with the workbook, by IM with a summary and the link — once, although the daemon dies after
+    queueing it, restarts, and the job runs every day after."""
+    import base64
+    import io
+
+    import openpyxl
+
+    from rightsizer.jobs import reports
+
+    depts = demo.write_city(tmp_path, 40, 11, t("2026-10-13T00:00:00"), departments=4, days=60)
+    routing = ('[[notifiers]]\nname = "im"\ntype = "console"\n[[notifiers]]\nname = "finance"\ntype = "email"\n'
+               'host = "127.0.0.1"\nsender = "rightsizer@city.gov.cn"\n'
+               '[[notifiers]]\nname = "finance-im"\ntype = "console"\n'
+               + "".join(f'[departments."{d}"]\nchannels = ["im"]\n' for d in depts)
+               + '[reports]\nchannels = ["finance", "finance-im"]\nemails = ["czj@city.gov.cn"]\n'
+                 'link_base = "https://rightsizer.city.gov.cn"\n')
+    cfg = demo.daemon_config(tmp_path, routing, schedule={})
+    cfg.write_text(cfg.read_text() + '[schedule.inventory]\ncron = "0 6 * * *"\n[schedule.evaluate]\n'
+                   'cron = "30 6 * * *"\n[schedule.sweep]\ncron = "0 9 * * *"\n[schedule.deliver]\n'
+                   'every_seconds = 600\n')
+    settings = load_settings(cfg)
+    assert settings.schedule.reports.cron == "0 8 * * *" and "reports" in enabled(settings)[0]
+    clock = Clock(t("2026-09-20T05:00:00"))
+    got = []
+
+    class Inbox:
+        def send(self, msg):
+            got.append((clock.now, msg))
+            return SendResult(True, detail="ok")
+
+    inbox = Inbox()
+    monkeypatch.setattr(relay, "build_notifiers", lambda s: {"im": inbox, "finance": inbox, "finance-im": inbox})
+    store = Store.open(settings.store.resolved_url())
+    daemon = Daemon(Runner(store, settings, WorkCalendar(), clock), clock)
+    daemon.start()
+    assert "no evaluation was recorded in 2026-08" in _runs(store, "reports")[-1].detail  # before the centre began
+    now = clock.now
+    while now < t("2026-10-08T07:00:00"):
+        now += timedelta(hours=1)
+        daemon.advance(now)
+    assert [m for _, m in got if m.key.startswith("report:")] == []  # 1-7 October: a holiday, nothing yet
+    assert "2026-10-07T08:00:00+08:00" in _ok_periods(store, "reports")  # it ran, and found it not due
+    daemon.advance(t("2026-10-08T08:00:00"))
+    import sqlalchemy as sa
+
+    from rightsizer.db.schema import job_runs
+    with store.begin() as conn:  # queued, then the daemon dies before it records the period done
+        conn.execute(job_runs.delete().where(job_runs.c.job == "reports", job_runs.c.period.like("2026-10-08%")))
+    # restarted at 08:30: the reports period is not done, so it runs again — and queues nothing new
+    clock.now = t("2026-10-08T08:30:00")
+    daemon = Daemon(Runner(store, settings, WorkCalendar(), clock), clock)
+    assert "reports" in daemon.start()
+    now = clock.now
+    while now < t("2026-10-12T10:00:00"):
+        now += timedelta(hours=1)
+        daemon.advance(now)
+    sent = [(when, m) for when, m in got if m.key.startswith("report:")]
+    assert sorted(m.key for _, m in sent) == ["report:monthly:2026-09:finance", "report:monthly:2026-09:finance-im"]
+    assert {when.date() for when, _ in sent} == {date(2026, 10, 8)}
+    with store.read() as conn:
+        keys = conn.execute(sa.text("select idempotency_key from deliveries where purpose = 'report'")).scalars().all()
+    assert sorted(keys) == ["report:monthly:2026-09:finance", "report:monthly:2026-09:finance-im"]
+    mail = next(m for _, m in sent if m.key.endswith(":finance"))
+    assert mail.subject == "2026年9月政务云资源浪费报告" and mail.recipients == ("czj@city.gov.cn",)
+    assert "<svg" in mail.html and mail.attachments[0].filename == "2026-09-云资源浪费报告.xlsx"
+    wb = openpyxl.load_workbook(io.BytesIO(mail.attachments[0].content), data_only=True)  # the cached totals
+    expected = reports.monthly(store, settings, reports.Month(2026, 9), t("2026-10-08T08:00:00"))
+    summary = wb["汇总"]
+    total = [c.value for c in summary[summary.max_row]]
+    head = [c.value for c in summary[1]]
+    assert total[0] == "合计"
+    assert total[head.index("本月浪费（元）")] == float(expected.totals["waste"]) > 0
+    im = next(m for _, m in sent if m.key.endswith(":finance-im"))
+    assert "https://rightsizer.city.gov.cn/reports/monthly?month=2026-09" in im.markdown
+    assert f"资源浪费 {expected.totals['waste']:,.2f} 元" in im.text
