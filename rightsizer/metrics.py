@@ -4,10 +4,11 @@ Two kinds of series. The daemon's own — each job's last start, last success, d
 runs and failures, the expected seconds between its periods (what the alert rules compare
 with), configuration reloads, collector errors, build info — live in a registry of this
 process and are seeded from ``job_runs`` at start, so a restart does not look like a job
-that never succeeded. The city's — open findings by kind and department, monthly waste by
-department (CNY), notices by state, the outbox backlog, deliveries by channel — are read
-from the store at each scrape (a few GROUP BYs), so they agree with what any other
-process wrote. A store that cannot be read gives ``rightsizer_store_up 0``, not an error.
+that never succeeded. The city's — open findings by kind and department, notices by state,
+the outbox backlog, deliveries by channel — are read from the store at each scrape (a few
+GROUP BYs), so they agree with what any other process wrote. The money by department
+(waste run rate, waste and realised savings so far this month, 未备案 cost) is the monthly
+report's own computation (:mod:`rightsizer.reports`), recomputed at most once a minute. A store that cannot be read gives ``rightsizer_store_up 0``, not an error.
 
 The server binds ``[daemon] listen`` (default ``127.0.0.1:9465``) and serves nothing else.
 """
@@ -27,7 +28,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from prometheus_client import CollectorRegistry, Counter, Gauge, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from . import __version__, tables
+from . import __version__
 from .db import Store, jobruns, stats
 from .jobs.schedule import JOBS, Observer, Outcome, trigger
 from .settings import Settings
@@ -51,8 +52,10 @@ def period_seconds(settings: Settings, job: str) -> float:
 
 
 class Metrics(Observer):
-    def __init__(self, store: Store, clock: Callable[[], datetime]):
+    def __init__(self, store: Store, clock: Callable[[], datetime], settings: Settings | None = None):
         self.store, self.clock = store, clock
+        self.settings = settings or Settings()
+        self.money_cache: tuple[float, dict] | None = None  # (when, figures): the month's money, for MONEY_TTL
         self.registry = CollectorRegistry()
         r = self.registry
         job = ["task"]
@@ -83,6 +86,7 @@ class Metrics(Observer):
         self.reload_time.set(time.time())
 
     def configure(self, settings: Settings, enabled: list[str]) -> None:
+        self.settings, self.money_cache = settings, None
         for name in JOBS:
             if name in enabled:
                 self.interval.labels(name).set(period_seconds(settings, name))
@@ -131,11 +135,35 @@ class Metrics(Observer):
             self.reload_time.set(time.time())
 
 
+MONEY_TTL = 60.0  # seconds: the month's money is recomputed from the history at most once a minute
+MONEY_SERIES = (  # the monthly report's figures (rightsizer.reports), this month so far
+    ("run_rate", "rightsizer_monthly_waste_cny", "Waste run rate: the monthly saving of the shrink, release and "
+     "undeployed findings open today, exemptions excluded (CNY a month; 每月财政资金浪费)"),
+    ("waste", "rightsizer_waste_month_to_date_cny", "Waste so far this month, prorated by day (CNY; the monthly "
+     "report's 本月浪费)"),
+    ("realised", "rightsizer_realised_savings_month_to_date_cny", "Savings of verified rectifications so far this "
+     "month (CNY; 已实现节约)"),
+    ("unregistered_run_rate", "rightsizer_unregistered_monthly_cost_cny", "Monthly cost of servers of no "
+     "registered system (CNY a month; 未备案)"),
+)
+
+
 class _StoreCollector:
     """The city's numbers, read from the store at each scrape."""
 
     def __init__(self, metrics: Metrics):
         self.metrics = metrics
+
+    def _money(self) -> dict:
+        from .jobs import reports
+
+        m = self.metrics
+        cached = m.money_cache
+        if cached is not None and time.monotonic() - cached[0] < MONEY_TTL:
+            return cached[1]
+        figures = reports.month_to_date(m.store, m.settings, m.clock())
+        m.money_cache = (time.monotonic(), figures)
+        return figures
 
     def describe(self):
         return []  # read at scrape time only: registering must not touch the store
@@ -146,10 +174,10 @@ class _StoreCollector:
         try:
             with self.metrics.store.read() as conn:
                 found = stats.open_findings(conn)
-                waste = stats.monthly_saving(conn, tuple(k.value for k in tables.WASTE_KINDS))
                 states = stats.notices_by_state(conn)
                 chans = stats.deliveries_by_channel(conn)
                 pending, due, oldest = stats.outbox_due(conn, now)
+            money = self._money()
         except Exception as exc:  # noqa: BLE001 - a scrape never fails; the gauge says the store is down
             log.warning("store not readable for /metrics: %s", type(exc).__name__)
             up.add_metric([], 0)
@@ -162,11 +190,11 @@ class _StoreCollector:
         for (kind, dept), n in sorted(found.items()):
             f.add_metric([kind, dept], n)
         yield f
-        w = GaugeMetricFamily("rightsizer_monthly_waste_cny", "Monthly saving of open shrink, release and "
-                              "undeployed findings (CNY; 每月财政资金浪费)", labels=["department"])
-        for dept, money in sorted(waste.items()):
-            w.add_metric([dept], float(money))
-        yield w
+        for key, name, text in MONEY_SERIES:
+            g = GaugeMetricFamily(name, text, labels=["department"])
+            for dept, figures in sorted(money.items()):
+                g.add_metric([dept], float(figures[key]))
+            yield g
         s = GaugeMetricFamily("rightsizer_notices", "Notices by state", labels=["state"])
         for state in ("issued", "delivered", "acknowledged", "overdue", "escalated", "closed", "advised",
                       "withdrawn"):

@@ -354,3 +354,35 @@ def test_bad_arguments_are_clear_errors(city, capsys):
     assert "no department named '不存在的局'" in capsys.readouterr().err
     assert main(["report", "monthly", "--db", str(d / "none.db"), "--month", "2026-10"]) == 2
     assert "no store at" in capsys.readouterr().err and not (d / "none.db").exists()
+
+
+def test_metrics_export_the_same_figures_as_the_report(city, capsysbinary):
+    """/metrics and the report are one computation: this month so far, per department."""
+    from prometheus_client import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from rightsizer.db import Store
+    from rightsizer.metrics import Metrics
+    from rightsizer.settings import load_settings
+
+    d, common, db = city
+    now = datetime(2026, 11, 2, 10, tzinfo=TZ)
+    metrics = Metrics(Store.open(f"sqlite:///{db}"), lambda: now, load_settings(d / "rs.toml"))
+    got = {}
+    for fam in text_string_to_metric_families(generate_latest(metrics.registry).decode()):
+        for sample in fam.samples:
+            if "department" in sample.labels and fam.name.endswith("_cny"):
+                got[(fam.name, sample.labels["department"])] = sample.value
+    capsysbinary.readouterr()
+    assert main(["report", "monthly", *common, "--month", "2026-11", "--format", "json", "--out", "-",
+                 "--now", now.isoformat()]) == 0
+    data = json.loads(capsysbinary.readouterr().out)
+    assert len(data["departments"]) == 3
+    for row in data["departments"]:
+        dept = row["department"]
+        assert got[("rightsizer_monthly_waste_cny", dept)] == float(row["run_rate_cny"])
+        assert got[("rightsizer_waste_month_to_date_cny", dept)] == float(row["waste_cny"])
+        assert got[("rightsizer_realised_savings_month_to_date_cny", dept)] == float(row["realised_cny"])
+        assert got[("rightsizer_unregistered_monthly_cost_cny", dept)] == float(row["unregistered_cny"])
+    assert got[("rightsizer_waste_month_to_date_cny", HEALTH)] > 0
+    assert got[("rightsizer_realised_savings_month_to_date_cny", ARCH)] > 0

@@ -1,9 +1,7 @@
-"""Counts for ``/metrics``: open findings, money, notices, the outbox — read at each scrape."""
+"""Counts for ``/metrics``: open findings, notices, the outbox — read at each scrape (the money is the
+reports' computation)."""
 
 from __future__ import annotations
-
-from collections import defaultdict
-from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -16,16 +14,6 @@ def open_findings(conn: Connection) -> dict[tuple[str, str], int]:
     q = (sa.select(findings.c.kind, findings.c.department, sa.func.count()).where(findings.c.status == "open")
          .group_by(findings.c.kind, findings.c.department))
     return {(k, d): n for k, d, n in conn.execute(q)}
-
-
-def monthly_saving(conn: Connection, kinds: tuple[str, ...]) -> dict[str, Decimal]:
-    """department -> the monthly saving (CNY) of its open findings of ``kinds``, summed exactly."""
-    out: dict[str, Decimal] = defaultdict(Decimal)
-    q = sa.select(findings.c.department, findings.c.monthly_saving_cny).where(
-        findings.c.status == "open", findings.c.kind.in_(kinds))
-    for dept, money in conn.execute(q):
-        out[dept] += Decimal(money or 0)
-    return dict(out)
 
 
 def notices_by_state(conn: Connection) -> dict[str, int]:

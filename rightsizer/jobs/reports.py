@@ -44,6 +44,11 @@ def monthly(store: Store, settings: Settings, month: Month, now: datetime, depar
     return mr.build(h, month, now, settings.prices, department)
 
 
+def month_to_date(store: Store, settings: Settings, now: datetime) -> dict[str, dict]:
+    """Per department, this month so far: waste, run rate, realised savings, unregistered cost (/metrics)."""
+    return mr.month_to_date(load(store, settings), now)
+
+
 def evaluation(store: Store, settings: Settings, year: int, quarter: int | None, now: datetime
                ) -> ev.EvaluationReport:
     h = load(store, settings)

@@ -134,6 +134,16 @@ def build(h: History, month: Month, now: datetime, prices: PriceSettings, depart
     return report
 
 
+def month_to_date(h: History, now: datetime) -> dict[str, dict[str, Decimal]]:
+    """department -> waste, run_rate, realised and unregistered_run_rate of the month of ``now`` so far: the
+    figures ``/metrics`` exports, by the same computation as :func:`build` (one month, no trend)."""
+    today = int(np.datetime64(now.astimezone(h.tz).date(), "D").astype(np.int64))
+    month = Month.of(now.astimezone(h.tz).date())
+    srv = servers_month(h, month, today + 1)
+    keys = ("waste", "run_rate", "realised", "unregistered_run_rate")
+    return {d: {k: sum(g[k], ZERO) for k in keys} for d, g in srv.groupby("department")}
+
+
 def _date(day: int) -> str:
     return str(np.datetime64(day, "D"))
 
