@@ -244,7 +244,7 @@ def cmd_notices(args) -> int:
 
 def cmd_report(args) -> int:
     from .jobs import reports
-    from .reports import Month, columns, writers
+    from .reports import Month, writers
 
     s = _settings(args)
     now = _now(args, s)
@@ -255,7 +255,7 @@ def cmd_report(args) -> int:
         month = _month(args.month) if args.month else Month.of(now.astimezone(s.tz).date()).shift(-1)
         r = reports.monthly(store, s, month, now, args.department)
         data, name = writers.monthly(r, args.format), f"{month}-云资源浪费报告.{args.format}"
-        table = _summary_table(r, columns)
+        table = reports.summary_text(r)
     else:
         if args.quarter is not None and not 1 <= args.quarter <= 4:
             raise UsageError(f"--quarter: {args.quarter} is not 1-4")
@@ -285,17 +285,6 @@ def _month(text: str):
         return Month.parse(text)
     except ValueError:
         raise UsageError(f"--month: {text!r} is not a month (YYYY-MM)") from None
-
-
-def _summary_table(r, columns) -> str:
-    from . import tables
-
-    keys = ["department", "servers", "cost", "waste", "waste_share", "run_rate", "realised", "realised_ytd",
-            "unregistered_run_rate", "issued", "overdue"]
-    spec = {k: (h, kind) for k, h, kind in columns.SUMMARY}
-    rows = [*columns.summary_rows(r).to_dict("records"), columns.totals_row(r)]
-    return tables.table([spec[k][0] for k in keys], [[columns.text(row.get(k), spec[k][1]) for k in keys]
-                                                      for row in rows], right=set(range(1, len(keys))))
 
 
 def cmd_daemon(args) -> int:

@@ -2,6 +2,9 @@ import re
 import sqlite3
 from collections import defaultdict
 
+import openpyxl
+import pytest
+
 from collectors.simulate import DEMO_FLAVORS, simulate_city
 from rightsizer.calendar import WorkCalendar
 from rightsizer.cli import main
@@ -64,6 +67,20 @@ def test_demo_command(tmp_path, capsys):
     assert "平大数据调〔2026〕1号" in text and "整改通知" in text and "请于2026年12月4日前完成整改" in text
     assert (out / "notices.txt").read_text(encoding="utf-8").count("平大数据调〔2026〕") >= notices[0]
     assert con.execute("select count(*) from deliveries where status != 'sent'").fetchone()[0] == 0
+    # The month before, lived day by day in its own store, and finance's report of it, whose totals are the
+    # store's own: every October evaluation day, money that adds up, savings from the servers given back.
+    assert "2026年10月 lived day by day (31 daily evaluations" in text
+    month = sqlite3.connect(out / "month" / "rightsizer.db")
+    assert month.execute("select count(distinct substr(at, 1, 10)) from runs").fetchone()[0] == 31
+    wb = openpyxl.load_workbook(out / "2026-10-云资源浪费报告.xlsx", data_only=True)
+    rows = list(wb["汇总"].iter_rows(values_only=True))
+    head, body, total = rows[0], rows[1:-1], rows[-1]
+    assert total[0] == "合计" and len(body) == len({r[0] for r in body}) > 5
+    for col in ("本月浪费（元）", "本月费用（元）", "本月已实现节约（元）"):
+        j = head.index(col)
+        assert total[j] == pytest.approx(sum(r[j] for r in body)) and total[j] > 0, col
+    assert (out / "2026-10-云资源浪费报告.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    assert "<svg" in (out / "2026-10-云资源浪费报告.html").read_text(encoding="utf-8")
     # Running the demo again does not duplicate anything, and sends nothing new.
     assert main(["demo", "--out", str(out), "--servers", "300"]) == 0
     assert con.execute("select count(*) from findings").fetchone()[0] == n

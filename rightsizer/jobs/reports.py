@@ -133,3 +133,16 @@ def _summary(r: MonthlyReport) -> str:
     top = r.departments.sort_values("waste", ascending=False).head(5)
     lines += [f"{i}. {d}：{money(row['waste'])} 元" for i, (d, row) in enumerate(top.iterrows(), 1) if row["waste"]]
     return "\n".join(lines)
+
+
+def summary_text(r: MonthlyReport) -> str:
+    """The per-department summary as an operator's plain-text table (the CLI and the demo print it)."""
+    from ..reports import columns
+    from ..tables import table
+
+    keys = ["department", "servers", "cost", "waste", "waste_share", "run_rate", "realised", "realised_ytd",
+            "unregistered_run_rate", "issued", "closed_in_time", "overdue"]
+    spec = {k: (h, kind) for k, h, kind in columns.SUMMARY}
+    rows = [*columns.summary_rows(r).to_dict("records"), columns.totals_row(r)]
+    return table([spec[k][0] for k in keys], [[columns.text(row.get(k), spec[k][1]) for k in keys] for row in rows],
+                 right=set(range(1, len(keys))))
