@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo demo-daemon test bench bench-agent bench-prometheus bench-chaos bench-chaos-daemon clean system-deps bench-deps
+.PHONY: demo demo-daemon test bench bench-agent bench-prometheus bench-chaos bench-chaos-daemon bench-report clean system-deps bench-deps
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -84,6 +84,11 @@ bench-chaos: $(STAMP)
 bench-chaos-daemon: $(STAMP)
 	$(call install_pdf_deps)
 	$(PY) bench/chaos_daemon.py --kills 200
+
+# The monthly report of 10,000 servers with a month of daily evaluations (the month is built once, ~10 min).
+bench-report: $(STAMP)
+	$(call install_pdf_deps)
+	$(PY) bench/bench_report.py
 
 clean:
 	rm -rf $(VENV) demo-out bench-out .pytest_cache .hypothesis *.egg-info

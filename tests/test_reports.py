@@ -386,3 +386,35 @@ def test_metrics_export_the_same_figures_as_the_report(city, capsysbinary):
         assert got[("rightsizer_unregistered_monthly_cost_cny", dept)] == float(row["unregistered_cny"])
     assert got[("rightsizer_waste_month_to_date_cny", HEALTH)] > 0
     assert got[("rightsizer_realised_savings_month_to_date_cny", ARCH)] > 0
+
+
+@pytest.mark.parametrize("block, where", [
+    ({"evaluation": {"waste_rate_bands": [[0.3, 1.0], [0.1, 0.5]]}}, "evaluation.waste_rate_bands"),
+    ({"evaluation": {"overdue_bands": [[0, 1.5]]}}, "evaluation.overdue_bands"),
+    ({"evaluation": {"grades": [[90, "优秀"], [60, "合格"]]}}, "evaluation.grades"),
+    ({"evaluation": {"weights": {"waste_rate": 0, "rectified_in_time": 0, "overdue": 0, "unregistered": 0}}},
+     "evaluation"),
+    ({"evaluation": {"weights": {"wastage": 10}}}, "evaluation.weights.wastage"),
+    ({"reports": {"channels": ["finance"]}}, "reports.channels: no notifier named 'finance'"),
+    ({"reports": {"channels": ["m"]}, "notifiers": [{"name": "m", "type": "email", "host": "h", "sender": "s@x"}]},
+     "reports.emails"),
+])
+def test_a_bad_rubric_or_report_routing_is_a_configuration_error_naming_the_key(block, where):
+    from rightsizer.errors import ConfigError
+    from rightsizer.settings import parse_settings
+
+    with pytest.raises(ConfigError) as e:
+        parse_settings(block)
+    assert any(where in line for line in e.value.lines()), e.value.lines()
+
+
+def test_the_rubric_bands_and_grades():
+    from rightsizer.reports.evaluation import band, score
+    from rightsizer.settings import EvaluationSettings
+
+    r = EvaluationSettings()
+    assert [band(v, r.waste_rate_bands) for v in (0, 0.05, 0.0501, 0.15, 0.3, 0.31)] == [1, 1, 0.6, 0.6, 0.3, 0]
+    perfect = {"waste_rate": 0.0, "in_time_share": None, "overdue": 0, "unregistered_systems": 0}
+    assert score(perfect, r)[1:] == (100.0, "优秀")
+    poor = {"waste_rate": 0.4, "in_time_share": 0.5, "overdue": 5, "unregistered_systems": 4}
+    assert score(poor, r)[1:] == (20.0, "不合格")  # 40 × 0.5
