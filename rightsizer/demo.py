@@ -105,7 +105,6 @@ def month_report(work: Path, servers: int, seed: int, at: datetime, settings, ca
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     store = Store.open(f"sqlite:///{(work / 'rightsizer.db').resolve()}")
-    store.migrate()
     released: set[str] = set()
     with (work / "notices.txt").open("w", encoding="utf-8") as fh:
         console = ConsoleNotifier(ConsoleSettings(name="console"), fh)

@@ -140,3 +140,34 @@ def test_notice_numbers_come_from_one_atomic_statement_and_a_rollback_gives_its_
     with other.begin() as conn:
         assert db_notices.next_seq(conn, "平大数据调", 2026) == 4  # rolled back: 4 was never used
         assert db_notices.next_seq(conn, "平大数据调", 2027) == 1  # per year
+
+
+def test_migration_7_gives_each_existing_finding_its_saving_and_a_later_change_adds_a_value(tmp_path):
+    from datetime import timedelta
+
+    db = tmp_path / "rs.db"
+    st = Store.open(f"sqlite:///{db}")
+    record(st, _ev(cpu=10.0), "t", "digest-1", Settings())
+    con = sqlite3.connect(db)
+    # a store made by the previous release: version 6, no finding_values
+    con.execute("drop table finding_values")
+    con.execute("delete from schema_version where version = 7")
+    con.commit()
+    assert Store.open(f"sqlite:///{db}").version() == 7
+    want = con.execute("select id, first_run_id, monthly_saving_cny from findings order by id").fetchall()
+    assert want and con.execute("select finding_id, run_id, monthly_saving_cny from finding_values "
+                                "order by finding_id").fetchall() == want
+    # a later run that prices a finding differently adds a value; one that does not, adds nothing
+    later = replace(_ev(cpu=4.0), at=AT + timedelta(days=1))
+    record(st, later, "t", "digest-2", Settings())
+    changed = con.execute("select count(*) from finding_values v join findings f on f.id = v.finding_id "
+                          "where v.run_id != f.first_run_id").fetchone()[0]
+    assert changed > 0  # CPU 4 % asks for a smaller size than 10 %: a new saving
+    again = replace(_ev(cpu=4.0), at=AT + timedelta(days=2))
+    record(st, again, "t", "digest-3", Settings())
+    assert con.execute("select count(*) from finding_values v join findings f on f.id = v.finding_id "
+                       "where v.run_id != f.first_run_id").fetchone()[0] == changed
+    savings = dict(con.execute("select id, monthly_saving_cny from findings where status = 'open'").fetchall())
+    latest = dict(con.execute("select finding_id, monthly_saving_cny from finding_values v where run_id = "
+                              "(select max(run_id) from finding_values w where w.finding_id = v.finding_id)"))
+    assert {k: latest[k] for k in savings} == savings  # the newest value is the finding's own
