@@ -309,6 +309,46 @@ class ReportSettings(_Model):
     link_base: str = ""  # the console's address: the IM link is {link_base}/reports/monthly?month=YYYY-MM
 
 
+class WebSettings(_Model):
+    """[web]: the console (``rightsizer web``)."""
+
+    listen: str = "127.0.0.1:8080"
+    session_hours: float = Field(8, gt=0, le=24 * 30)
+    # Cookies carry Secure: "auto" when the request came over HTTPS (X-Forwarded-Proto from a trusted proxy).
+    secure_cookies: Literal["auto", "always", "never"] = "auto"
+    # Single sign-on behind the centre's reverse proxy (统一身份认证): the proxy puts the signed-in user's
+    # account name in this header; it is believed only from these addresses (IPs or networks).
+    sso_header: str = ""
+    trusted_proxies: list[str] = []
+    login_max_failures: int = Field(5, ge=1, le=100)  # per account and per address, over login_window
+    login_window_seconds: int = Field(900, ge=10)
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str) -> str:
+        host, _, port = v.rpartition(":")
+        if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError(f"{v!r} is not host:port (e.g. 127.0.0.1:8080)")
+        return v
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for net in v:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ValueError(f"{net!r} is not an IP address or network") from None
+        return v
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
 Band = tuple[float, float]  # (at most this value, this share of the indicator's points)
 
 
@@ -367,6 +407,7 @@ class Settings(_Model):
     daemon: DaemonSettings = DaemonSettings()
     reports: ReportSettings = ReportSettings()
     evaluation: EvaluationSettings = EvaluationSettings()
+    web: WebSettings = WebSettings()
     # [[notifiers]] blocks: name, type (console | email | dingtalk | wecom | feishu | webhook) and
     # the type's own keys; checked against the notifier's model when the settings load.
     notifiers: list[dict] = []

@@ -245,7 +245,7 @@ def test_a_v3_store_gains_claim_tokens_and_revocable_exemptions(tmp_path):
     con.close()
     store = Store.open(f"sqlite:///{db}")
     from rightsizer.db import migrations
-    assert store.version() == len(migrations.MIGRATIONS) == 7  # v6 (job_runs) and v7 (finding_values) on top, too
+    assert store.version() == len(migrations.MIGRATIONS) == 8  # v6 (job_runs), v7 (finding_values), v8 (console)
     with store.read() as c:
         assert "claim_token" in {col["name"] for col in sa.inspect(c).get_columns("deliveries")}
         assert {"revoked_at", "revoked_by"} <= {col["name"] for col in sa.inspect(c).get_columns("exemptions")}

@@ -58,8 +58,15 @@ def _v7(conn: Connection) -> None:
         sa.select(t.findings.c.id, t.findings.c.first_run_id, t.findings.c.monthly_saving_cny)))
 
 
+def _v8(conn: Connection) -> None:
+    """The web console (issue 14): accounts, sessions, API tokens, the login rate limit, the audit log,
+    exemption requests and the departments' answers."""
+    t.md.create_all(conn, tables=[t.users, t.web_sessions, t.api_tokens, t.login_failures, t.audit,
+                                  t.exemption_requests, t.item_answers])
+
+
 # Append only: a released migration is never edited.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 
 
 def migrate(begin: Callable[[], AbstractContextManager[Connection]]) -> int:

@@ -234,3 +234,86 @@ job_runs = sa.Table(  # the daemon's scheduled periods (migration 6): a period w
     sa.Column("pid", sa.Integer, nullable=False),
 )
 JOB_RUNS_PERIOD = sa.Index("job_runs_period", job_runs.c.job, job_runs.c.period)
+
+
+# -- the web console (migration 8) -------------------------------------------------------------------------
+
+users = sa.Table(  # local accounts: argon2 hashes only
+    "users", md,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),  # operator | department | finance
+    sa.Column("department", sa.String(200)),  # the department of a department user
+    sa.Column("password_hash", sa.Text, nullable=False),  # "" for a single-sign-on-only account
+    sa.Column("disabled", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+)
+
+web_sessions = sa.Table(  # server-side sessions: the cookie holds a random id, the store its hash
+    "web_sessions", md,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("user", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("department", sa.String(200)),
+    sa.Column("csrf", sa.String(64), nullable=False),
+    sa.Column("via", sa.String(16), nullable=False),  # password | sso
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
+
+api_tokens = sa.Table(  # bearer tokens for systems that pull: shown once, stored hashed
+    "api_tokens", md,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("department", sa.String(200)),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("disabled", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+)
+
+login_failures = sa.Table(  # the login rate limit, shared by every copy of the console
+    "login_failures", md,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("key", sa.String(300), nullable=False, index=True),  # "user:NAME" and "ip:ADDR"
+    sa.Column("at", sa.Float, nullable=False),
+)
+
+audit = sa.Table(  # every action of the console: who, when, what, before and after
+    "audit", md,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(300), nullable=False),
+    sa.Column("department", sa.String(200)),  # whose data it touched
+    sa.Column("before", sa.Text, nullable=False),
+    sa.Column("after", sa.Text, nullable=False),
+)
+
+exemption_requests = sa.Table(  # a department asks; an operator approves (an exemption) or rejects
+    "exemption_requests", md,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("department", sa.String(200), nullable=False),
+    sa.Column("server_id", sa.String(128), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("until", sa.String(10), nullable=False),
+    sa.Column("requested_by", sa.String(200), nullable=False),
+    sa.Column("requested_at", sa.String(40), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | approved | rejected
+    sa.Column("decided_by", sa.String(200)),
+    sa.Column("decided_at", sa.String(40)),
+    sa.Column("note", sa.Text, nullable=False, server_default=""),
+    sa.Column("exemption_id", sa.ForeignKey("exemptions.id")),
+)
+
+item_answers = sa.Table(  # a department's answer to one item of a notice
+    "item_answers", md,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("item_id", sa.ForeignKey("notice_items.id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # done ("已整改，待核验") | objection
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("at", sa.String(40), nullable=False),
+)

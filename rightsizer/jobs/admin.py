@@ -8,6 +8,7 @@ unknown notice is a :class:`~rightsizer.errors.NotFoundError`.
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -51,7 +52,8 @@ def _notice(conn, notice_id: int):
     return row
 
 
-def transition(store: Store, now: datetime, notice_id: int, action: str, actor: str, note: str = "") -> Transition:
+def transition(store: Store, now: datetime, notice_id: int, action: str, actor: str, note: str = "",
+               also: Callable[[object, Transition], None] | None = None) -> Transition:
     """``ack`` (recorded; it closes nothing) or ``withdraw`` (items and pending deliveries withdrawn too).
 
     An overdue or escalated notice that is acknowledged stays where it is: the ack is recorded, the
@@ -64,13 +66,17 @@ def transition(store: Store, now: datetime, notice_id: int, action: str, actor: 
         if action == "ack" and row.status in ("overdue", "escalated"):
             db_notices.add_event(conn, row.id, iso(now), actor, row.status, row.status,
                                  "acknowledged" + (f": {note}" if note else ""))
-            return Transition(row.number, row.status, row.status)
-        db_notices.set_status(conn, row.id, target)
-        db_notices.add_event(conn, row.id, iso(now), actor, row.status, target, note or "")
-        if target == "withdrawn":
-            db_notices.withdraw_items(conn, row.id)
-            db_outbox.withdraw_pending(conn, row.id)
-    return Transition(row.number, row.status, target)
+            done = Transition(row.number, row.status, row.status)
+        else:
+            db_notices.set_status(conn, row.id, target)
+            db_notices.add_event(conn, row.id, iso(now), actor, row.status, target, note or "")
+            if target == "withdrawn":
+                db_notices.withdraw_items(conn, row.id)
+                db_outbox.withdraw_pending(conn, row.id)
+            done = Transition(row.number, row.status, target)
+        if also is not None:  # e.g. the console's audit row, in the same transaction
+            also(conn, done)
+    return done
 
 
 def ack(store: Store, now: datetime, notice_id: int, actor: str, note: str = "") -> Transition:
@@ -81,7 +87,8 @@ def withdraw(store: Store, now: datetime, notice_id: int, actor: str, note: str 
     return transition(store, now, notice_id, "withdraw", actor, note)
 
 
-def exempt(store: Store, now: datetime, scope: str, target: str, reason: str, approver: str, until: date) -> int:
+def exempt(store: Store, now: datetime, scope: str, target: str, reason: str, approver: str, until: date,
+           also: Callable[[object, int], None] | None = None) -> int:
     """Exempt a server or a system (every server of it) until ``until`` (inclusive); the exemption's id.
     The server or system must be known to the store and ``until`` not in the past."""
     if scope not in ("server", "system"):
@@ -95,7 +102,10 @@ def exempt(store: Store, now: datetime, scope: str, target: str, reason: str, ap
         if not known(conn, target):
             what = "服务器" if scope == "server" else "系统"
             raise NotFoundError(f"没有{what} {target!r}（请先运行 evaluate 或 inventory sync；名称须与清单一致）")
-        return db_exemptions.add(conn, scope, target, reason, approver, until.isoformat(), iso(now))
+        eid = db_exemptions.add(conn, scope, target, reason, approver, until.isoformat(), iso(now))
+        if also is not None:
+            also(conn, eid)
+        return eid
 
 
 def unexempt(store: Store, now: datetime, exemption_id: int, actor: str):
@@ -110,7 +120,8 @@ def unexempt(store: Store, now: datetime, exemption_id: int, actor: str):
         return e
 
 
-def resend(store: Store, now: datetime, notice_id: int, actor: str, channel: str | None = None) -> list[str]:
+def resend(store: Store, now: datetime, notice_id: int, actor: str, channel: str | None = None,
+           also: Callable[[object, list[str]], None] | None = None) -> list[str]:
     """Queue a notice's dead deliveries again (same idempotency key and Message-ID); their channels."""
     with store.begin() as conn:
         row = _notice(conn, notice_id)
@@ -119,6 +130,8 @@ def resend(store: Store, now: datetime, notice_id: int, actor: str, channel: str
             raise StateError(f"{row.number} 没有投递失败（dead）的消息" + (f"（渠道 {channel}）" if channel else ""))
         db_notices.add_event(conn, row.id, iso(now), actor, row.status, row.status,
                              f"resend: {', '.join(channels)}")
+        if also is not None:
+            also(conn, channels)
         return channels
 
 

@@ -34,10 +34,14 @@ def bars(labels: list[str], values: list[float], title: str, width: int = 720) -
     return "".join(out)
 
 
-def lines(labels: list[str], series: dict[str, list[float]], title: str, width: int = 720, height: int = 300) -> str:
+def lines(labels: list[str], series: dict[str, list[float]], title: str, width: int = 720, height: int = 300,
+          unit: str = "money") -> str:
     """One line per series over the labels (months), with a legend and a money axis."""
     left, right, top, bottom = 80, 20, 40, 56
     top_value = max([v for vs in series.values() for v in vs if v > 0] + [1.0])
+    if unit == "%":
+        top_value = 100.0
+    axis = _money if unit == "money" else (lambda v: f"{v:g}{unit}")
     n = max(1, len(labels) - 1)
     x = lambda i: left + i * (width - left - right) / n  # noqa: E731
     y = lambda v: top + (1 - max(0.0, v) / top_value) * (height - top - bottom)  # noqa: E731
@@ -47,7 +51,7 @@ def lines(labels: list[str], series: dict[str, list[float]], title: str, width: 
     for k in range(5):
         v = top_value * k / 4
         out.append(f'<line x1="{left}" x2="{width - right}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#ddd"/>'
-                   f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{_money(v)}</text>')
+                   f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{axis(v)}</text>')
     for i, label in enumerate(labels):
         out.append(f'<text x="{x(i):.1f}" y="{height - bottom + 16}" text-anchor="middle">{escape(label)}</text>')
     for c, (name, vs) in enumerate(series.items()):

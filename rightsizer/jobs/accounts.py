@@ -1,0 +1,190 @@
+"""Accounts, sign-in and API tokens of the console.
+
+* local accounts: ``rightsizer users add NAME --role … [--department D]`` with the password read
+  from standard input, hashed with argon2id (argon2-cffi's defaults); ``passwd``, ``disable``;
+* sign-in: a password, limited to ``[web] login_max_failures`` failures per account and per
+  address within ``login_window_seconds`` (counted in the store, so every copy of the console
+  shares the limit); or the single-sign-on header, believed only from ``[web] trusted_proxies``;
+* sessions live in the store: the browser holds a random id, the store its SHA-256, with the
+  session's CSRF token and its expiry;
+* API tokens (``rightsizer tokens add``) are printed once and stored as a SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..db import Store
+from ..db import web as db_web
+from ..errors import NotFoundError, UsageError
+from ..settings import WebSettings
+from .console import ROLES, Viewer
+from .followup import iso
+
+TOKEN_PREFIX = "rsz_"
+
+
+def _hasher():
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _check_role(role: str, department: str | None) -> None:
+    if role not in ROLES:
+        raise UsageError(f"--role: {role!r} is one of {', '.join(ROLES)}")
+    if role == "department" and not department:
+        raise UsageError("--department: a department account names its department")
+    if role != "department" and department:
+        raise UsageError(f"--department: only a department account has one (this is {role})")
+
+
+def _check_password(password: str) -> str:
+    password = password.rstrip("\r\n")
+    if len(password) < 10:
+        raise UsageError("the password needs at least 10 characters")
+    return password
+
+
+def add_user(store: Store, now: datetime, name: str, role: str, department: str | None, password: str | None) -> None:
+    """A local account; ``password=None`` makes a single-sign-on-only account (no password sign-in)."""
+    _check_role(role, department)
+    if not name.strip():
+        raise UsageError("the account name is empty")
+    hashed = _hasher().hash(_check_password(password)) if password is not None else ""
+    with store.begin() as conn:
+        if db_web.user(conn, name) is not None:
+            raise UsageError(f"account {name!r} exists already (passwd changes its password)")
+        db_web.add_user(conn, name, role, department, hashed, iso(now))
+        db_web.log(conn, iso(now), "cli", "operator", "user.add", name, department, {}, {"role": role})
+
+
+def set_password(store: Store, now: datetime, name: str, password: str) -> None:
+    hashed = _hasher().hash(_check_password(password))
+    with store.begin() as conn:
+        if not db_web.update_user(conn, name, password_hash=hashed):
+            raise NotFoundError(f"no account {name!r}")
+        db_web.end_sessions_of(conn, name)
+        db_web.log(conn, iso(now), "cli", "operator", "user.passwd", name, None, {}, {})
+
+
+def disable_user(store: Store, now: datetime, name: str) -> None:
+    with store.begin() as conn:
+        if not db_web.update_user(conn, name, disabled=True):
+            raise NotFoundError(f"no account {name!r}")
+        db_web.end_sessions_of(conn, name)
+        db_web.log(conn, iso(now), "cli", "operator", "user.disable", name, None, {"disabled": False},
+                   {"disabled": True})
+
+
+def add_token(store: Store, now: datetime, name: str, role: str, department: str | None) -> str:
+    """A new API token: returned once, stored as its SHA-256."""
+    _check_role(role, department)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with store.begin() as conn:
+        if db_web.token_named(conn, name) is not None:
+            raise UsageError(f"token {name!r} exists already")
+        db_web.add_token(conn, name, role, department, digest(token), iso(now))
+        db_web.log(conn, iso(now), "cli", "operator", "token.add", name, department, {}, {"role": role})
+    return token
+
+
+def viewer_of_token(store: Store, token: str) -> Viewer | None:
+    with store.read() as conn:
+        row = db_web.token(conn, digest(token))
+    return None if row is None else Viewer(f"token:{row.name}", row.role, row.department)
+
+
+# -- sign-in and sessions ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Session:
+    id: str  # what the cookie holds (never stored)
+    viewer: Viewer
+    csrf: str
+    expires_at: float
+
+
+class LoginRefused(Exception):
+    def __init__(self, why: str, limited: bool = False):
+        super().__init__(why)
+        self.limited = limited
+
+
+def login(store: Store, web: WebSettings, name: str, password: str, address: str, now: datetime) -> Session:
+    """A session for a correct password; :class:`LoginRefused` (one message whatever was wrong)."""
+    t = now.timestamp()
+    keys = [f"user:{name}", f"ip:{address}"]
+    since = t - web.login_window_seconds
+    with store.read() as conn:
+        if any(db_web.failures(conn, k, since) >= web.login_max_failures for k in keys):
+            raise LoginRefused("登录失败次数过多，请稍后再试", limited=True)
+        row = db_web.user(conn, name)
+    ok = False
+    if row is not None and not row.disabled and row.password_hash:
+        from argon2.exceptions import VerificationError
+
+        try:
+            ok = _hasher().verify(row.password_hash, password)
+        except VerificationError:
+            ok = False
+    else:
+        _hasher().hash("timing: as slow as a real check")
+    with store.begin() as conn:
+        if not ok:
+            db_web.add_failure(conn, keys, t)
+            raise LoginRefused("用户名或密码错误")
+        db_web.clear_failures(conn, [f"user:{name}"])
+        return _start(conn, web, Viewer(row.name, row.role, row.department), "password", t)
+
+
+def sso(store: Store, web: WebSettings, name: str, address: str, now: datetime) -> Session:
+    """A session for the account the trusted proxy names (the account must exist and be enabled)."""
+    if not web.sso_header or not trusted(web, address):
+        raise LoginRefused("单点登录只接受来自受信任代理的请求")
+    with store.begin() as conn:
+        row = db_web.user(conn, name)
+        if row is None or row.disabled:
+            raise LoginRefused(f"统一身份认证账号 {name} 未在本系统开通")
+        return _start(conn, web, Viewer(row.name, row.role, row.department), "sso", now.timestamp())
+
+
+def trusted(web: WebSettings, address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(n, strict=False) for n in web.trusted_proxies)
+
+
+def _start(conn, web: WebSettings, viewer: Viewer, via: str, t: float) -> Session:
+    sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    expires = t + web.session_hours * 3600
+    db_web.prune_sessions(conn, t)
+    db_web.add_session(conn, digest(sid), viewer.name, viewer.role, viewer.department, csrf, via, t, expires)
+    db_web.log(conn, datetime.fromtimestamp(t).astimezone().isoformat(timespec="seconds"), viewer.name, viewer.role,
+               "login", via, viewer.department, {}, {})
+    return Session(sid, viewer, csrf, expires)
+
+
+def session(store: Store, sid: str, now: float | None = None) -> Session | None:
+    with store.read() as conn:
+        row = db_web.session(conn, digest(sid), time.time() if now is None else now)
+        user = db_web.user(conn, row.user) if row is not None else None
+    if row is None or user is None or user.disabled:
+        return None
+    return Session(sid, Viewer(row.user, row.role, row.department), row.csrf, row.expires_at)
+
+
+def logout(store: Store, sid: str) -> None:
+    with store.begin() as conn:
+        db_web.end_session(conn, digest(sid))

@@ -1,0 +1,104 @@
+"""What the pages share: the templates, the session from the cookie or the SSO header, cookies, CSRF."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from pathlib import Path
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from ..jobs import accounts
+from ..jobs.console import Forbidden, Viewer
+
+HERE = Path(__file__).parent
+COOKIE = "rs_session"
+LOGIN_COOKIE = "rs_login"
+
+
+class State:
+    def __init__(self, settings, store, clock):
+        self.settings, self.store, self.clock = settings, store, clock
+
+
+templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+
+def rs(request: Request) -> State:
+    return request.app.state.rs
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def secure(request: Request) -> bool:
+    mode = rs(request).settings.web.secure_cookies
+    if mode != "auto":
+        return mode == "always"
+    forwarded = request.headers.get("x-forwarded-proto", "")
+    via_proxy = forwarded == "https" and accounts.trusted(rs(request).settings.web, client_address(request))
+    return request.url.scheme == "https" or via_proxy
+
+
+def current(request: Request) -> accounts.Session | None:
+    """The signed-in session: the cookie's, or one started from the trusted proxy's SSO header."""
+    sid = request.cookies.get(COOKIE)
+    if sid:
+        s = accounts.session(rs(request).store, sid)
+        if s is not None:
+            return s
+    web = rs(request).settings.web
+    name = request.headers.get(web.sso_header) if web.sso_header else None
+    if name:
+        try:
+            s = accounts.sso(rs(request).store, web, name, client_address(request), rs(request).clock())
+        except accounts.LoginRefused:
+            return None
+        request.state.new_session = s
+        return s
+    return None
+
+
+def set_session_cookie(request: Request, response: Response, s: accounts.Session) -> None:
+    response.set_cookie(COOKIE, s.id, max_age=int(s.expires_at - rs(request).clock().timestamp()), httponly=True,
+                        samesite="strict", secure=secure(request), path="/")
+
+
+def page(request: Request, name: str, context: dict, status: int = 200) -> HTMLResponse:
+    s = getattr(request.state, "session", None)
+    response = templates.TemplateResponse(request, name, {"session": s, "viewer": s.viewer if s else None,
+                                                          **context}, status_code=status)
+    new = getattr(request.state, "new_session", None)
+    if new is not None:
+        set_session_cookie(request, response, new)
+    return response
+
+
+def check_csrf(request: Request, s: accounts.Session, token: str | None) -> None:
+    if not token or not hmac.compare_digest(token, s.csrf):
+        raise Forbidden("表单已过期或来源不明（CSRF 校验失败），请刷新页面后重试")
+
+
+def login_token(request: Request) -> tuple[str, bool]:
+    """The login form's CSRF token (double-submit, bound to a cookie) and whether it is new."""
+    have = request.cookies.get(LOGIN_COOKIE)
+    return (have, False) if have else (secrets.token_urlsafe(24), True)
+
+
+def signed_in(request: Request) -> accounts.Session | RedirectResponse:
+    s = current(request)
+    if s is None:
+        return RedirectResponse("/login?next=" + request.url.path, status_code=303)
+    request.state.session = s
+    return s
+
+
+def viewer(request: Request) -> Viewer:
+    return request.state.session.viewer
+
+
+def json_error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)

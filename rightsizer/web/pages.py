@@ -1,0 +1,332 @@
+"""The console's pages: server-rendered Chinese HTML; every form posts the session's CSRF token."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from ..errors import NotFoundError, UsageError
+from ..format import DIM_ZH, KIND_ZH, money, size_zh
+from ..jobs import accounts, console
+from ..reports import Month, svg, writers
+from .common import (COOKIE, LOGIN_COOKIE, check_csrf, client_address, login_token, page, rs, secure,
+                  set_session_cookie, signed_in, viewer)
+
+router = APIRouter()
+_CACHE: dict[tuple, tuple[float, object]] = {}
+TTL = 60.0  # seconds a month's figures are reused by the pages (the reports recompute from the store)
+
+
+def _cached(key: tuple, make):
+    hit = _CACHE.get(key)
+    if hit is not None and time.monotonic() - hit[0] < TTL:
+        return hit[1]
+    value = make()
+    _CACHE[key] = (time.monotonic(), value)
+    return value
+
+
+def _month_report(request: Request, v: console.Viewer, month: Month):
+    state = rs(request)
+    now = state.clock()
+    return _cached(("monthly", v.scope, str(month), now.date()), lambda: console.monthly(
+        state.store, state.settings, v, month, now))
+
+
+def _safe_next(target: str | None) -> str:
+    return target if target and target.startswith("/") and not target.startswith("//") else "/"
+
+
+# -- sign-in -------------------------------------------------------------------------------------------------
+
+@router.get("/login")
+def login_form(request: Request, next: str = "/"):
+    token, new = login_token(request)
+    response = page(request, "login.html", {"csrf": token, "next": _safe_next(next), "error": ""})
+    if new:
+        response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=secure(request), path="/")
+    return response
+
+
+@router.post("/login")
+def login(request: Request, name: str = Form(""), password: str = Form(""), csrf: str = Form(""),
+          next: str = Form("/")):
+    token = request.cookies.get(LOGIN_COOKIE)
+    if not token or not csrf or csrf != token:
+        return page(request, "login.html", {"csrf": token or "", "next": _safe_next(next),
+                                            "error": "表单已过期，请重新登录"}, status=403)
+    state = rs(request)
+    try:
+        s = accounts.login(state.store, state.settings.web, name, password, client_address(request), state.clock())
+    except accounts.LoginRefused as exc:
+        return page(request, "login.html", {"csrf": token, "next": _safe_next(next), "error": str(exc)},
+                    status=429 if exc.limited else 401)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    set_session_cookie(request, response, s)
+    response.delete_cookie(LOGIN_COOKIE, path="/")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: str = Form("")):
+    s = signed_in(request)
+    if isinstance(s, RedirectResponse):
+        return s
+    check_csrf(request, s, csrf)
+    accounts.logout(rs(request).store, s.id)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+# -- overview, departments, servers --------------------------------------------------------------------------
+
+@router.get("/")
+def overview(request: Request):
+    s = signed_in(request)
+    if isinstance(s, RedirectResponse):
+        return s
+    v = viewer(request)
+    state = rs(request)
+    month = Month.of(state.clock().astimezone(state.settings.tz).date())
+    r = _month_report(request, v, month)
+    d = r.departments.sort_values("waste", ascending=False)
+    bars = svg.bars(list(d.index), [float(x) for x in d["waste"]], f"{month.label()}至今 各部门资源浪费（元）")
+    trend = svg.lines([x.split("年")[1] for x in r.trend["label"]],
+                      {"浪费": [float(x) for x in r.trend["waste"]],
+                       "已实现节约": [float(x) for x in r.trend["realised"]]}, "近12个月资源浪费与节约（元）")
+    t = r.totals
+    kpis = [("本月至今浪费", f"¥{money(t['waste'])}"), ("月末浪费速率", f"¥{money(t['run_rate'])}/月"),
+            ("本月已实现节约", f"¥{money(t['realised'])}"), ("本年已实现节约", f"¥{money(t['realised_ytd'])}"),
+            ("未结通知", str(t["open_at_end"])), ("逾期未结", str(t["overdue_open_at_end"]))]
+    return page(request, "overview.html", {"title": "总览", "kpis": kpis, "bars": bars, "trend": trend,
+                                           "rows": d.reset_index().to_dict("records"), "money": money,
+                                           "month": month})
+
+
+@router.get("/departments/{name}")
+def department(request: Request, name: str):
+    s = signed_in(request)
+    if isinstance(s, RedirectResponse):
+        return s
+    v = viewer(request)
+    store = rs(request).store
+    if v.scope is not None and v.scope != name:
+        raise NotFoundError(f"没有部门 {name}")
+    servers = [r for r in console.servers(store, v) if r.department == name]
+    if not servers:
+        raise NotFoundError(f"没有部门 {name}")
+    found: dict[str, list] = {}
+    for f in console.findings(store, v):
+        if f.department == name:
+            found.setdefault(f.server_id, []).append(f)
+    return page(request, "department.html", {"title": name, "name": name, "servers": servers, "found": found,
+                                             "kind_zh": KIND_ZH, "dim_zh": DIM_ZH, "money": money})
+
+
+@router.get("/servers/{server_id}")
+def server(request: Request, server_id: str):
+    s = signed_in(request)
+    if isinstance(s, RedirectResponse):
+        return s
+    state = rs(request)
+    data = console.server(state.store, viewer(request), server_id)
+    hist = data["history"]
+    labels = [h.at[5:10] for h in hist]
+    step = max(1, len(labels) // 12)
+    chart = svg.lines([x if i % step == 0 else "" for i, x in enumerate(labels)],
+                      {"CPU P95 %": [h.cpu_p95_pct or 0 for h in hist],
+                       "内存周期峰值 %": [h.memory_peak_pct or 0 for h in hist]},
+                      "各次评估的 CPU P95 与内存周期峰值（%）", unit="%") if hist else ""
+    p = state.settings.policy
+    return page(request, "server.html", {"title": data["server"].name, **data, "chart": chart, "kind_zh": KIND_ZH,
+                                         "dim_zh": DIM_ZH, "money": money, "size_zh": size_zh, "policy": p,
+                                         "csrf": s.csrf, "today": state.clock().date().isoformat()})
+
+
+# -- notices -------------------------------------------------------------------------------------------------
+
+@router.get("/notices")
+def notices(request: Request):
+    s = signed_in(request)
+    if isinstance(s, RedirectResponse):
+        return s
+    rows = console.notices(rs(request).store, viewer(request))
+    return page(request, "notices.html", {"title": "整改通知", "rows": rows})
+
+
+@router.get("/notices/{notice_id}")
+def notice(request: Request, notice_id: int):
+    s = signed_in(request)
+    if isinstance(s, RedirectResponse):
+        return s
+    p = console.notice(rs(request).store, viewer(request), notice_id)
+    import json
+
+    items = [dict(i._mapping, finding=json.loads(i.detail)) for i in p.items]
+    return page(request, "notice.html", {"title": p.notice.number, "p": p, "items": items, "csrf": s.csrf,
+                                         "kind_zh": KIND_ZH, "dim_zh": DIM_ZH, "size_zh": size_zh})
+
+
+@router.get("/notices/{notice_id}/pdf")
+def notice_pdf(request: Request, notice_id: int):
+    s = signed_in(request)
+    if isinstance(s, RedirectResponse):
+        return s
+    p = console.notice(rs(request).store, viewer(request), notice_id)
+    if not p.view.pdf:
+        raise NotFoundError("该通知没有 PDF")
+    return Response(p.view.pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(p.view.pdf_name)}"})
+
+
+def _act(request: Request, csrf: str):
+    s = signed_in(request)
+    if isinstance(s, RedirectResponse):
+        return s, None
+    check_csrf(request, s, csrf)
+    return s, viewer(request)
+
+
+@router.post("/notices/{notice_id}/ack")
+def notice_ack(request: Request, notice_id: int, csrf: str = Form(""), note: str = Form("")):
+    s, v = _act(request, csrf)
+    if v is None:
+        return s
+    console.acknowledge(rs(request).store, v, rs(request).clock(), notice_id, note)
+    return RedirectResponse(f"/notices/{notice_id}", status_code=303)
+
+
+@router.post("/notices/{notice_id}/items/{item_id}/answer")
+def item_answer(request: Request, notice_id: int, item_id: int, csrf: str = Form(""), kind: str = Form(""),
+                note: str = Form("")):
+    s, v = _act(request, csrf)
+    if v is None:
+        return s
+    console.answer(rs(request).store, v, rs(request).clock(), notice_id, item_id, kind, note)
+    return RedirectResponse(f"/notices/{notice_id}", status_code=303)
+
+
+@router.post("/notices/{notice_id}/withdraw")
+def notice_withdraw(request: Request, notice_id: int, csrf: str = Form(""), note: str = Form("")):
+    s, v = _act(request, csrf)
+    if v is None:
+        return s
+    console.withdraw(rs(request).store, v, rs(request).clock(), notice_id, note)
+    return RedirectResponse(f"/notices/{notice_id}", status_code=303)
+
+
+@router.post("/notices/{notice_id}/resend")
+def notice_resend(request: Request, notice_id: int, csrf: str = Form("")):
+    s, v = _act(request, csrf)
+    if v is None:
+        return s
+    console.resend(rs(request).store, v, rs(request).clock(), notice_id)
+    return RedirectResponse(f"/notices/{notice_id}", status_code=303)
+
+
+# -- exemptions ----------------------------------------------------------------------------------------------
+
+@router.get("/exemptions")
+def exemptions(request: Request):
+    s = signed_in(request)
+    if isinstance(s, RedirectResponse):
+        return s
+    rows, reqs = console.exemptions(rs(request).store, viewer(request))
+    return page(request, "exemptions.html", {"title": "豁免", "rows": rows, "reqs": reqs, "csrf": s.csrf})
+
+
+@router.post("/exemptions/request")
+def exemption_request(request: Request, csrf: str = Form(""), server_id: str = Form(""), reason: str = Form(""),
+                      until: str = Form("")):
+    s, v = _act(request, csrf)
+    if v is None:
+        return s
+    try:
+        day = date.fromisoformat(until)
+    except ValueError:
+        raise UsageError(f"豁免期限 {until!r} 不是日期（YYYY-MM-DD）") from None
+    console.request_exemption(rs(request).store, v, rs(request).clock(), server_id, reason, day)
+    return RedirectResponse("/exemptions", status_code=303)
+
+
+@router.post("/exemptions/requests/{request_id}/decide")
+def exemption_decide(request: Request, request_id: int, csrf: str = Form(""), decision: str = Form(""),
+                     note: str = Form("")):
+    s, v = _act(request, csrf)
+    if v is None:
+        return s
+    if decision not in ("approve", "reject"):
+        raise UsageError("decision: approve or reject")
+    console.decide(rs(request).store, v, rs(request).clock(), request_id, decision == "approve", note)
+    return RedirectResponse("/exemptions", status_code=303)
+
+
+# -- reports and the audit log -------------------------------------------------------------------------------
+
+@router.get("/reports")
+def reports_page(request: Request):
+    s = signed_in(request)
+    if isinstance(s, RedirectResponse):
+        return s
+    now = rs(request).clock().astimezone(rs(request).settings.tz)
+    months = [Month.of(now.date()).shift(-k) for k in range(0, 13)]
+    return page(request, "reports.html", {"title": "报告", "months": months, "year": now.year})
+
+
+@router.get("/reports/monthly")
+def report_monthly(request: Request, month: str = "", format: str = "html"):
+    s = signed_in(request)
+    if isinstance(s, RedirectResponse):
+        return s
+    v = viewer(request)
+    try:
+        m = Month.parse(month) if month else Month.of(rs(request).clock().date()).shift(-1)
+    except ValueError:
+        raise UsageError(f"month: {month!r} 不是月份（YYYY-MM）") from None
+    if format not in writers.MONTHLY_FORMATS:
+        raise UsageError(f"format: {format!r}")
+    r = _month_report(request, v, m)
+    data = writers.monthly(r, format)
+    if format == "html":
+        return Response(data, media_type="text/html; charset=utf-8")
+    kinds = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+             "csv": "text/csv; charset=utf-8", "json": "application/json"}
+    name = f"{m}-云资源浪费报告{'-' + v.scope if v.scope else ''}.{format}"
+    return Response(data, media_type=kinds[format],
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+
+
+@router.get("/audit")
+def audit(request: Request):
+    s = signed_in(request)
+    if isinstance(s, RedirectResponse):
+        return s
+    rows = console.audit_log(rs(request).store, viewer(request))
+    return page(request, "audit.html", {"title": "审计日志", "rows": rows})
+
+
+
+@router.get("/reports/evaluation")
+def report_evaluation(request: Request, year: int, quarter: int | None = None, format: str = "xlsx"):
+    s = signed_in(request)
+    if isinstance(s, RedirectResponse):
+        return s
+    v = viewer(request)
+    if v.role == "department":
+        raise NotFoundError("绩效评价由中心和财政局查看")
+    if format not in writers.EVALUATION_FORMATS or (quarter is not None and not 1 <= quarter <= 4):
+        raise UsageError("format: xlsx or csv; quarter: 1-4")
+    state = rs(request)
+    from ..jobs import reports as jobs_reports
+
+    e = jobs_reports.evaluation(state.store, state.settings, year, quarter, state.clock())
+    name = f"{year}{'Q' + str(quarter) if quarter else ''}-绩效评价.{format}"
+    kinds = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+             "csv": "text/csv; charset=utf-8"}
+    return Response(writers.evaluation(e, format), media_type=kinds[format],
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
