@@ -139,10 +139,11 @@ def login(store: Store, web: WebSettings, name: str, password: str, address: str
             ok = False
     else:
         _hasher().hash("timing: as slow as a real check")
-    with store.begin() as conn:
-        if not ok:
+    if not ok:
+        with store.begin() as conn:  # committed, then refused (an exception inside would roll it back)
             db_web.add_failure(conn, keys, t)
-            raise LoginRefused("用户名或密码错误")
+        raise LoginRefused("用户名或密码错误")
+    with store.begin() as conn:
         db_web.clear_failures(conn, [f"user:{name}"])
         return _start(conn, web, Viewer(row.name, row.role, row.department), "password", t)
 

@@ -35,7 +35,8 @@ def create_app(settings: Settings, store: Store, clock: Callable[[], datetime] |
 
     @app.exception_handler(NotFoundError)
     async def _not_found(request: Request, exc: NotFoundError):
-        return page(request, "error.html", {"title": "未找到", "message": str(exc)}, status=404)
+        # the same answer for what does not exist and what belongs to another department
+        return page(request, "error.html", {"title": "未找到", "message": "没有找到，或不在您的查看范围内"}, status=404)
 
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden):

@@ -47,7 +47,7 @@ def current(request: Request) -> accounts.Session | None:
     """The signed-in session: the cookie's, or one started from the trusted proxy's SSO header."""
     sid = request.cookies.get(COOKIE)
     if sid:
-        s = accounts.session(rs(request).store, sid)
+        s = accounts.session(rs(request).store, sid, rs(request).clock().timestamp())
         if s is not None:
             return s
     web = rs(request).settings.web
