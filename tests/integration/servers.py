@@ -17,7 +17,7 @@ import pytest
 
 PACKAGES = {"prometheus": "prometheus", "promtool": "prometheus", "victoria-metrics": "victoria-metrics",
             "systemd-analyze": "systemd", "pdftotext": "poppler-utils", "pdftoppm": "poppler-utils",
-            "pdffonts": "poppler-utils"}
+            "pdffonts": "poppler-utils", "chromium": "chromium", "chromedriver": "chromium-driver"}
 
 
 def binary(name: str) -> str:

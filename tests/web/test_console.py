@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 from rightsizer.db import console as q
 from rightsizer.web.app import create_app
 
-from conftest import NOW, PASSWORD
+from webcity import NOW, PASSWORD
 from test_reports import ARCH, EDU, HEALTH
 
 
