@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo demo-daemon test bench bench-agent bench-prometheus bench-chaos bench-chaos-daemon bench-report clean system-deps bench-deps
+.PHONY: demo demo-daemon demo-web test bench bench-agent bench-prometheus bench-chaos bench-chaos-daemon bench-report clean system-deps bench-deps
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ demo: $(STAMP)
 	$(call install_pdf_deps)
 	$(VENV)/bin/rightsizer demo --out demo-out
 
+# make demo, then the simulated month in the web console on http://127.0.0.1:8080/ until Ctrl-C.
+demo-web: $(STAMP)
+	$(call install_pdf_deps)
+	$(VENV)/bin/rightsizer demo --out demo-out --web 127.0.0.1:8080
+
 # A minute of `rightsizer daemon` on a simulated city (200 servers, 8 departments) on a fast schedule:
 # its log, the notices going out to the console, then the notices and job runs it recorded.
 demo-daemon: $(STAMP)
@@ -29,7 +34,8 @@ demo-daemon: $(STAMP)
 # Debian packages the integration tests run for real: prometheus (+ promtool),
 # victoria-metrics, systemd (systemd-analyze). Installed only when a binary is missing.
 DEBS_FOR_TESTS := prometheus:prometheus promtool:prometheus victoria-metrics:victoria-metrics \
-                  systemd-analyze:systemd pdftotext:poppler-utils pdftoppm:poppler-utils
+                  systemd-analyze:systemd pdftotext:poppler-utils pdftoppm:poppler-utils \
+                  chromium:chromium chromedriver:chromium-driver
 DEBS_FOR_BENCH := prometheus-node-exporter:prometheus-node-exporter
 
 # apt-get install the packages in $$missing, if any (the tail of the two checks below)

@@ -294,7 +294,7 @@ def cmd_web(args) -> int:
     if args.db:
         s = s.model_copy(update={"store": s.store.model_copy(update={"url": f"sqlite:///{Path(args.db).resolve()}"})})
     print(f"rightsizer web: http://{args.listen or s.web.listen}/ (stop with Ctrl-C)", flush=True)
-    return web.run(s, args.listen)
+    return web.run(s, args.listen, now=_time(args.now, s, "--now"))
 
 
 def _password(args) -> str:
@@ -344,7 +344,40 @@ def cmd_demo(args) -> int:
 
     if args.daemon:
         return demo.run_daemon(Path(args.out), args.daemon, servers=min(args.servers, 400), seed=args.seed)
-    return demo.run(Path(args.out), servers=args.servers, seed=args.seed, at_text=args.at, config=args.config)
+    code = demo.run(Path(args.out), servers=args.servers, seed=args.seed, at_text=args.at, config=args.config)
+    if code or not args.web:
+        return code
+    return _demo_web(Path(args.out) / "month" / "rightsizer.db", args.web, args.config)
+
+
+DEMO_PASSWORD = "rightsizer-demo"
+
+
+def _demo_web(db: Path, listen: str, config: str | None) -> int:
+    """Serve the demo's month in the console: one account per role, the clock at the month's last evening."""
+    from . import web
+    from .db import Store
+    from .db import console as q
+    from .jobs import accounts
+
+    s = load_settings(config)
+    s = s.model_copy(update={"store": s.store.model_copy(update={"url": f"sqlite:///{db.resolve()}"})})
+    store = Store.open(s.store.url)
+    with store.read() as conn:
+        depts = q.department_names(conn)
+        last = conn.exec_driver_sql("select max(at) from runs").scalar()
+    now = datetime.fromisoformat(last).replace(hour=18)
+    logins = [("centre", "operator", None), ("finance", "finance", None), ("dept", "department", depts[0])]
+    for name, role, dept in logins:
+        try:
+            accounts.add_user(store, now, name, role, dept, DEMO_PASSWORD)
+        except UsageError:
+            pass  # made by an earlier run
+    print()
+    print(f"the console: http://{listen}/  (the month's store, as of {now:%Y-%m-%d %H:%M}; Ctrl-C stops it)")
+    for name, role, dept in logins:
+        print(f"  {role:10} {name} / {DEMO_PASSWORD}" + (f"  ({dept})" if dept else ""))
+    return web.run(s, listen, now=now)
 
 
 def _common(p, db: bool = True, now: bool = False) -> None:
@@ -486,6 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
     w = sub.add_parser("web", help="the web console and its API (FastAPI + uvicorn) on [web] listen")
     w.add_argument("--listen", metavar="HOST:PORT", help="default: [web] listen (127.0.0.1:8080)")
     _common(w)
+    w.add_argument("--now", metavar="ISO", help="a fixed clock for the console (replays and demos); default: the clock")
     w.set_defaults(func=cmd_web)
 
     us = sub.add_parser("users", help="console accounts (argon2 hashes)").add_subparsers(dest="users_command",
@@ -523,6 +557,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=20261120)
     d.add_argument("--at", default="2026-11-20T00:00:00+08:00")
     d.add_argument("--config", help="configuration TOML")
+    d.add_argument("--web", metavar="HOST:PORT", help="then serve the simulated month in the web console here "
+                   "until interrupted (make demo-web), with a demo login for each role")
     d.add_argument("--daemon", type=float, metavar="SECONDS", help="instead: run `rightsizer daemon` on a "
                    "simulated city up to now, on a fast schedule, for SECONDS (make demo-daemon); at most 400 servers")
     d.set_defaults(func=cmd_demo)
