@@ -60,6 +60,8 @@ def main() -> int:
     ap.add_argument("--users", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--store", default="bench-out/report/month/rightsizer.db")
+    ap.add_argument("--think", type=float, nargs="*", default=[0.0, 1.0],
+                    help="seconds each user waits between pages; one load phase per value")
     args = ap.parse_args()
     db = (ROOT / args.store).resolve()
     if not db.exists():
@@ -97,53 +99,63 @@ def main() -> int:
         one.login("ops")
         pages = {"overview": "/", "department page": "/departments/" + quote(depts[0]),
                  "notice page": f"/notices/{notice[depts[0]]}"}
-        print("\n| page (alone, operator) | median ms | first (cold) ms |")
+        print("\n| page (alone, operator) | median ms | first (cold) ms |", flush=True)
         print("|---|---:|---:|")
         for label, path in pages.items():
             status, _, first = one.request("GET", path)
             assert status == 200, (path, status)
             times = [one.request("GET", path)[2] for _ in range(20)]
             print(f"| {label} | {statistics.median(times) * 1000:.0f} | {first * 1000:.0f} |")
-        latencies: list[float] = []
-        errors = [0]
-        lock = threading.Lock()
-        stop = time.monotonic() + args.seconds
-
-        def user(k: int) -> None:
-            name, role, dept = names[k % len(names)]
-            c = Client(port)
-            c.login(name)
-            dept = dept or depts[k % len(depts)]
-            walk = ["/", "/departments/" + quote(dept), f"/notices/{notice.get(dept, notice[depts[0]])}"]
-            i = 0
-            while time.monotonic() < stop:
-                try:
-                    status, _, took = c.request("GET", walk[i % 3])
-                except OSError:
-                    status, took = 0, 0.0
-                    c = Client(port)
-                    c.login(name)
-                with lock:
-                    if status != 200:
-                        errors[0] += 1
-                    else:
-                        latencies.append(took)
-                i += 1
-
-        threads = [threading.Thread(target=user, args=(k,)) for k in range(args.users)]
-        t0 = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        wall = time.perf_counter() - t0
-        q = statistics.quantiles(latencies, n=100)
-        print(f"\n{args.users} users for {args.seconds:g} s: {len(latencies)} requests ({len(latencies) / wall:.0f}/s), "
-              f"{errors[0]} errors, p50 {q[49] * 1000:.0f} ms, p95 {q[94] * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms")
+        for think in args.think:
+            load(port, names, depts, notice, args.users, args.seconds, think)
     finally:
         web.terminate()
         web.wait(10)
     return 0
+
+
+def load(port, names, depts, notice, users: int, seconds: float, think: float) -> None:
+    latencies: list[float] = []
+    errors = [0]
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def user(k: int) -> None:
+        name, role, dept = names[k % len(names)]
+        c = Client(port)
+        c.login(name)
+        dept = dept or depts[k % len(depts)]
+        walk = ["/", "/departments/" + quote(dept), f"/notices/{notice.get(dept, notice[depts[0]])}"]
+        i = 0
+        while time.monotonic() < stop:
+            try:
+                status, _, took = c.request("GET", walk[i % 3])
+            except OSError:
+                status, took = 0, 0.0
+                c = Client(port)
+                c.login(name)
+            with lock:
+                if status != 200:
+                    errors[0] += 1
+                    statuses[status] = statuses.get(status, 0) + 1
+                else:
+                    latencies.append(took)
+            i += 1
+            if think:
+                time.sleep(think)
+
+    threads = [threading.Thread(target=user, args=(k,)) for k in range(users)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    q = statistics.quantiles(latencies, n=100)
+    print(f"{users} users for {seconds:g} s, {think:g} s between pages: {len(latencies)} requests "
+          f"({len(latencies) / wall:.0f}/s), {errors[0]} errors {statuses or ''}, p50 {q[49] * 1000:.0f} ms, "
+          f"p95 {q[94] * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms", flush=True)
 
 
 if __name__ == "__main__":

@@ -97,3 +97,46 @@ def test_demo_daemon_runs_the_daemon_and_shows_the_notices_it_sent(tmp_path, cap
     assert "INFO ready:" in err and re.search(r"INFO job=deliver notice=平大数据调〔\d{4}〕1号 notice sent via console", err)
     assert "[console] to: console" in out  # the notices going out, printed by the console notifier
     assert re.search(r"job runs: .*deliver ok \d+", out) and "平大数据调" in out.split("job runs:")[0][-2000:]
+
+
+def test_demo_web_serves_the_month_with_a_login_per_role(tmp_path):
+    """`make demo-web`: the demo, then the console on the month's store until interrupted."""
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.parse
+    import urllib.request
+    from http.cookiejar import CookieJar
+
+    sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent / "integration"))
+    from servers import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "rightsizer.cli", "demo", "--out", str(tmp_path / "d"),
+                             "--servers", "80", "--web", f"127.0.0.1:{port}"], stdout=subprocess.PIPE, text=True)
+    try:
+        lines, deadline = [], time.monotonic() + 240
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if line.strip().startswith("department dept /"):
+                break
+        text = "".join(lines)
+        assert f"the console: http://127.0.0.1:{port}/" in text and "centre / rightsizer-demo" in text
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+        for _ in range(100):
+            try:
+                page = opener.open(f"http://127.0.0.1:{port}/login", timeout=5).read().decode()
+                break
+            except OSError:
+                time.sleep(0.1)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        form = urllib.parse.urlencode({"name": "finance", "password": "rightsizer-demo", "csrf": csrf, "next": "/"})
+        home = opener.open(f"http://127.0.0.1:{port}/login", data=form.encode(), timeout=30).read().decode()
+        assert "总览" in home and "2026年10月" in home and "财政局 finance" in home
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+    assert proc.returncode == 0

@@ -57,10 +57,20 @@ def _audit(conn, viewer: Viewer, now: datetime, action: str, target: str, depart
 
 # -- reads ---------------------------------------------------------------------------------------------------
 
-def servers(store: Store, viewer: Viewer, limit: int | None = None, offset: int = 0) -> list:
+def _narrow(viewer: Viewer, department: str | None) -> str | None:
+    """The viewer's scope, narrowed to ``department`` if asked: another department's is not found."""
+    if department is None:
+        return viewer.scope
+    if viewer.scope is not None and viewer.scope != department:
+        raise NotFoundError(f"没有部门 {department}")
+    return department
+
+
+def servers(store: Store, viewer: Viewer, limit: int | None = None, offset: int = 0,
+            department: str | None = None) -> list:
     _need(viewer, "operator", "department")
     with store.read() as conn:
-        return q.server_rows(conn, viewer.scope, limit, offset)
+        return q.server_rows(conn, _narrow(viewer, department), limit, offset)
 
 
 def server(store: Store, viewer: Viewer, server_id: str) -> dict:
@@ -76,10 +86,10 @@ def server(store: Store, viewer: Viewer, server_id: str) -> dict:
             "history": history}
 
 
-def findings(store: Store, viewer: Viewer) -> list:
+def findings(store: Store, viewer: Viewer, department: str | None = None) -> list:
     _need(viewer, "operator", "department")
     with store.read() as conn:
-        return q.finding_rows(conn, viewer.scope)
+        return q.finding_rows(conn, _narrow(viewer, department))
 
 
 def notices(store: Store, viewer: Viewer) -> list:
@@ -128,6 +138,16 @@ def exemptions(store: Store, viewer: Viewer) -> tuple[list, list]:
 def monthly(store: Store, settings: Settings, viewer: Viewer, month: Month, now: datetime) -> MonthlyReport:
     """The monthly report: a department sees only its own."""
     return reports.monthly(store, settings, month, now, viewer.scope)
+
+
+def month_view(city: MonthlyReport, viewer: Viewer):
+    """(department rows, totals, 12-month trend) of the city's report that ``viewer`` may see: a department
+    its own only; the centre and finance the city."""
+    if viewer.scope is None:
+        return city.departments, city.totals, city.trend
+    from ..reports.monthly import for_department
+
+    return for_department(city, viewer.scope)
 
 
 def departments(store: Store, viewer: Viewer) -> list[str]:

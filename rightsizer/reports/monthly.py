@@ -34,6 +34,7 @@ class MonthlyReport:
     systems: pd.DataFrame  # per (department, system) subtotals
     unregistered: pd.DataFrame  # unregistered servers
     trend: pd.DataFrame  # the last 12 months: month, cost, waste, realised, run_rate
+    trend_by_department: pd.DataFrame  # the same per department (month, label, department, …)
     totals: dict
     coverage: dict
     prices: PriceSettings
@@ -129,7 +130,8 @@ def build(h: History, month: Month, now: datetime, prices: PriceSettings, depart
                 "servers_insufficient_data_at_end": int(totals["insufficient_at_end"]),
                 "servers_insufficient_data_all_month": int(totals["insufficient_all_month"])}
     report = MonthlyReport(month, now, department, depts, srv, _systems(srv), _unregistered(h, srv),
-                           _trend(per_month, department), totals, coverage, prices)
+                           _trend(per_month, department), _trend_by_department(per_month, department), totals,
+                           coverage, prices)
     report.notes = notes(report)
     return report
 
@@ -170,6 +172,30 @@ def _trend(per_month: dict[Month, pd.DataFrame], department: str | None) -> pd.D
         rows.append({"month": str(m), "label": m.label(),
                      **{c: sum(s[c], ZERO) for c in ("cost", "waste", "realised", "run_rate")}})
     return pd.DataFrame(rows)
+
+
+def _trend_by_department(per_month: dict[Month, pd.DataFrame], department: str | None) -> pd.DataFrame:
+    rows = []
+    for m, s in per_month.items():
+        if department is not None:
+            s = s[s["department"] == department]
+        for d, g in s.groupby("department"):
+            rows.append({"month": str(m), "label": m.label(), "department": d,
+                         **{c: sum(g[c], ZERO) for c in ("cost", "waste", "realised", "run_rate")}})
+    return pd.DataFrame(rows, columns=["month", "label", "department", "cost", "waste", "realised", "run_rate"])
+
+
+def for_department(r: MonthlyReport, department: str) -> tuple[pd.DataFrame, dict, pd.DataFrame]:
+    """One department's rows, totals and trend out of the city's report (what its console overview shows)."""
+    rows = r.departments.loc[r.departments.index == department]
+    totals = {c: rows[c].iloc[0] if len(rows) else (ZERO if c in (*MONEY, "realised_ytd", "waste_prev") else 0)
+              for c in SUMMED}
+    t = r.trend_by_department
+    mine = t[t["department"] == department].set_index("month")
+    trend = r.trend[["month", "label"]].copy()
+    for c in ("cost", "waste", "realised", "run_rate"):
+        trend[c] = [mine[c].get(m, ZERO) for m in trend["month"]]
+    return rows, totals, trend
 
 
 def notes(r: MonthlyReport) -> list[tuple[str, str]]:

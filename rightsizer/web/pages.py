@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import date
 from urllib.parse import quote
@@ -21,20 +22,40 @@ _CACHE: dict[tuple, tuple[float, object]] = {}
 TTL = 60.0  # seconds a month's figures are reused by the pages (the reports recompute from the store)
 
 
+_LOCKS: dict[tuple, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
 def _cached(key: tuple, make):
+    """``make()`` at most once per TTL and key: while one request recomputes, the others get the previous
+    value (or, the first time, wait for it) — no stampede of identical computations."""
     hit = _CACHE.get(key)
     if hit is not None and time.monotonic() - hit[0] < TTL:
         return hit[1]
-    value = make()
-    _CACHE[key] = (time.monotonic(), value)
-    return value
+    with _LOCKS_GUARD:
+        lock = _LOCKS.setdefault(key, threading.Lock())
+    if hit is not None and not lock.acquire(blocking=False):
+        return hit[1]  # someone is refreshing it: the minute-old figures meanwhile
+    if hit is None:
+        lock.acquire()
+    try:
+        fresh = _CACHE.get(key)
+        if fresh is not None and time.monotonic() - fresh[0] < TTL:
+            return fresh[1]
+        value = make()
+        _CACHE[key] = (time.monotonic(), value)
+        return value
+    finally:
+        lock.release()
 
 
-def _month_report(request: Request, v: console.Viewer, month: Month):
+def _city_month(request: Request, month: Month):
+    """The city's report of ``month`` as of now, computed once a minute for every viewer; the query layer
+    scopes what each viewer gets out of it (:func:`console.month_view`)."""
     state = rs(request)
     now = state.clock()
-    return _cached(("monthly", v.scope, str(month), now.date()), lambda: console.monthly(
-        state.store, state.settings, v, month, now))
+    return _cached(("monthly", str(month), now.date()), lambda: console.monthly(
+        state.store, state.settings, console.Viewer("console", "operator"), month, now))
 
 
 def _safe_next(target: str | None) -> str:
@@ -93,13 +114,12 @@ def overview(request: Request):
     v = viewer(request)
     state = rs(request)
     month = Month.of(state.clock().astimezone(state.settings.tz).date())
-    r = _month_report(request, v, month)
-    d = r.departments.sort_values("waste", ascending=False)
+    rows, t, trend_rows = console.month_view(_city_month(request, month), v)
+    d = rows.sort_values("waste", ascending=False)
     bars = svg.bars(list(d.index), [float(x) for x in d["waste"]], f"{month.label()}至今 各部门资源浪费（元）")
-    trend = svg.lines([x.split("年")[1] for x in r.trend["label"]],
-                      {"浪费": [float(x) for x in r.trend["waste"]],
-                       "已实现节约": [float(x) for x in r.trend["realised"]]}, "近12个月资源浪费与节约（元）")
-    t = r.totals
+    trend = svg.lines([x.split("年")[1] for x in trend_rows["label"]],
+                      {"浪费": [float(x) for x in trend_rows["waste"]],
+                       "已实现节约": [float(x) for x in trend_rows["realised"]]}, "近12个月资源浪费与节约（元）")
     kpis = [("本月至今浪费", f"¥{money(t['waste'])}"), ("月末浪费速率", f"¥{money(t['run_rate'])}/月"),
             ("本月已实现节约", f"¥{money(t['realised'])}"), ("本年已实现节约", f"¥{money(t['realised_ytd'])}"),
             ("未结通知", str(t["open_at_end"])), ("逾期未结", str(t["overdue_open_at_end"]))]
@@ -115,15 +135,12 @@ def department(request: Request, name: str):
         return s
     v = viewer(request)
     store = rs(request).store
-    if v.scope is not None and v.scope != name:
-        raise NotFoundError(f"没有部门 {name}")
-    servers = [r for r in console.servers(store, v) if r.department == name]
+    servers = console.servers(store, v, department=name)
     if not servers:
         raise NotFoundError(f"没有部门 {name}")
     found: dict[str, list] = {}
-    for f in console.findings(store, v):
-        if f.department == name:
-            found.setdefault(f.server_id, []).append(f)
+    for f in console.findings(store, v, department=name):
+        found.setdefault(f.server_id, []).append(f)
     return page(request, "department.html", {"title": name, "name": name, "servers": servers, "found": found,
                                              "kind_zh": KIND_ZH, "dim_zh": DIM_ZH, "money": money})
 
@@ -290,7 +307,8 @@ def report_monthly(request: Request, month: str = "", format: str = "html"):
         raise UsageError(f"month: {month!r} 不是月份（YYYY-MM）") from None
     if format not in writers.MONTHLY_FORMATS:
         raise UsageError(f"format: {format!r}")
-    r = _month_report(request, v, m)
+    r = _cached(("monthly", str(m), v.scope, rs(request).clock().date()), lambda: console.monthly(
+        rs(request).store, rs(request).settings, v, m, rs(request).clock()))
     data = writers.monthly(r, format)
     if format == "html":
         return Response(data, media_type="text/html; charset=utf-8")
