@@ -17,6 +17,7 @@ from datetime import date, datetime
 from ..db import Store
 from ..db import console as q
 from ..db import notices as db_notices
+from ..db import outbox as db_outbox
 from ..db import web as db_web
 from ..errors import NotFoundError, StateError, UsageError
 from ..reports import Month, MonthlyReport
@@ -106,6 +107,7 @@ class NoticePage:
     events: list
     deliveries: list
     view: admin.NoticeView
+    html: str = ""  # the formal document as first rendered (the email's HTML body), if any
 
 
 def notice(store: Store, viewer: Viewer, notice_id: int) -> NoticePage:
@@ -117,7 +119,8 @@ def notice(store: Store, viewer: Viewer, notice_id: int) -> NoticePage:
         items = q.item_rows(conn, row.id)
         answers = db_web.answers(conn, [i.id for i in items])
         events, sent = q.event_rows(conn, row.id), q.delivery_rows(conn, row.id)
-    return NoticePage(row, items, answers, events, sent, admin.notice(store, row.id))
+        first = db_outbox.first_body(conn, row.id) or {}
+    return NoticePage(row, items, answers, events, sent, admin.notice(store, row.id), first.get("html", ""))
 
 
 def notice_id_of(store: Store, viewer: Viewer, number: str) -> int:

@@ -24,6 +24,11 @@ class State:
 
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+STATUS_ZH = {"issued": "已下发", "delivered": "已送达", "acknowledged": "已签收", "overdue": "已逾期",
+             "escalated": "已督办", "rectified": "已整改", "resolved": "已消除", "exempted": "已豁免",
+             "advised": "已告知", "withdrawn": "已撤回", "open": "待整改", "advice": "建议（不设期限）",
+             "pending": "待发送", "sent": "已发送", "dead": "发送失败", "draft": "待生成"}
+templates.env.filters["zh"] = lambda status: STATUS_ZH.get(status or "", status or "")
 
 
 def rs(request: Request) -> State:

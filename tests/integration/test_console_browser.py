@@ -117,7 +117,7 @@ def test_a_department_acknowledges_answers_and_asks_the_operator_approves_financ
     assert "整改通知" in b.find_element(By.ID, "document").text
     if b.find_elements(By.ID, "ack-button"):
         b.find_element(By.ID, "ack-button").click()
-        wait_for(b, lambda: b.find_element(By.ID, "status").text == "acknowledged")
+        wait_for(b, lambda: b.find_element(By.ID, "status").text == "已签收")
     form = b.find_elements(By.CSS_SELECTOR, "form.answer-form")[0]
     Select(form.find_element(By.NAME, "kind")).select_by_value("done")
     form.find_element(By.NAME, "note").send_keys("已于10月19日缩容，请核验")
