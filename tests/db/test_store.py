@@ -149,11 +149,13 @@ def test_migration_7_gives_each_existing_finding_its_saving_and_a_later_change_a
     st = Store.open(f"sqlite:///{db}")
     record(st, _ev(cpu=10.0), "t", "digest-1", Settings())
     con = sqlite3.connect(db)
-    # a store made by the previous release: version 6, no finding_values
-    con.execute("drop table finding_values")
-    con.execute("delete from schema_version where version = 7")
+    # a store made by the release of issue 12: version 6, no finding_values (nor the console's tables)
+    for table in ("finding_values", "users", "web_sessions", "api_tokens", "login_failures", "audit",
+                  "exemption_requests", "item_answers"):
+        con.execute(f"drop table {table}")
+    con.execute("delete from schema_version where version > 6")
     con.commit()
-    assert Store.open(f"sqlite:///{db}").version() == 7
+    assert Store.open(f"sqlite:///{db}").version() == len(migrations.MIGRATIONS) == 8
     want = con.execute("select id, first_run_id, monthly_saving_cny from findings order by id").fetchall()
     assert want and con.execute("select finding_id, run_id, monthly_saving_cny from finding_values "
                                 "order by finding_id").fetchall() == want
