@@ -86,9 +86,13 @@ def failures(conn: Connection, key: str, since: float) -> int:
                                                          login_failures.c.at > since)).scalar()
 
 
-def clear_failures(conn: Connection, keys: list[str], before: float | None = None) -> None:
-    q = login_failures.delete().where(login_failures.c.key.in_(keys))
-    conn.execute(q if before is None else q.where(login_failures.c.at <= before))
+def clear_failures(conn: Connection, keys: list[str]) -> None:
+    conn.execute(login_failures.delete().where(login_failures.c.key.in_(keys)))
+
+
+def prune_failures(conn: Connection, before: float) -> None:
+    """Failures older than the window no longer count: the table stays small."""
+    conn.execute(login_failures.delete().where(login_failures.c.at <= before))
 
 
 # -- the audit log -------------------------------------------------------------------------------------------

@@ -141,6 +141,7 @@ def login(store: Store, web: WebSettings, name: str, password: str, address: str
         _hasher().hash("timing: as slow as a real check")
     if not ok:
         with store.begin() as conn:  # committed, then refused (an exception inside would roll it back)
+            db_web.prune_failures(conn, since)
             db_web.add_failure(conn, keys, t)
         raise LoginRefused("用户名或密码错误")
     with store.begin() as conn:
