@@ -8,10 +8,9 @@ token reads the reports and cannot write (403). The description is ``/api/v1/ope
 from __future__ import annotations
 
 import json
-from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
@@ -19,6 +18,7 @@ from ..errors import NotFoundError, StateError, UsageError
 from ..jobs import accounts, console
 from ..jobs.console import Forbidden, Viewer
 from ..reports import Month, writers
+from .common import download
 
 bearer = HTTPBearer(auto_error=False, description="rightsizer tokens add NAME --role … prints one")
 
@@ -107,9 +107,7 @@ def create_api(state) -> FastAPI:
         r = console.monthly(state.store, state.settings, v, m, state.clock())
         if format == "json":
             return r.to_json()
-        name = f"{m}-云资源浪费报告.csv"
-        return Response(writers.monthly(r, "csv"), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+        return download(writers.monthly(r, "csv"), f"{m}-云资源浪费报告.csv")
 
     return api
 

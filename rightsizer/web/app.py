@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from ..db import Store
@@ -23,7 +24,7 @@ from ..errors import NotFoundError, StateError, UsageError
 from ..jobs.console import Forbidden
 from ..settings import Settings
 from . import api, pages
-from .common import HERE, State, page
+from .common import HERE, SignInFirst, State, page
 
 
 def create_app(settings: Settings, store: Store, clock: Callable[[], datetime] | None = None) -> FastAPI:
@@ -32,6 +33,10 @@ def create_app(settings: Settings, store: Store, clock: Callable[[], datetime] |
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(pages.router)
     app.mount("/api/v1", api.create_api(app.state.rs))
+
+    @app.exception_handler(SignInFirst)
+    async def _sign_in(request: Request, exc: SignInFirst):
+        return RedirectResponse("/login?next=" + exc.path, status_code=303)
 
     @app.exception_handler(NotFoundError)
     async def _not_found(request: Request, exc: NotFoundError):

@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from ..jobs import accounts
@@ -93,12 +93,32 @@ def login_token(request: Request) -> tuple[str, bool]:
     return (have, False) if have else (secrets.token_urlsafe(24), True)
 
 
-def signed_in(request: Request) -> accounts.Session | RedirectResponse:
+class SignInFirst(Exception):
+    """No session: the app answers with the login page (a redirect that comes back here)."""
+
+    def __init__(self, path: str):
+        super().__init__(path)
+        self.path = path
+
+
+def signed_in(request: Request) -> accounts.Session:
     s = current(request)
     if s is None:
-        return RedirectResponse("/login?next=" + request.url.path, status_code=303)
+        raise SignInFirst(request.url.path)
     request.state.session = s
     return s
+
+
+MEDIA = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+         "csv": "text/csv; charset=utf-8", "json": "application/json", "pdf": "application/pdf"}
+
+
+def download(data: bytes, name: str) -> Response:
+    """A file to save, named in UTF-8 (Chinese file names survive every browser)."""
+    from urllib.parse import quote
+
+    return Response(data, media_type=MEDIA[name.rsplit(".", 1)[1]],
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
 
 
 def viewer(request: Request) -> Viewer:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from datetime import date
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -14,7 +13,7 @@ from ..errors import NotFoundError, UsageError
 from ..format import DIM_ZH, KIND_ZH, money, size_zh
 from ..jobs import accounts, console
 from ..reports import Month, svg, writers
-from .common import (COOKIE, LOGIN_COOKIE, check_csrf, client_address, login_token, page, rs, secure,
+from .common import (COOKIE, LOGIN_COOKIE, download, check_csrf, client_address, login_token, page, rs, secure,
                   set_session_cookie, signed_in, viewer)
 
 router = APIRouter()
@@ -95,8 +94,6 @@ def login(request: Request, name: str = Form(""), password: str = Form(""), csrf
 @router.post("/logout")
 def logout(request: Request, csrf: str = Form("")):
     s = signed_in(request)
-    if isinstance(s, RedirectResponse):
-        return s
     check_csrf(request, s, csrf)
     accounts.logout(rs(request).store, s.id)
     response = RedirectResponse("/login", status_code=303)
@@ -108,9 +105,7 @@ def logout(request: Request, csrf: str = Form("")):
 
 @router.get("/")
 def overview(request: Request):
-    s = signed_in(request)
-    if isinstance(s, RedirectResponse):
-        return s
+    signed_in(request)
     v = viewer(request)
     state = rs(request)
     month = Month.of(state.clock().astimezone(state.settings.tz).date())
@@ -130,9 +125,7 @@ def overview(request: Request):
 
 @router.get("/departments/{name}")
 def department(request: Request, name: str):
-    s = signed_in(request)
-    if isinstance(s, RedirectResponse):
-        return s
+    signed_in(request)
     v = viewer(request)
     store = rs(request).store
     servers = console.servers(store, v, department=name)
@@ -148,8 +141,6 @@ def department(request: Request, name: str):
 @router.get("/servers/{server_id}")
 def server(request: Request, server_id: str):
     s = signed_in(request)
-    if isinstance(s, RedirectResponse):
-        return s
     state = rs(request)
     data = console.server(state.store, viewer(request), server_id)
     hist = data["history"]
@@ -169,9 +160,7 @@ def server(request: Request, server_id: str):
 
 @router.get("/notices")
 def notices(request: Request):
-    s = signed_in(request)
-    if isinstance(s, RedirectResponse):
-        return s
+    signed_in(request)
     rows = console.notices(rs(request).store, viewer(request))
     return page(request, "notices.html", {"title": "整改通知", "rows": rows})
 
@@ -179,8 +168,6 @@ def notices(request: Request):
 @router.get("/notices/{notice_id}")
 def notice(request: Request, notice_id: int):
     s = signed_in(request)
-    if isinstance(s, RedirectResponse):
-        return s
     p = console.notice(rs(request).store, viewer(request), notice_id)
     import json
 
@@ -191,29 +178,22 @@ def notice(request: Request, notice_id: int):
 
 @router.get("/notices/{notice_id}/pdf")
 def notice_pdf(request: Request, notice_id: int):
-    s = signed_in(request)
-    if isinstance(s, RedirectResponse):
-        return s
+    signed_in(request)
     p = console.notice(rs(request).store, viewer(request), notice_id)
     if not p.view.pdf:
         raise NotFoundError("该通知没有 PDF")
-    return Response(p.view.pdf, media_type="application/pdf", headers={
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(p.view.pdf_name)}"})
+    return download(p.view.pdf, p.view.pdf_name)
 
 
-def _act(request: Request, csrf: str):
-    s = signed_in(request)
-    if isinstance(s, RedirectResponse):
-        return s, None
-    check_csrf(request, s, csrf)
-    return s, viewer(request)
+def _act(request: Request, csrf: str) -> console.Viewer:
+    """The viewer of a form that carries the session's CSRF token."""
+    check_csrf(request, signed_in(request), csrf)
+    return viewer(request)
 
 
 @router.post("/notices/{notice_id}/ack")
 def notice_ack(request: Request, notice_id: int, csrf: str = Form(""), note: str = Form("")):
-    s, v = _act(request, csrf)
-    if v is None:
-        return s
+    v = _act(request, csrf)
     console.acknowledge(rs(request).store, v, rs(request).clock(), notice_id, note)
     return RedirectResponse(f"/notices/{notice_id}", status_code=303)
 
@@ -221,27 +201,21 @@ def notice_ack(request: Request, notice_id: int, csrf: str = Form(""), note: str
 @router.post("/notices/{notice_id}/items/{item_id}/answer")
 def item_answer(request: Request, notice_id: int, item_id: int, csrf: str = Form(""), kind: str = Form(""),
                 note: str = Form("")):
-    s, v = _act(request, csrf)
-    if v is None:
-        return s
+    v = _act(request, csrf)
     console.answer(rs(request).store, v, rs(request).clock(), notice_id, item_id, kind, note)
     return RedirectResponse(f"/notices/{notice_id}", status_code=303)
 
 
 @router.post("/notices/{notice_id}/withdraw")
 def notice_withdraw(request: Request, notice_id: int, csrf: str = Form(""), note: str = Form("")):
-    s, v = _act(request, csrf)
-    if v is None:
-        return s
+    v = _act(request, csrf)
     console.withdraw(rs(request).store, v, rs(request).clock(), notice_id, note)
     return RedirectResponse(f"/notices/{notice_id}", status_code=303)
 
 
 @router.post("/notices/{notice_id}/resend")
 def notice_resend(request: Request, notice_id: int, csrf: str = Form("")):
-    s, v = _act(request, csrf)
-    if v is None:
-        return s
+    v = _act(request, csrf)
     console.resend(rs(request).store, v, rs(request).clock(), notice_id)
     return RedirectResponse(f"/notices/{notice_id}", status_code=303)
 
@@ -251,8 +225,6 @@ def notice_resend(request: Request, notice_id: int, csrf: str = Form("")):
 @router.get("/exemptions")
 def exemptions(request: Request):
     s = signed_in(request)
-    if isinstance(s, RedirectResponse):
-        return s
     rows, reqs = console.exemptions(rs(request).store, viewer(request))
     return page(request, "exemptions.html", {"title": "豁免", "rows": rows, "reqs": reqs, "csrf": s.csrf})
 
@@ -260,9 +232,7 @@ def exemptions(request: Request):
 @router.post("/exemptions/request")
 def exemption_request(request: Request, csrf: str = Form(""), server_id: str = Form(""), reason: str = Form(""),
                       until: str = Form("")):
-    s, v = _act(request, csrf)
-    if v is None:
-        return s
+    v = _act(request, csrf)
     try:
         day = date.fromisoformat(until)
     except ValueError:
@@ -274,9 +244,7 @@ def exemption_request(request: Request, csrf: str = Form(""), server_id: str = F
 @router.post("/exemptions/requests/{request_id}/decide")
 def exemption_decide(request: Request, request_id: int, csrf: str = Form(""), decision: str = Form(""),
                      note: str = Form("")):
-    s, v = _act(request, csrf)
-    if v is None:
-        return s
+    v = _act(request, csrf)
     if decision not in ("approve", "reject"):
         raise UsageError("decision: approve or reject")
     console.decide(rs(request).store, v, rs(request).clock(), request_id, decision == "approve", note)
@@ -287,9 +255,7 @@ def exemption_decide(request: Request, request_id: int, csrf: str = Form(""), de
 
 @router.get("/reports")
 def reports_page(request: Request):
-    s = signed_in(request)
-    if isinstance(s, RedirectResponse):
-        return s
+    signed_in(request)
     now = rs(request).clock().astimezone(rs(request).settings.tz)
     months = [Month.of(now.date()).shift(-k) for k in range(0, 13)]
     return page(request, "reports.html", {"title": "报告", "months": months, "year": now.year})
@@ -297,9 +263,7 @@ def reports_page(request: Request):
 
 @router.get("/reports/monthly")
 def report_monthly(request: Request, month: str = "", format: str = "html"):
-    s = signed_in(request)
-    if isinstance(s, RedirectResponse):
-        return s
+    signed_in(request)
     v = viewer(request)
     try:
         m = Month.parse(month) if month else Month.of(rs(request).clock().date()).shift(-1)
@@ -312,18 +276,12 @@ def report_monthly(request: Request, month: str = "", format: str = "html"):
     data = writers.monthly(r, format)
     if format == "html":
         return Response(data, media_type="text/html; charset=utf-8")
-    kinds = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-             "csv": "text/csv; charset=utf-8", "json": "application/json"}
-    name = f"{m}-云资源浪费报告{'-' + v.scope if v.scope else ''}.{format}"
-    return Response(data, media_type=kinds[format],
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+    return download(data, f"{m}-云资源浪费报告{'-' + v.scope if v.scope else ''}.{format}")
 
 
 @router.get("/audit")
 def audit(request: Request):
-    s = signed_in(request)
-    if isinstance(s, RedirectResponse):
-        return s
+    signed_in(request)
     rows = console.audit_log(rs(request).store, viewer(request))
     return page(request, "audit.html", {"title": "审计日志", "rows": rows})
 
@@ -331,9 +289,7 @@ def audit(request: Request):
 
 @router.get("/reports/evaluation")
 def report_evaluation(request: Request, year: int, quarter: int | None = None, format: str = "xlsx"):
-    s = signed_in(request)
-    if isinstance(s, RedirectResponse):
-        return s
+    signed_in(request)
     v = viewer(request)
     if v.role == "department":
         raise NotFoundError("绩效评价由中心和财政局查看")
@@ -343,8 +299,4 @@ def report_evaluation(request: Request, year: int, quarter: int | None = None, f
     from ..jobs import reports as jobs_reports
 
     e = jobs_reports.evaluation(state.store, state.settings, year, quarter, state.clock())
-    name = f"{year}{'Q' + str(quarter) if quarter else ''}-绩效评价.{format}"
-    kinds = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-             "csv": "text/csv; charset=utf-8"}
-    return Response(writers.evaluation(e, format), media_type=kinds[format],
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+    return download(writers.evaluation(e, format), f"{year}{'Q' + str(quarter) if quarter else ''}-绩效评价.{format}")
