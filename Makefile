@@ -61,12 +61,20 @@ define install_pdf_deps
 	$(apt_install_missing)
 endef
 
+# PostgreSQL's server (the tests start a temporary cluster of their own; nothing runs as a service).
+define install_postgresql
+	@missing=""; ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="postgresql"; \
+	$(apt_install_missing)
+endef
+
 system-deps:
 	$(call install_debs,$(DEBS_FOR_TESTS))
 	$(call install_pdf_deps)
+	$(call install_postgresql)
 
 bench-deps:
 	$(call install_debs,$(DEBS_FOR_TESTS) $(DEBS_FOR_BENCH))
+	$(call install_postgresql)
 
 test: $(STAMP) system-deps
 	$(PY) -m pytest -q

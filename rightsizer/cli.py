@@ -54,16 +54,22 @@ def _calendar(s: Settings):
     return WorkCalendar(s.calendar.overrides)
 
 
+def _db_url(args, s: Settings) -> str:
+    """``--db``: a SQLite file, or a database URL (``postgresql+psycopg://…``); else ``[store]``."""
+    if args.db:
+        return args.db if "://" in args.db else f"sqlite:///{Path(args.db).resolve()}"
+    return s.store.resolved_url()
+
+
 def _store(args, s: Settings):
     from .db import Store
 
-    return Store.open(f"sqlite:///{Path(args.db).resolve()}" if args.db else s.store.resolved_url(),
-                      s.store.busy_seconds)
+    return Store.open(_db_url(args, s), s.store.busy_seconds, zone=s.tz)
 
 
 def _store_exists(args, s: Settings) -> bool:
     """Whether there is a store to read history from (a new SQLite file is not made just to read it)."""
-    url = f"sqlite:///{Path(args.db).resolve()}" if args.db else s.store.resolved_url()
+    url = _db_url(args, s)
     return not url.startswith("sqlite:///") or Path(url.removeprefix("sqlite:///")).exists()
 
 
@@ -365,7 +371,7 @@ def _demo_web(db: Path, listen: str, config: str | None) -> int:
     store = Store.open(s.store.url)
     with store.read() as conn:
         depts = q.department_names(conn)
-        last = conn.exec_driver_sql("select max(at) from runs").scalar()
+        last = q.last_run_at(conn)
     now = datetime.fromisoformat(last).replace(hour=18)
     logins = [("centre", "operator", None), ("finance", "finance", None), ("dept", "department", depts[0])]
     for name, role, dept in logins:
@@ -383,7 +389,7 @@ def _demo_web(db: Path, listen: str, config: str | None) -> int:
 def _common(p, db: bool = True, now: bool = False) -> None:
     p.add_argument("--config", help="configuration TOML")
     if db:
-        p.add_argument("--db", help="SQLite file (default: [store] of the configuration)")
+        p.add_argument("--db", help="SQLite file or database URL (default: [store] of the configuration)")
     if now:
         p.add_argument("--now", metavar="ISO", help="act as if it were this time (ISO 8601 with offset), "
                        "to replay days or weeks; default: the clock")

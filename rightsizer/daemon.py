@@ -112,7 +112,8 @@ class Daemon:
         self.shift = (now - datetime.now(tz)) if now else timedelta(0)
         self.events: queue.Queue[str] = queue.Queue()
         self.beat = time.monotonic()
-        self.store = Store.open(self.settings.store.resolved_url(), self.settings.store.busy_seconds)
+        self.store = Store.open(self.settings.store.resolved_url(), self.settings.store.busy_seconds,
+                                zone=self.settings.tz)
         from .metrics import Metrics
 
         self.metrics = Metrics(self.store, self.clock)
@@ -145,7 +146,7 @@ class Daemon:
         self._schedule(self.settings)
         self.metrics.seed()
         host, port = self.http.server_address[:2]
-        log.info("ready: store at schema version %d, /metrics on %s:%d, jobs: %s", self.store.version(), host, port,
+        log.info("ready: store at revision %s, /metrics on %s:%d, jobs: %s", self.store.version(), host, port,
                  ", ".join(self._describe_jobs()))
         sdnotify.notify("READY=1", f"STATUS={self.status_text('ready')}")
         missed = self.runner.missed()

@@ -22,8 +22,8 @@ HOT = {"cpu": 90.0, "mem": 85.0, "disk": 60.0}
 
 
 @pytest.fixture
-def store(tmp_path):
-    return Store.open(f"sqlite:///{tmp_path / 'rs.db'}")
+def store(store_url):
+    return Store.open(store_url)  # each test on SQLite and on PostgreSQL
 
 
 def _all(store, table):
@@ -210,22 +210,22 @@ def test_now_is_in_the_help_of_every_time_dependent_command(argv, capsys):
 
 
 def test_notices_list_filters_and_shows_item_states_as_json(store, tmp_path, capsys):
-    db = tmp_path / "rs.db"
+    db = store.url  # --db takes the store's URL: SQLite or PostgreSQL
     s = settings()
     run(store, s, [("e1", EDU, LOW), ("h1", HEALTH, LOW), ("h2", HEALTH, HOT)])
     notices.issue(store, s, AT, render)
     _deliver(store, s, AT)
     capsys.readouterr()
-    assert main(["notices", "list", "--db", str(db), "--department", HEALTH, "--format", "json"]) == 0
+    assert main(["notices", "list", "--db", db, "--department", HEALTH, "--format", "json"]) == 0
     (h,) = json.loads(capsys.readouterr().out)
     assert h["department"] == HEALTH and h["due_date"] == "2026-12-04"
     assert h["items"] == {"advice": 2, "open": 3}  # h2's CPU and memory expansions are advice
-    assert main(["notices", "list", "--db", str(db), "--overdue", "--now", "2026-12-07T09:00:00+08:00",
+    assert main(["notices", "list", "--db", db, "--overdue", "--now", "2026-12-07T09:00:00+08:00",
                  "--format", "json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 2
-    assert main(["notices", "list", "--db", str(db), "--status", "rectified", "--format", "json"]) == 0
+    assert main(["notices", "list", "--db", db, "--status", "rectified", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out) == []
-    assert main(["notices", "show", str(h["id"]), "--db", str(db)]) == 0
+    assert main(["notices", "show", str(h["id"]), "--db", db]) == 0
     text = capsys.readouterr().out
     assert "待整改" in text and "扩容建议" in text and "状态 已送达(delivered)" in text
 

@@ -70,8 +70,8 @@ LOW = {"cpu": 5.0, "mem": 10.0, "disk": 20.0}  # shrink in all three
 
 
 @pytest.fixture
-def store(tmp_path):
-    return Store.open(f"sqlite:///{tmp_path / 'rs.db'}")
+def store(store_url):
+    return Store.open(store_url)  # each test on SQLite and on PostgreSQL
 
 
 def test_one_numbered_notice_per_department_and_recurring_findings_send_nothing_new(store):

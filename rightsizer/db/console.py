@@ -113,3 +113,8 @@ def exemption_rows(conn: Connection, department: str | None) -> list:
 
 def department_names(conn: Connection) -> list[str]:
     return list(conn.execute(sa.select(departments.c.name).order_by(departments.c.name)).scalars())
+
+
+def last_run_at(conn: Connection) -> str | None:
+    """When the newest evaluation was (the demo console's clock)."""
+    return conn.execute(sa.select(sa.func.max(runs.c.at))).scalar()

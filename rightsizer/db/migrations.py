@@ -1,14 +1,21 @@
-"""Versioned schema migrations: an append-only list, applied in order by :func:`migrate`.
+"""Schema migrations: Alembic revisions (``rightsizer/db/revisions/versions``), run by :func:`migrate`.
 
-Each step runs in one transaction with the version it brings recorded in
-``schema_version``; a released step is never edited. The CLI and the daemon call
-:func:`migrate` at start — opening a :class:`~rightsizer.db.Store` does not.
+* a new, empty store is created whole from :mod:`.schema` and stamped at the head;
+* a store of a release before Alembic (``schema_version`` 1-8) first takes its own
+  steps (:data:`LEGACY`, append-only, never edited) to version 8, is stamped at the
+  baseline revision ``r0008``, then upgraded like any other;
+* a store with ``alembic_version`` is upgraded to the head.
+
+Everything happens in one write transaction (``Store.begin``): a failing step leaves the
+store exactly as it was (PostgreSQL and SQLite both roll DDL back). The CLI and the daemon
+call :func:`migrate` at start — opening a :class:`~rightsizer.db.Store` does not.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -65,22 +72,52 @@ def _v8(conn: Connection) -> None:
                                   t.exemption_requests, t.item_answers])
 
 
-# Append only: a released migration is never edited.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
+# The releases before Alembic: append only, never edited; nothing is added here any more.
+LEGACY: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
+BASELINE = "r0008"  # the Alembic revision that stands for schema_version 8
 
 
-def migrate(begin: Callable[[], AbstractContextManager[Connection]]) -> int:
-    """Bring the schema to the newest version in one write transaction (``Store.begin``); returns it."""
+def _config(conn: Connection):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(__file__).with_name("revisions")))
+    cfg.attributes["connection"] = conn
+    return cfg
+
+
+def head() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_config(None)).get_current_head()
+
+
+def migrate(begin: Callable[[], AbstractContextManager[Connection]]) -> str:
+    """Bring the schema to the head revision in one write transaction (``Store.begin``); returns it."""
+    from alembic import command
+
     with begin() as conn:
-        t.schema_version.create(conn, checkfirst=True)
-        current = conn.execute(sa.select(sa.func.max(t.schema_version.c.version))).scalar() or 0
-        for version, step in enumerate(MIGRATIONS[current:], start=current + 1):
-            step(conn)
-            conn.execute(t.schema_version.insert().values(version=version))
-    return len(MIGRATIONS)
+        insp = sa.inspect(conn)
+        cfg = _config(conn)
+        if not insp.has_table("alembic_version"):
+            if not insp.has_table("schema_version"):  # a new store: the whole schema, stamped at the head
+                t.md.create_all(conn, tables=[x for x in t.md.sorted_tables if x is not t.schema_version])
+                command.stamp(cfg, "head")
+                return head()
+            current = conn.execute(sa.select(sa.func.max(t.schema_version.c.version))).scalar() or 0
+            for number, step in enumerate(LEGACY[current:], start=current + 1):
+                step(conn)
+                conn.execute(t.schema_version.insert().values(version=number))
+            command.stamp(cfg, BASELINE)
+        command.upgrade(cfg, "head")
+    return head()
 
 
-def version(conn: Connection) -> int:
-    if not sa.inspect(conn).has_table("schema_version"):
-        return 0
-    return conn.execute(sa.select(sa.func.max(t.schema_version.c.version))).scalar() or 0
+def version(conn: Connection) -> str | None:
+    """The store's Alembic revision; ``legacy-N`` for a store of an earlier release; ``None`` when empty."""
+    insp = sa.inspect(conn)
+    if insp.has_table("alembic_version"):
+        return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+    if insp.has_table("schema_version"):
+        return f"legacy-{conn.execute(sa.select(sa.func.max(t.schema_version.c.version))).scalar() or 0}"
+    return None

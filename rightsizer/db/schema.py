@@ -1,13 +1,16 @@
 """Every table of the store, on one ``MetaData``.
 
-Times are ISO 8601 text with their offset and money is ``Decimal`` as text (exact);
-both change with the PostgreSQL migration (issue 15). A table added here needs a
-migration in :mod:`rightsizer.db.migrations`.
+Times are :class:`~.types.Instant` (``timestamp with time zone`` on PostgreSQL, fixed-width
+UTC on SQLite), money :class:`~.types.Money` (``NUMERIC(14,2)``), dates :class:`~.types.Day`;
+epoch-second floats stay where the relay and the console count seconds. A change here needs
+an Alembic revision in ``rightsizer/db/alembic/versions``.
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
+
+from .types import Day, Instant, Money
 
 OPEN_STATES = ("issued", "delivered", "acknowledged", "overdue", "escalated")
 
@@ -38,8 +41,8 @@ servers = sa.Table(
     sa.Column("vcpus", sa.Integer, nullable=False),
     sa.Column("ram_gib", sa.Float, nullable=False),
     sa.Column("disk_gib", sa.Float, nullable=False),
-    sa.Column("delivered_at", sa.String(40), nullable=False),
-    sa.Column("updated_at", sa.String(40), nullable=False),
+    sa.Column("delivered_at", Instant(), nullable=False),
+    sa.Column("updated_at", Instant(), nullable=False),
 )
 
 runs = sa.Table(
@@ -47,8 +50,8 @@ runs = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("run_key", sa.String(64), nullable=False, unique=True),
     sa.Column("source", sa.String(200), nullable=False),
-    sa.Column("at", sa.String(40), nullable=False),
-    sa.Column("started_at", sa.String(40), nullable=False),
+    sa.Column("at", Instant(), nullable=False),
+    sa.Column("started_at", Instant(), nullable=False),
     sa.Column("servers", sa.Integer, nullable=False),
     sa.Column("findings", sa.Integer, nullable=False),
 )
@@ -79,7 +82,7 @@ findings = sa.Table(
     sa.Column("status", sa.String(16), nullable=False),  # open | gone
     sa.Column("first_run_id", sa.ForeignKey("runs.id"), nullable=False),
     sa.Column("last_run_id", sa.ForeignKey("runs.id"), nullable=False),
-    sa.Column("monthly_saving_cny", sa.String(32), nullable=False),  # Decimal as text: exact
+    sa.Column("monthly_saving_cny", Money(), nullable=False),  # Decimal as text: exact
     sa.Column("detail", sa.Text, nullable=False),  # the finding as JSON
     sa.UniqueConstraint("server_id", "kind", "dimension", "first_run_id"),
 )
@@ -91,7 +94,7 @@ finding_values = sa.Table(
     "finding_values", md,
     sa.Column("finding_id", sa.ForeignKey("findings.id"), primary_key=True),
     sa.Column("run_id", sa.ForeignKey("runs.id"), primary_key=True),
-    sa.Column("monthly_saving_cny", sa.String(32), nullable=False),
+    sa.Column("monthly_saving_cny", Money(), nullable=False),
 )
 
 
@@ -101,7 +104,7 @@ inventory_syncs = sa.Table(
     "inventory_syncs", md,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("source", sa.String(200), nullable=False),
-    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("at", Instant(), nullable=False),
     sa.Column("servers", sa.Integer, nullable=False),
     sa.Column("added", sa.Integer, nullable=False),
     sa.Column("removed", sa.Integer, nullable=False),
@@ -130,7 +133,7 @@ inventory_changes = sa.Table(
     sa.Column("new_flavor", sa.String(200)),
     sa.Column("old_size", sa.String(100)),  # "vcpus/ram_gib/disk_gib"
     sa.Column("new_size", sa.String(100)),
-    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("at", Instant(), nullable=False),
 )
 sa.Index("inventory_changes_server", inventory_changes.c.server_id, inventory_changes.c.id)
 
@@ -151,9 +154,9 @@ notices = sa.Table(
     sa.Column("department", sa.String(200), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("follows_id", sa.ForeignKey("notices.id")),  # a follow-up of this open notice
-    sa.Column("issued_at", sa.String(40), nullable=False),
-    sa.Column("delivered_at", sa.String(40)),
-    sa.Column("due_date", sa.String(10)),  # empty while the calendar cannot say (held)
+    sa.Column("issued_at", Instant(), nullable=False),
+    sa.Column("delivered_at", Instant()),
+    sa.Column("due_date", Day()),  # empty while the calendar cannot say (held)
     sa.Column("hold_reason", sa.Text),
 )
 
@@ -167,8 +170,8 @@ notice_items = sa.Table(
     sa.Column("dimension", sa.String(16), nullable=False),
     # open | advice (an expansion: no deadline, never unrectified) | rectified | resolved | exempted | withdrawn
     sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("closed_at", sa.String(40)),
-    sa.Column("realised_saving_cny", sa.String(32)),  # Decimal as text, for a verified rectification
+    sa.Column("closed_at", Instant()),
+    sa.Column("realised_saving_cny", Money()),  # Decimal as text, for a verified rectification
     sa.Column("evidence", sa.Text),  # what the inventory showed
 )
 
@@ -176,7 +179,7 @@ notice_events = sa.Table(
     "notice_events", md,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("notice_id", sa.ForeignKey("notices.id"), nullable=False),
-    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("at", Instant(), nullable=False),
     sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("from_status", sa.String(16)),
     sa.Column("to_status", sa.String(16), nullable=False),
@@ -200,7 +203,7 @@ deliveries = sa.Table(
     sa.Column("next_attempt_at", sa.Float, nullable=False),  # epoch seconds
     sa.Column("lease_until", sa.Float, nullable=False),  # 0 = not claimed
     sa.Column("last_error", sa.Text, nullable=False),
-    sa.Column("sent_at", sa.String(40)),
+    sa.Column("sent_at", Instant()),
     sa.Column("sent_ts", sa.Float),  # epoch seconds of sent_at: the rate limits count from it
     # the claim that holds the row: a relay records a result only while it still owns it (migration 4)
     sa.Column("claim_token", sa.String(32), nullable=False, server_default=""),
@@ -216,9 +219,9 @@ exemptions = sa.Table(  # e.g. a disaster-recovery standby, a system busy only i
     sa.Column("target", sa.String(200), nullable=False),  # server id, or system name
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("approver", sa.String(200), nullable=False),
-    sa.Column("expires_on", sa.String(10), nullable=False),  # last day it holds
-    sa.Column("created_at", sa.String(40), nullable=False),
-    sa.Column("revoked_at", sa.String(40)),  # `notices unexempt` (migration 5)
+    sa.Column("expires_on", Day(), nullable=False),  # last day it holds
+    sa.Column("created_at", Instant(), nullable=False),
+    sa.Column("revoked_at", Instant()),  # `notices unexempt` (migration 5)
     sa.Column("revoked_by", sa.String(200)),
 )
 
@@ -226,9 +229,9 @@ job_runs = sa.Table(  # the daemon's scheduled periods (migration 6): a period w
     "job_runs", md,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("job", sa.String(32), nullable=False),  # inventory | evaluate | sweep | deliver | …
-    sa.Column("period", sa.String(40), nullable=False),  # the scheduled time the run belongs to (ISO)
-    sa.Column("started", sa.String(40), nullable=False),
-    sa.Column("finished", sa.String(40)),  # empty: running, or the process died (the period runs again)
+    sa.Column("period", Instant(), nullable=False),  # the scheduled time the run belongs to (ISO)
+    sa.Column("started", Instant(), nullable=False),
+    sa.Column("finished", Instant()),  # empty: running, or the process died (the period runs again)
     sa.Column("outcome", sa.String(16), nullable=False),  # running | ok | failed
     sa.Column("detail", sa.Text, nullable=False),  # what it did, or the error (never a secret)
     sa.Column("pid", sa.Integer, nullable=False),
@@ -246,7 +249,7 @@ users = sa.Table(  # local accounts: argon2 hashes only
     sa.Column("department", sa.String(200)),  # the department of a department user
     sa.Column("password_hash", sa.Text, nullable=False),  # "" for a single-sign-on-only account
     sa.Column("disabled", sa.Boolean, nullable=False),
-    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("created_at", Instant(), nullable=False),
 )
 
 web_sessions = sa.Table(  # server-side sessions: the cookie holds a random id, the store its hash
@@ -269,7 +272,7 @@ api_tokens = sa.Table(  # bearer tokens for systems that pull: shown once, store
     sa.Column("department", sa.String(200)),
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("disabled", sa.Boolean, nullable=False),
-    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("created_at", Instant(), nullable=False),
 )
 
 login_failures = sa.Table(  # the login rate limit, shared by every copy of the console
@@ -282,7 +285,7 @@ login_failures = sa.Table(  # the login rate limit, shared by every copy of the 
 audit = sa.Table(  # every action of the console: who, when, what, before and after
     "audit", md,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("at", Instant(), nullable=False),
     sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("action", sa.String(64), nullable=False),
@@ -298,12 +301,12 @@ exemption_requests = sa.Table(  # a department asks; an operator approves (an ex
     sa.Column("department", sa.String(200), nullable=False),
     sa.Column("server_id", sa.String(128), nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("until", sa.String(10), nullable=False),
+    sa.Column("until", Day(), nullable=False),
     sa.Column("requested_by", sa.String(200), nullable=False),
-    sa.Column("requested_at", sa.String(40), nullable=False),
+    sa.Column("requested_at", Instant(), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),  # pending | approved | rejected
     sa.Column("decided_by", sa.String(200)),
-    sa.Column("decided_at", sa.String(40)),
+    sa.Column("decided_at", Instant()),
     sa.Column("note", sa.Text, nullable=False, server_default=""),
     sa.Column("exemption_id", sa.ForeignKey("exemptions.id")),
 )
@@ -315,5 +318,16 @@ item_answers = sa.Table(  # a department's answer to one item of a notice
     sa.Column("kind", sa.String(16), nullable=False),  # done ("已整改，待核验") | objection
     sa.Column("note", sa.Text, nullable=False),
     sa.Column("actor", sa.String(200), nullable=False),
-    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("at", Instant(), nullable=False),
+)
+
+
+# -- active/standby daemons (revision r0010) -----------------------------------------------------------------
+
+leader = sa.Table(  # the fencing epoch: a new leader raises it; a write of an old leader finds it moved and stops
+    "leader", md,
+    sa.Column("role", sa.String(32), primary_key=True),  # "daemon"
+    sa.Column("epoch", sa.Integer, nullable=False),
+    sa.Column("holder", sa.String(200), nullable=False),  # host:pid of the leader that raised it
+    sa.Column("since", Instant(), nullable=False),
 )

@@ -15,20 +15,24 @@ import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import tzinfo
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ..errors import StoreError
-from . import migrations, schema
+from . import migrations, schema, types
 
 
 class Store:
     """Open a store by URL. The schema is brought up to date by :meth:`migrate`, not here."""
 
-    def __init__(self, url: str, busy_seconds: float = 120.0):
+    def __init__(self, url: str, busy_seconds: float = 120.0, zone: tzinfo | None = None):
         self.busy_seconds = busy_seconds
+        self.url = url  # never logged nor shown: it may carry a password
+        if zone is not None:
+            types.set_zone(zone)
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -44,18 +48,20 @@ class Store:
             sa.event.listen(self.engine, "begin", _sqlite_begin)
 
     @classmethod
-    def open(cls, url: str, busy_seconds: float = 120.0) -> Store:
+    def open(cls, url: str, busy_seconds: float = 120.0, zone: tzinfo | None = None) -> Store:
         """Open and migrate: what an entry point does at start."""
-        store = cls(url, busy_seconds)
+        store = cls(url, busy_seconds, zone)
         store.migrate()
         return store
 
-    def migrate(self) -> int:
-        if self.version() == len(migrations.MIGRATIONS):
-            return len(migrations.MIGRATIONS)  # the common case takes no write lock
-        return migrations.migrate(self.begin)
+    def migrate(self) -> str:
+        """Bring the schema to the head revision; returns it."""
+        head = migrations.head()
+        if self.version() == head:
+            return head  # the common case takes no write lock
+        return migrations.migrate(self._begin_rebuilding)
 
-    def version(self) -> int:
+    def version(self) -> str | None:
         with self.read() as conn:
             return migrations.version(conn)
 
@@ -68,11 +74,33 @@ class Store:
         with conn, trans:
             yield conn
 
-    def _begin_waiting(self):
+    @contextmanager
+    def _begin_rebuilding(self) -> Iterator[Connection]:
+        """The migrations' transaction. On SQLite, foreign keys are off while a table is rebuilt (batch mode:
+        its children point at it while it is dropped and renamed), and checked whole before the commit."""
+        if self.engine.dialect.name != "sqlite":
+            with self.begin() as conn:
+                yield conn
+            return
+        conn, trans = self._begin_waiting(before="PRAGMA foreign_keys=OFF")
+        try:
+            with trans:
+                yield conn
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    raise StoreError(f"the migration would leave {len(broken)} rows pointing at nothing "
+                                     f"(first: table {broken[0][0]}); nothing was changed")
+        finally:
+            conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
+            conn.close()
+
+    def _begin_waiting(self, before: str | None = None):
         deadline = time.monotonic() + self.busy_seconds
         delay = 0.02
         while True:
             conn = self.engine.connect()
+            if before:  # on the driver's connection, outside any transaction (a PRAGMA that needs that)
+                conn.connection.dbapi_connection.execute(before)
             try:
                 return conn, conn.begin()
             except sa.exc.OperationalError as exc:

@@ -34,39 +34,61 @@ def _ev(cpu=10.0):
     return Evaluation(AT, servers, sums, found)
 
 
-def test_sqlite_is_wal_and_versioned(tmp_path):
-    db = tmp_path / "rs.db"
-    st = Store(f"sqlite:///{db}")
-    assert st.version() == 0  # opening a store migrates nothing: migrate() does, at start
-    st.migrate()
-    assert st.version() == len(migrations.MIGRATIONS)
-    con = sqlite3.connect(db)
-    assert con.execute("pragma journal_mode").fetchone()[0] == "wal"
-    assert {r[0] for r in con.execute("select name from sqlite_master where type='table'")} >= {
-        "schema_version", "departments", "systems", "servers", "runs", "summaries", "findings"}
-    # Migrating again applies nothing twice.
-    Store.open(f"sqlite:///{db}")
-    assert con.execute("select count(*) from schema_version").fetchone()[0] == len(migrations.MIGRATIONS)
+def test_a_new_store_is_created_at_the_head_and_migrating_again_changes_nothing(store_url):
+    st = Store(store_url)
+    assert st.version() is None  # opening a store migrates nothing: migrate() does, at start
+    assert st.migrate() == migrations.head() == "r0010"
+    with st.read() as c:
+        tables = set(sa.inspect(c).get_table_names())
+        assert c.execute(sa.text("select version_num from alembic_version")).scalars().all() == ["r0010"]
+    assert tables >= {"alembic_version", "departments", "servers", "runs", "findings", "notices", "deliveries",
+                      "leader"} and "schema_version" not in tables  # a new store has no pre-Alembic record
+    assert Store.open(store_url).version() == "r0010"
 
 
-def test_a_new_migration_is_applied_once(tmp_path, monkeypatch):
+def test_sqlite_is_wal(tmp_path):
     db = tmp_path / "rs.db"
     Store.open(f"sqlite:///{db}")
-    calls = []
-
-    def next_one(conn):
-        calls.append(1)
-        conn.execute(sa.text("create table extra (x integer)"))
-
-    n = len(migrations.MIGRATIONS)
-    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, next_one])
-    assert Store.open(f"sqlite:///{db}").version() == n + 1
-    assert Store.open(f"sqlite:///{db}").version() == n + 1
-    assert calls == [1]
+    assert sqlite3.connect(db).execute("pragma journal_mode").fetchone()[0] == "wal"
 
 
-def test_same_run_twice_no_duplicates(tmp_path):
-    st = Store.open(f"sqlite:///{tmp_path / 'rs.db'}")
+def test_times_are_instants_and_money_is_numeric(store_url):
+    """The database orders times as instants whatever offset they were written with; money stays exact."""
+    from rightsizer.db.schema import findings, inventory_syncs, runs
+
+    st = Store.open(store_url)
+    with st.begin() as c:
+        for i, at in enumerate(("2026-10-08T09:00:00+08:00", "2026-10-08T02:00:00+00:00",
+                                "2026-10-08T08:30:00+08:00")):
+            c.execute(inventory_syncs.insert().values(source=f"s{i}", at=at, servers=0, added=0, removed=0,
+                                                      resized=0))
+        order = c.execute(sa.select(inventory_syncs.c.source).order_by(inventory_syncs.c.at)).scalars().all()
+        # 00:30 UTC, 01:00 UTC, 02:00 UTC — as text the +00:00 one would sort first
+        assert order == ["s2", "s0", "s1"]
+        assert c.execute(sa.select(inventory_syncs.c.at).where(inventory_syncs.c.source == "s1")).scalar() \
+            == "2026-10-08T10:00:00+08:00"  # read back in the store's zone
+        late = c.execute(sa.select(sa.func.count()).select_from(inventory_syncs)
+                         .where(inventory_syncs.c.at > "2026-10-08T00:45:00+00:00")).scalar()
+        assert late == 2
+        with pytest.raises(sa.exc.StatementError, match="naive"):
+            c.execute(inventory_syncs.insert().values(source="x", at="2026-10-08T09:00:00", servers=0, added=0,
+                                                      removed=0, resized=0))
+    record(st, _ev(cpu=10.0), "t", "digest-1", Settings())
+    with st.read() as c:
+        kinds = {col["name"]: col["type"] for col in sa.inspect(c).get_columns("findings")}
+        saving = c.execute(sa.select(findings.c.monthly_saving_cny)).scalars().first()
+        run_at = c.execute(sa.select(runs.c.at)).scalar()
+    assert isinstance(saving, str) and saving.count(".") == 1 and len(saving.split(".")[1]) == 2
+    assert run_at == AT.isoformat()
+    if st.engine.dialect.name == "postgresql":
+        assert isinstance(kinds["monthly_saving_cny"], sa.Numeric) and kinds["monthly_saving_cny"].scale == 2
+        with st.read() as c:
+            assert c.execute(sa.text("select data_type from information_schema.columns where table_name = 'runs' "
+                                     "and column_name = 'at'")).scalar() == "timestamp with time zone"
+
+
+def test_same_run_twice_no_duplicates(store_url):
+    st = Store.open(store_url)
     s = Settings()
     ev = _ev()
     record(st, ev, "test", "digest-1", s)
@@ -76,8 +98,8 @@ def test_same_run_twice_no_duplicates(tmp_path):
     assert first["runs"] == 1 and first["servers"] == 2 and first["departments"] == 2
 
 
-def test_recurring_finding_keeps_one_row_and_gone_findings_close(tmp_path):
-    st = Store.open(f"sqlite:///{tmp_path / 'rs.db'}")
+def test_recurring_finding_keeps_one_row_and_gone_findings_close(store_url):
+    st = Store.open(store_url)
     s = Settings()
     record(st, _ev(cpu=10), "test", "day-1", s)
     record(st, _ev(cpu=12), "test", "day-2", s)  # a new run, the same finding
@@ -90,8 +112,8 @@ def test_recurring_finding_keeps_one_row_and_gone_findings_close(tmp_path):
     assert st.counts()["findings"] == 1
 
 
-def test_inventory_changes_are_recorded(tmp_path):
-    st = Store.open(f"sqlite:///{tmp_path / 'rs.db'}")
+def test_inventory_changes_are_recorded(store_url):
+    st = Store.open(store_url)
     ev = _ev()
     record(st, ev, "test", "day-1", Settings())
     smaller = replace(ev.servers[0], size=replace(ev.servers[0].size, vcpus=2))
@@ -100,7 +122,7 @@ def test_inventory_changes_are_recorded(tmp_path):
         assert c.execute(sa.text("select vcpus from servers where server_id='a'")).scalar() == 2
 
 
-def test_inventory_sync_detects_added_resized_removed_and_rolls_back_on_failure(tmp_path):
+def test_inventory_sync_detects_added_resized_removed_and_rolls_back_on_failure(store_url):
     from rightsizer.models import Size
     from rightsizer.db.inventory import Change
 
@@ -108,7 +130,7 @@ def test_inventory_sync_detects_added_resized_removed_and_rolls_back_on_failure(
         with st.begin() as conn:
             return db_inventory.record_sync(conn, source, at, inventory)
 
-    st = Store.open(f"sqlite:///{tmp_path / 'rs.db'}")
+    st = Store.open(store_url)
     a, b = make_server("a", vcpus=8, ram=16), make_server("b", vcpus=4, ram=8)
     first = sync("openstack:gov", AT, [(a, "s8.16g", "ACTIVE"), (b, "s4.8g", "ACTIVE")])
     assert {(c.server_id, c.change) for c in first} == {("a", "added"), ("b", "added")}
@@ -126,11 +148,10 @@ def test_inventory_sync_detects_added_resized_removed_and_rolls_back_on_failure(
     assert st.counts() == before
 
 
-def test_notice_numbers_come_from_one_atomic_statement_and_a_rollback_gives_its_number_back(tmp_path):
+def test_notice_numbers_come_from_one_atomic_statement_and_a_rollback_gives_its_number_back(store_url):
     from rightsizer.db import notices as db_notices
 
-    url = f"sqlite:///{tmp_path / 'rs.db'}"
-    st, other = Store.open(url), Store(url)
+    st, other = Store.open(store_url), Store(store_url)
     with st.begin() as conn:
         assert [db_notices.next_seq(conn, "平大数据调", 2026) for _ in range(3)] == [1, 2, 3]
     with pytest.raises(RuntimeError):
@@ -142,34 +163,3 @@ def test_notice_numbers_come_from_one_atomic_statement_and_a_rollback_gives_its_
         assert db_notices.next_seq(conn, "平大数据调", 2027) == 1  # per year
 
 
-def test_migration_7_gives_each_existing_finding_its_saving_and_a_later_change_adds_a_value(tmp_path):
-    from datetime import timedelta
-
-    db = tmp_path / "rs.db"
-    st = Store.open(f"sqlite:///{db}")
-    record(st, _ev(cpu=10.0), "t", "digest-1", Settings())
-    con = sqlite3.connect(db)
-    # a store made by the release of issue 12: version 6, no finding_values (nor the console's tables)
-    for table in ("finding_values", "users", "web_sessions", "api_tokens", "login_failures", "audit",
-                  "exemption_requests", "item_answers"):
-        con.execute(f"drop table {table}")
-    con.execute("delete from schema_version where version > 6")
-    con.commit()
-    assert Store.open(f"sqlite:///{db}").version() == len(migrations.MIGRATIONS) == 8
-    want = con.execute("select id, first_run_id, monthly_saving_cny from findings order by id").fetchall()
-    assert want and con.execute("select finding_id, run_id, monthly_saving_cny from finding_values "
-                                "order by finding_id").fetchall() == want
-    # a later run that prices a finding differently adds a value; one that does not, adds nothing
-    later = replace(_ev(cpu=4.0), at=AT + timedelta(days=1))
-    record(st, later, "t", "digest-2", Settings())
-    changed = con.execute("select count(*) from finding_values v join findings f on f.id = v.finding_id "
-                          "where v.run_id != f.first_run_id").fetchone()[0]
-    assert changed > 0  # CPU 4 % asks for a smaller size than 10 %: a new saving
-    again = replace(_ev(cpu=4.0), at=AT + timedelta(days=2))
-    record(st, again, "t", "digest-3", Settings())
-    assert con.execute("select count(*) from finding_values v join findings f on f.id = v.finding_id "
-                       "where v.run_id != f.first_run_id").fetchone()[0] == changed
-    savings = dict(con.execute("select id, monthly_saving_cny from findings where status = 'open'").fetchall())
-    latest = dict(con.execute("select finding_id, monthly_saving_cny from finding_values v where run_id = "
-                              "(select max(run_id) from finding_values w where w.finding_id = v.finding_id)"))
-    assert {k: latest[k] for k in savings} == savings  # the newest value is the finding's own

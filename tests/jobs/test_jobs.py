@@ -26,7 +26,7 @@ class Recorder:
         return SendResult(True, detail="ok")
 
 
-def test_evaluate_issue_deliver_verify_through_jobs_alone(tmp_path, capsys, monkeypatch):
+def test_evaluate_issue_deliver_verify_through_jobs_alone(tmp_path, store_url, capsys, monkeypatch):
     import datetime as dt_module
 
     class NoClock(dt_module.datetime):  # any read of the real clock inside a job fails the test
@@ -37,7 +37,7 @@ def test_evaluate_issue_deliver_verify_through_jobs_alone(tmp_path, capsys, monk
     inv, samples = write_inputs(tmp_path)
     s = parse_settings({"notifiers": [{"name": "im", "type": "console"}],
                         "departments": {"市行政审批服务局": {"channels": ["im"]}, "市档案馆": {"channels": ["im"]}}})
-    store, cal = Store.open(f"sqlite:///{tmp_path / 'rs.db'}"), WorkCalendar()
+    store, cal = Store.open(store_url), WorkCalendar()
     for mod in (evaluate, notices, relay, admin):
         monkeypatch.setattr(mod, "datetime", NoClock, raising=False)
     r = evaluate.evaluate(store, s, cal, AT, evaluate.Sources(inventory=inv, samples=samples))

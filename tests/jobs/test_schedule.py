@@ -342,7 +342,8 @@ def test_the_monthly_report_goes_once_on_the_first_working_day_after_national_da
 
     from rightsizer.db.schema import job_runs
     with store.begin() as conn:  # queued, then the daemon dies before it records the period done
-        conn.execute(job_runs.delete().where(job_runs.c.job == "reports", job_runs.c.period.like("2026-10-08%")))
+        conn.execute(job_runs.delete().where(job_runs.c.job == "reports", job_runs.c.period >= t("2026-10-08T00:00:00"),
+                                           job_runs.c.period < t("2026-10-09T00:00:00")))
     # restarted at 08:30: the reports period is not done, so it runs again — and queues nothing new
     clock.now = t("2026-10-08T08:30:00")
     daemon = Daemon(Runner(store, settings, WorkCalendar(), clock), clock)
