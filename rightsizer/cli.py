@@ -298,9 +298,37 @@ def cmd_web(args) -> int:
 
     s = _settings(args)
     if args.db:
-        s = s.model_copy(update={"store": s.store.model_copy(update={"url": f"sqlite:///{Path(args.db).resolve()}"})})
+        s = s.model_copy(update={"store": s.store.model_copy(update={"url": _db_url(args, s)})})
     print(f"rightsizer web: http://{args.listen or s.web.listen}/ (stop with Ctrl-C)", flush=True)
     return web.run(s, args.listen, now=_time(args.now, s, "--now"))
+
+
+def cmd_store(args) -> int:
+    """``store migrate``: the schema to the head revision; ``store copy``: one store into a new one."""
+    from .db import Store, migrations
+    from .db.copy import copy
+
+    s = _settings(args)
+    if args.store_command == "migrate":
+        store = Store(_db_url(args, s), s.store.busy_seconds, zone=s.tz)
+        was = store.version()
+        now = store.migrate()
+        print(f"store at revision {now}" + (f" (was {was})" if was != now else " (already)")
+              + f"  数据库结构版本 {now}")
+        return 0
+    from .secrets import url_has_password
+
+    if url_has_password(args.source) or url_has_password(args.target):
+        raise UsageError("a database URL on the command line holds a password, which every user of the machine "
+                         "can read (ps): give it in ~/.pgpass or PGPASSFILE instead (the URL is not shown)")
+    source = Store(args.source if "://" in args.source else f"sqlite:///{Path(args.source).resolve()}",
+                   s.store.busy_seconds, zone=s.tz)
+    counts = copy(source, Store(args.target, s.store.busy_seconds, zone=s.tz))
+    print(f"copied {sum(counts.values())} rows in {len(counts)} tables  已复制 {sum(counts.values())} 行")
+    for name, n in counts.items():
+        if n:
+            print(f"  {name:<20} {n:>10}")
+    return 0
 
 
 def _password(args) -> str:
@@ -549,6 +577,20 @@ def build_parser() -> argparse.ArgumentParser:
     ta.add_argument("--department")
     _common(ta)
     ta.set_defaults(func=cmd_tokens)
+
+    so = sub.add_parser("store", help="the store: schema migrations (Alembic) and copying to a new database"
+                        ).add_subparsers(dest="store_command", required=True)
+    sm = so.add_parser("migrate", help="bring the store's schema to the newest revision (the daemon, the console "
+                       "and every command do it at start; this does only that)")
+    _common(sm)
+    sc = so.add_parser("copy", help="copy every row of a store into a new, empty one (SQLite -> PostgreSQL); "
+                       "the source is only read")
+    sc.add_argument("--from", dest="source", required=True, metavar="URL", help="sqlite:///… (or a SQLite file)")
+    sc.add_argument("--to", dest="target", required=True, metavar="URL", help="postgresql+psycopg://… "
+                    "(a password comes from ~/.pgpass or PGPASSFILE, never the command line)")
+    sc.add_argument("--config", help="configuration TOML (its timezone)")
+    for c in (sm, sc):
+        c.set_defaults(func=cmd_store)
 
     dm = sub.add_parser("daemon", help="run the whole job on the [schedule] of the configuration (systemd: "
                         "Type=notify, SIGHUP reloads, SIGTERM stops); /metrics and /healthz on [daemon] listen")
