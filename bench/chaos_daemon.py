@@ -74,7 +74,7 @@ class Receivers:
         self.webhook.server.shutdown()
 
 
-def setup(out: Path, rx: Receivers, departments: int) -> Path:
+def setup(out: Path, rx: Receivers, departments: int, store_url: str = "") -> Path:
     from rightsizer import demo
     from rightsizer.jobs.evaluate import window_end
     from rightsizer.settings import Settings
@@ -89,7 +89,7 @@ def setup(out: Path, rx: Receivers, departments: int) -> Path:
         routing += (f'[departments."{d}"]\nchannels = ["mail"]\nemails = ["it@d{i}.example.gov.cn"]\n' if i % 2 == 0
                     else f'[departments."{d}"]\nchannels = ["hook"]\n')
     extra = '[notices]\ncc_channels = ["centre"]\nlease_seconds = 10\nbackoff_base_seconds = 1\n'
-    return demo.daemon_config(out, routing, schedule=SCHEDULE, extra=extra)
+    return demo.daemon_config(out, routing, schedule=SCHEDULE, extra=extra, store_url=store_url)
 
 
 def start(config: Path, log: Path) -> subprocess.Popen:
@@ -97,13 +97,14 @@ def start(config: Path, log: Path) -> subprocess.Popen:
                             stderr=log.open("a"))
 
 
-def state(db: Path) -> dict:
+def state(db: Path | str) -> dict:
+    """Notices, deliveries and job runs of the store (a SQLite file, or a URL)."""
     import sqlalchemy as sa
 
     from rightsizer.db import Store, jobruns
     from rightsizer.db.schema import deliveries, notices
 
-    with Store(f"sqlite:///{db}").read() as conn:
+    with Store(db if isinstance(db, str) else f"sqlite:///{db}").read() as conn:
         nts = conn.execute(sa.select(notices.c.number, notices.c.department, notices.c.status)).all()
         dels = conn.execute(sa.select(deliveries.c.channel, deliveries.c.status, deliveries.c.idempotency_key,
                                       deliveries.c.message_id)).all()

@@ -34,6 +34,7 @@ from datetime import datetime, timedelta
 from . import sdnotify
 from .calendar import WorkCalendar
 from .db import Store
+from .db.leader import Lock, current, holder_name, raise_epoch
 from .errors import ConfigError, SourceError, describe
 from .jobs.relay import secret_problems
 from .jobs.schedule import CURRENT_JOB, JOBS, Observer, Outcome, Runner, enabled, trigger
@@ -69,7 +70,7 @@ def setup_logging() -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
-    for noisy in ("apscheduler", "weasyprint", "fontTools"):  # "Running job …", PDF layout steps: not events
+    for noisy in ("apscheduler", "weasyprint", "fontTools", "alembic"):  # "Running job …", PDF layout steps: not events
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -121,21 +122,59 @@ class Daemon:
         self.runner = Runner(self.store, self.settings, self.calendar, self.clock, self.watch)
         self.scheduler = None
         self.http = None
+        # PostgreSQL: active/standby by advisory lock (rightsizer.db.leader); SQLite: one machine, always leads
+        self.lock = Lock(self.store.url) if self.store.engine.dialect.name == "postgresql" else None
+        self.next_lead_check = 0.0
+        from prometheus_client import Gauge
+
+        self.leader_gauge = Gauge("rightsizer_leader", "1 while this daemon leads (runs the jobs), 0 on standby",
+                                  registry=self.metrics.registry)
+        self.epoch_gauge = Gauge("rightsizer_leader_epoch", "The fencing epoch this daemon leads with (0: standby)",
+                                 registry=self.metrics.registry)
 
     def clock(self) -> datetime:
         return datetime.now(self.settings.tz) + self.shift
 
     # -- start ------------------------------------------------------------------------------
     def start(self) -> None:
-        from apscheduler.executors.pool import ThreadPoolExecutor
-        from apscheduler.schedulers.background import BackgroundScheduler
-
         from .metrics import serve
 
         try:
             self.http = serve(self.settings.daemon.address, self.metrics.registry, self.health)
         except OSError as exc:
             raise SourceError(f"daemon.listen: cannot listen on {self.settings.daemon.listen}: {exc.strerror}") from None
+        if self.lock is None:
+            self._lead()
+            return
+        if self._try_lead():
+            return
+        with self.store.read() as conn:
+            who = current(conn)
+        host, port = self.http.server_address[:2]
+        log.info("standby: another daemon leads%s; taking over when its lock is free; /metrics on %s:%d",
+                 f" ({who.holder}, epoch {who.epoch})" if who else "", host, port)
+        sdnotify.notify("READY=1", f"STATUS={self.status_text()}")
+
+    @property
+    def leading(self) -> bool:
+        return self.scheduler is not None
+
+    def _try_lead(self) -> bool:
+        """Take the lock if it is free, raise the epoch, and start leading; whether this daemon leads now."""
+        if not self.lock.try_acquire():
+            return False
+        with self.store.begin() as conn:  # before store.epoch is set: this transaction is not fenced
+            self.store.epoch = raise_epoch(conn, holder_name())
+        log.info("leader: holding the leader lock, epoch %d", self.store.epoch)
+        self._lead()
+        return True
+
+    def _lead(self) -> None:
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        self.leader_gauge.set(1)
+        self.epoch_gauge.set(self.store.epoch or 0)
         self.scheduler = BackgroundScheduler(timezone=self.settings.tz,
                                              executors={"default": ThreadPoolExecutor(len(JOBS) + 3)})
         self.scheduler.start()
@@ -206,6 +245,8 @@ class Daemon:
 
     # -- systemd ------------------------------------------------------------------------------
     def status_text(self, state: str = "running") -> str:
+        if self.lock is not None:  # STATUS= says leader or standby
+            state = f"{state}, leader (epoch {self.store.epoch})" if self.leading else "standby"
         parts = [state]
         last, at = self.watch.last, self.watch.last_at
         if last is not None and at is not None:
@@ -220,7 +261,17 @@ class Daemon:
         sdnotify.notify(f"STATUS={self.status_text()}")
 
     def health(self) -> tuple[bool, str]:
-        """Whether the scheduler's loop runs and the store answers (WATCHDOG=1 and /healthz)."""
+        """Whether the scheduler's loop runs and the store answers (WATCHDOG=1 and /healthz); a standby is
+        healthy while the store answers."""
+        if self.lock is not None and not self.leading:
+            try:
+                import sqlalchemy as sa
+
+                with self.store.read() as conn:
+                    conn.execute(sa.text("SELECT 1"))
+            except Exception as exc:  # noqa: BLE001
+                return False, f"store not answering: {type(exc).__name__}"
+            return True, "standby"
         if self.scheduler is None or not self.scheduler.running:
             return False, "scheduler not running"
         stale = time.monotonic() - self.beat
@@ -260,7 +311,8 @@ class Daemon:
             new = new.model_copy(update=kept)
         self.settings = new
         self.runner.swap(new, calendar)
-        self._schedule(new)
+        if self.leading:
+            self._schedule(new)
         self.metrics.reloaded(True)
         log.info("reloaded %s: jobs: %s", self.config, ", ".join(self._describe_jobs()))
         sdnotify.notify("READY=1", f"STATUS={self.status_text('reloaded')}")
@@ -284,6 +336,13 @@ class Daemon:
                 self.reload()
             elif event == "status":
                 self.tell_status()
+            if self.lock is not None and time.monotonic() >= self.next_lead_check:
+                self.next_lead_check = time.monotonic() + self.settings.daemon.leader_check_seconds
+                if not self.leading:
+                    if self._try_lead():
+                        sdnotify.notify(f"STATUS={self.status_text('took over')}")
+                elif not self.lock.held():
+                    return self.lost()
             if ping and time.monotonic() >= next_ping:
                 ok, why = self.health()
                 if ok:
@@ -293,12 +352,22 @@ class Daemon:
                     log.error("unhealthy, not telling the watchdog: %s", why)
                 healthy = ok
 
+    def lost(self) -> int:
+        """The leader lock is gone (the connection was cut, the database restarted): stop at once, exit 1.
+        Whatever is still running can write nothing (the epoch fences it); systemd restarts this daemon, which
+        comes back as a standby."""
+        log.error("lost the leader lock (epoch %s): stopping so that a standby takes over", self.store.epoch)
+        self.leader_gauge.set(0)
+        self.stop()
+        return 1
+
     def stop(self) -> int:
         sdnotify.notify("STOPPING=1", "STATUS=stopping")
         self.runner.stop.set()
         busy = self.runner.busy()
         log.info("stopping%s", f": waiting for {', '.join(busy)} to reach a safe point" if busy else "")
-        self.scheduler.shutdown(wait=False)
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
         deadline = time.monotonic() + self.settings.daemon.stop_seconds
         while self.runner.busy() and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -307,6 +376,8 @@ class Daemon:
         if busy:
             log.warning("%s did not finish within %g s; leaving it: its writes are transactions and its period "
                         "runs again at the next start", ", ".join(busy), self.settings.daemon.stop_seconds)
+        if self.lock is not None:
+            self.lock.close()
         log.info("stopped")
         logging.shutdown()
         if busy:

@@ -181,7 +181,7 @@ def write_city(out: Path, servers: int, seed: int, at: datetime, departments: in
 
 
 def daemon_config(out: Path, routing: str, schedule: dict[str, int] = FAST_SCHEDULE, listen: str = "127.0.0.1:0",
-                  extra: str = "") -> Path:
+                  extra: str = "", store_url: str = "") -> Path:
     """A configuration for :func:`write_city`'s files: every job every few seconds; ``routing`` holds the
     [[notifiers]] and [departments.…] blocks."""
     jobs = "\n".join(f"[schedule.{job}]\nevery_seconds = {n}\nmisfire_grace_seconds = 30\n"
@@ -192,6 +192,7 @@ def daemon_config(out: Path, routing: str, schedule: dict[str, int] = FAST_SCHED
 [store]
 state_dir = "{out}"
 busy_seconds = 60
+url = "{store_url}"
 
 [inventory]
 source = "csv"

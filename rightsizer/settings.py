@@ -202,6 +202,8 @@ class DaemonSettings(_Model):
     stop_seconds: float = Field(60, gt=0, le=3600)
     # Finished job periods older than this are pruned from the store (the newest of each job is kept).
     keep_job_runs_days: int = Field(90, ge=1)
+    # PostgreSQL store: how often the leader checks it still holds the leader lock and a standby tries to take it.
+    leader_check_seconds: float = Field(2, gt=0, le=60)
 
     @field_validator("listen")
     @classmethod

@@ -75,6 +75,7 @@ def _v8(conn: Connection) -> None:
 # The releases before Alembic: append only, never edited; nothing is added here any more.
 LEGACY: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 BASELINE = "r0008"  # the Alembic revision that stands for schema_version 8
+MIGRATION_LOCK = 0x72737A00  # PostgreSQL advisory lock held by the migrating transaction
 
 
 def _config(conn: Connection):
@@ -97,6 +98,8 @@ def migrate(begin: Callable[[], AbstractContextManager[Connection]]) -> str:
     from alembic import command
 
     with begin() as conn:
+        if conn.dialect.name == "postgresql":  # two processes starting on a new database: one migrates, one waits
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
         insp = sa.inspect(conn)
         cfg = _config(conn)
         if not insp.has_table("alembic_version"):

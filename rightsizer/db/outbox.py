@@ -67,10 +67,19 @@ def draft_channels(conn: Connection, notice_id: int) -> list[str]:
 
 def claim(conn: Connection, now: float, lease: float, limit: int, token: str) -> list:
     """Claim up to ``limit`` due rows for ``token`` until ``now + lease``; returns them as they were
-    before the claim. The attempt is counted later, when a send is tried (:func:`start_attempt`)."""
-    rows = conn.execute(sa.select(deliveries).where(
-        deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now, deliveries.c.lease_until < now)
-        .order_by(deliveries.c.next_attempt_at, deliveries.c.id).limit(limit)).all()
+    before the claim. On PostgreSQL the rows are taken ``FOR UPDATE SKIP LOCKED``, so relays never
+    wait for each other nor take one row twice. The attempt is counted later, when a send is tried (:func:`start_attempt`)."""
+    q = sa.select(deliveries).where(
+        deliveries.c.status == "pending", deliveries.c.next_attempt_at <= now, deliveries.c.lease_until < now) \
+        .order_by(deliveries.c.next_attempt_at, deliveries.c.id).limit(limit)
+    if conn.dialect.name == "postgresql":
+        # relays on several machines: each locks the rows it takes and passes over the ones another holds
+        rows = conn.execute(q.with_for_update(skip_locked=True)).all()
+        if rows:
+            conn.execute(deliveries.update().where(deliveries.c.id.in_([r.id for r in rows]))
+                         .values(lease_until=now + lease, claim_token=token))
+        return rows
+    rows = conn.execute(q).all()
     claimed = []
     for r in rows:
         # the guard makes two relays never claim one row

@@ -31,6 +31,7 @@ class Store:
     def __init__(self, url: str, busy_seconds: float = 120.0, zone: tzinfo | None = None):
         self.busy_seconds = busy_seconds
         self.url = url  # never logged nor shown: it may carry a password
+        self.epoch: int | None = None  # the leader's fencing epoch (rightsizer.db.leader), checked by begin()
         if zone is not None:
             types.set_zone(zone)
         if url.startswith("sqlite:///"):
@@ -72,6 +73,10 @@ class Store:
         Waits (with backoff) while another process holds the write lock, up to ``busy_seconds``."""
         conn, trans = self._begin_waiting()
         with conn, trans:
+            if self.epoch is not None:  # a daemon that leads: nothing is written once another one leads
+                from .leader import check
+
+                check(conn, self.epoch)
             yield conn
 
     @contextmanager

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from ..calendar import WorkCalendar
 from ..db import Store
 from ..db import jobruns
+from ..db.leader import Fenced
 from ..errors import CalendarError, describe
 from ..crontab import cron_fields
 from ..settings import JobSchedule, Settings
@@ -271,16 +272,27 @@ class Runner:
         period = iso(p or now)
         if self.stop.is_set():
             return Outcome(job, period, "skipped", "the daemon is stopping")
-        with self.store.begin() as conn:
-            if jobruns.done(conn, job, period):
-                return Outcome(job, period, "skipped", "this period is done")
-            run_id = jobruns.start(conn, job, period, iso(now), os.getpid())
+        try:
+            with self.store.begin() as conn:
+                if jobruns.done(conn, job, period):
+                    return Outcome(job, period, "skipped", "this period is done")
+                run_id = jobruns.start(conn, job, period, iso(now), os.getpid())
+        except Exception as exc:  # noqa: BLE001 - the store went away, or another daemon leads now
+            if isinstance(exc, Fenced):
+                self.stop.set()  # no new run starts: the daemon is about to stop
+            known = describe(exc)
+            log.error("not started: %s", "; ".join(known[1]) if known else type(exc).__name__)
+            result = Outcome(job, period, "failed", "; ".join(known[1]) if known else type(exc).__name__)
+            self.observer.finished(job, result, time.time())
+            return result
         t0 = time.monotonic()
         self.observer.started(job, time.time())
         ctx = Context(self.store, settings, calendar, self.clock, self.stop.is_set, self.observer)
         try:
             detail, outcome = JOBS[job](ctx, now), "ok"
         except Exception as exc:  # noqa: BLE001 - a failing job is logged and retried, the daemon goes on
+            if isinstance(exc, Fenced):
+                self.stop.set()
             known = describe(exc)
             detail, outcome = ("; ".join(known[1]) if known else f"{type(exc).__name__}: {exc}"), "failed"
             log.error("failed: %s", detail, exc_info=known is None)  # a bug keeps its traceback
