@@ -112,22 +112,26 @@ def _read(conn, cfg: OpenStackSettings, tz: ZoneInfo) -> Inventory:
     attached: dict[str, float] = {}
     if cfg.include_volumes:
         n = 0
-        for v in conn.block_storage.volumes(details=True, all_projects=True):
+        for v in _pages(conn.block_storage, "/volumes/detail", {"all_tenants": 1}, "volumes"):
             n += 1
-            for a in v.attachments or []:
+            for a in v.get("attachments") or []:
                 sid = a.get("server_id")
                 if sid:
-                    attached[sid] = attached.get(sid, 0.0) + float(v.size or 0)
+                    attached[sid] = attached.get(sid, 0.0) + float(v.get("size") or 0)
         count["volumes"] = n
     n = 0
-    for s in conn.compute.servers(details=True, all_projects=True, limit=cfg.page_size):
+    from openstack.utils import maximum_supported_microversion
+
+    mv = maximum_supported_microversion(conn.compute, "2.79")  # tags from 2.26, the flavor embedded from 2.47
+    for raw in _pages(conn.compute, "/servers/detail", {"all_tenants": 1, "limit": cfg.page_size}, "servers", mv):
         n += 1
-        fl = s.flavor
-        if fl is not None and fl.vcpus:  # microversion >= 2.47: the flavor is embedded
-            name = fl.original_name or fl.name or ""
-            vcpus, ram_mb, disk = fl.vcpus, fl.ram or 0, fl.disk or 0
+        s = _Server(raw)
+        fl = raw.get("flavor") or {}
+        if fl.get("vcpus"):  # microversion >= 2.47: the flavor is embedded
+            name = fl.get("original_name") or fl.get("name") or ""
+            vcpus, ram_mb, disk = fl["vcpus"], fl.get("ram") or 0, fl.get("disk") or 0
         else:  # 2.1 shape: only the flavor id
-            fid = fl.id if fl is not None else ""
+            fid = fl.get("id") or ""
             known = flavors.get(fid or "")
             if known is None:
                 inv.warnings.append(f"server {s.id} ({s.name}): flavor {fid!r} is not in /flavors/detail "
@@ -155,6 +159,34 @@ def _read(conn, cfg: OpenStackSettings, tz: ZoneInfo) -> Inventory:
         inv.servers.append(CloudServer(server, project_id, s.status or "", name, metadata, tags))
     count["servers"] = n
     return inv
+
+
+class _Server:
+    """The fields of a server in Nova's JSON that the inventory reads (under the names openstacksdk gives)."""
+
+    def __init__(self, doc: dict):
+        self.id, self.name, self.status = doc["id"], doc.get("name"), doc.get("status")
+        self.project_id = doc.get("tenant_id") or doc.get("project_id")
+        self.metadata, self.tags = doc.get("metadata"), doc.get("tags")
+        self.launched_at, self.created_at = doc.get("OS-SRV-USG:launched_at"), doc.get("created")
+
+
+def _pages(proxy, path: str, params: dict, key: str, microversion: str | None = None):
+    """Every item of a paged list as Nova or Cinder sends it (``<key>_links`` rel=next), as plain dicts.
+
+    Through the SDK's own authenticated adapter (catalogue, token, retries), but without building a
+    Resource per item: at a province's 100,000 servers openstacksdk's objects cost ~3 ms each, minutes
+    in all, where reading the JSON takes seconds."""
+    from openstack import exceptions
+
+    url, query = path, dict(params)
+    while url:
+        resp = proxy.get(url, params=query, microversion=microversion)
+        exceptions.raise_from_response(resp)
+        doc = resp.json()
+        yield from doc.get(key) or []
+        nxt = [x["href"] for x in doc.get(f"{key}_links") or [] if x.get("rel") == "next"]
+        url, query = (nxt[0], None) if nxt else (None, None)
 
 
 def _department(cfg, project_id, projects, domains, metadata, tags) -> str | None:

@@ -43,8 +43,23 @@ def needed(dim: Dimension, current: float, stat_pct: float, sizing: SizingSettin
     return max(sizing.min_disk_gib, math.ceil(raw - 1e-9))
 
 
+_SNAPPED: dict[tuple, tuple] = {}  # memo of snap(): a fleet asks for the same few sizes again and again
+
+
 def snap(need: Size, flavors: list[Flavor], prices: PriceSettings) -> Flavor | None:
     """Cheapest flavor covering ``need`` in vCPU, RAM and (when the flavor has one) disk."""
+    key = (id(flavors), id(prices), need.vcpus, need.ram_gib, need.disk_gib)
+    hit = _SNAPPED.get(key)
+    if hit is not None and hit[0] is flavors and hit[1] is prices:  # the very same catalogue and prices
+        return hit[2]
+    if len(_SNAPPED) > 50_000:
+        _SNAPPED.clear()
+    best = _snap(need, flavors, prices)
+    _SNAPPED[key] = (flavors, prices, best)
+    return best
+
+
+def _snap(need: Size, flavors: list[Flavor], prices: PriceSettings) -> Flavor | None:
     fits = [
         f for f in flavors
         if f.vcpus >= need.vcpus and f.ram_gib >= need.ram_gib and (f.disk_gib == 0 or f.disk_gib >= need.disk_gib)

@@ -43,6 +43,7 @@ def _package_years() -> frozenset[int]:
 class WorkCalendar:
     overrides_path: Path | None = None
     _years: dict[int, _YearOverride] = field(default_factory=dict, init=False, repr=False)
+    _known: dict[date, bool] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.overrides_path is not None:
@@ -53,6 +54,13 @@ class WorkCalendar:
         return str(self.overrides_path) if self.overrides_path else "no override file configured ([calendar] overrides)"
 
     def is_workday(self, day: date) -> bool:
+        """Whether ``day`` is a working day (answers are remembered: a fleet asks about the same days)."""
+        known = self._known.get(day)
+        if known is None:
+            known = self._known[day] = self._is_workday(day)
+        return known
+
+    def _is_workday(self, day: date) -> bool:
         ov = self._years.get(day.year)
         if ov is not None and ov.complete:
             if day in ov.holidays:

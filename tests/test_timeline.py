@@ -102,7 +102,7 @@ def write_day(d, day: date, at: datetime):
 
 
 @pytest.fixture(scope="module")
-def replay(tmp_path_factory):
+def replay(tmp_path_factory, module_store_url):  # the whole replay on SQLite, then on PostgreSQL
     d = tmp_path_factory.mktemp("city")
     inbox = Inbox().start()
     cfg = d / "rs.toml"
@@ -114,7 +114,7 @@ def replay(tmp_path_factory):
                   for n in ("edu", "archive", "health", "centre", "leaders", "ops"))
         + f'[departments."{EDU}"]\nchannels = ["edu"]\n[departments."{ARCH}"]\nchannels = ["archive"]\n'
           f'[departments."{HEALTH}"]\nchannels = ["health"]\n', encoding="utf-8")
-    common = ["--config", str(cfg), "--db", str(d / "rs.db")]
+    common = ["--config", str(cfg), "--db", module_store_url]
     findings_by_day: dict[date, list[dict]] = {}
 
     def cli(*argv) -> int:
@@ -135,7 +135,7 @@ def replay(tmp_path_factory):
         if day == date(2026, 10, 15):  # the health bureau finally acknowledges, after the escalation
             assert cli("notices", "ack", _notice_id(cli, HEALTH), "--actor", "卫健局 赵六",
                        "--now", at.isoformat()) == 0
-        findings_by_day[day] = _open_findings(d / "rs.db")
+        findings_by_day[day] = _open_findings(module_store_url)
         day += timedelta(days=1)
     yield inbox, cli, findings_by_day, d
     inbox.stop()
@@ -154,15 +154,15 @@ def _notice_id(cli, dept: str) -> str:
     return str(json.loads(buf.getvalue())[0]["id"])
 
 
-def _open_findings(db) -> list[dict]:
-    import sqlite3
+def _open_findings(url: str) -> list[dict]:
+    import sqlalchemy as sa
 
-    con = sqlite3.connect(db)
-    try:
+    from rightsizer.db import Store
+    from rightsizer.db.schema import findings
+
+    with Store(url).read() as c:
         return [{"server_id": s, "kind": k} for s, k in
-                con.execute("select server_id, kind from findings where status = 'open'")]
-    finally:
-        con.close()
+                c.execute(sa.select(findings.c.server_id, findings.c.kind).where(findings.c.status == "open"))]
 
 
 def _notices(cli, capsys) -> list[dict]:

@@ -132,7 +132,7 @@ def test_ready_watchdog_status_reload_and_stop_as_systemd_sees_them(tmp_path, no
     finally:
         d.kill()
     log = d.text()
-    assert re.search(r"^INFO ready: store at schema version \d+", log, re.M)
+    assert re.search(r"^INFO ready: store at revision r\d+", log, re.M)
     assert re.search(r"^INFO job=sweep notice=平大数据调〔\d{4}〕\d+号 issued to ", log, re.M)
     assert re.search(r"^INFO job=deliver notice=平大数据调〔\d{4}〕\d+号 notice sent via console", log, re.M)
     assert all(line.split(" ", 1)[0] in ("INFO", "WARNING", "ERROR") for line in log.splitlines() if line)
