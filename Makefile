@@ -7,7 +7,8 @@ STAMP  := $(VENV)/.installed
 
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo demo-daemon demo-web test bench bench-agent bench-prometheus bench-chaos bench-chaos-daemon bench-report clean system-deps bench-deps
+.PHONY: demo demo-daemon demo-web test bench bench-agent bench-prometheus bench-chaos bench-chaos-daemon bench-report \
+        bench-province bench-failover clean system-deps bench-deps
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -82,9 +83,19 @@ test: $(STAMP) system-deps
 bench: $(STAMP) bench-deps
 	$(PY) bench/bench_evaluate.py
 
-# 10,000 servers x 30 days back-filled into a real Prometheus: sharded pushdown vs per-server.
+# 10,000 servers x 30 days back-filled into a real Prometheus, then VictoriaMetrics: sharded pushdown vs per-server.
 bench-prometheus: $(STAMP) bench-deps
-	$(PY) bench/bench_prometheus.py
+	$(PY) bench/bench_prometheus.py --victoria-metrics
+
+# A province: 100,000 servers (VictoriaMetrics, the fake OpenStack, PostgreSQL) end to end, per stage.
+bench-province: $(STAMP) bench-deps
+	$(call install_pdf_deps)
+	$(PY) bench/bench_province.py
+
+# Two daemons on PostgreSQL; the leader SIGKILLed or its connection cut, rounds alternating.
+bench-failover: $(STAMP) bench-deps
+	$(call install_pdf_deps)
+	$(PY) bench/failover.py --rounds 10
 
 # Ten minutes: the agent beside prometheus-node-exporter.
 bench-agent: $(STAMP) bench-deps

@@ -13,7 +13,11 @@
 4. Prints wall time, requests, bytes received, the client's peak RSS and Prometheus' CPU
    seconds for each, checks that both give the same summaries, and the ratios.
 
-    .venv/bin/python bench/bench_prometheus.py [--servers 10000] [--days 30] [--step 3600]
+    .venv/bin/python bench/bench_prometheus.py [--servers 10000] [--days 30] [--step 3600] [--victoria-metrics]
+
+With ``--victoria-metrics`` the same samples also go into Debian's ``victoria-metrics`` (its
+CSV import API) after Prometheus has been measured, and both approaches run against it: the
+two TSDBs side by side in one run.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from procstat import cpu_seconds, free_port, rss_kib  # noqa: E402
+from procstat import cpu_seconds, free_port, rss_kib, victoria_metrics  # noqa: E402
 
 TZ = ZoneInfo("Asia/Shanghai")
 AT = datetime(2026, 11, 20, tzinfo=TZ)
@@ -54,8 +58,8 @@ def servers(n: int):
 BLOCK = 7200  # promtool writes 2-hour blocks, reading its whole input once per block
 
 
-def generate(outdir: Path, n: int, days: int, step: int) -> tuple[int, list[Path]]:
-    """OpenMetrics files of the fleet, one per 2-hour block (so promtool reads each once)."""
+def fleet(n: int, days: int, step: int):
+    """The fleet's samples (deterministic): epoch seconds of each slot and {metric: servers x slots}."""
     rng = np.random.default_rng(11)
     slots = days * 86400 // step
     t = int(AT.timestamp()) - slots * step + step // 2 + step * np.arange(slots)
@@ -68,6 +72,13 @@ def generate(outdir: Path, n: int, days: int, step: int) -> tuple[int, list[Path
         v = base[metric][:, None] + (amp[:, None] * office[None, :] if metric != "disk" else 0) \
             + rng.uniform(0, 2, (n, slots))
         values[metric] = np.clip(np.round(v, 2), 0, 100)
+    return t, values
+
+
+def generate(outdir: Path, n: int, days: int, step: int) -> tuple[int, list[Path]]:
+    """OpenMetrics files of the fleet, one per 2-hour block (so promtool reads each once)."""
+    t, values = fleet(n, days, step)
+    slots = len(t)
     block = t // BLOCK
     files = []
     for b in np.unique(block):
@@ -85,6 +96,26 @@ def generate(outdir: Path, n: int, days: int, step: int) -> tuple[int, list[Path
             fh.write("# EOF\n")
         files.append(path)
     return 3 * n * slots, files
+
+
+def import_victoria(url: str, n: int, days: int, step: int) -> float:
+    """The same samples into VictoriaMetrics through its CSV import API; seconds."""
+    t, values = fleet(n, days, step)
+    q = ("format=1:label:server_id,2:time:unix_s,3:metric:rightsizer_cpu_utilization_pct,"
+         "4:metric:rightsizer_memory_utilization_pct,5:metric:rightsizer_disk_utilization_pct,6:label:mountpoint")
+    t0 = time.perf_counter()
+    ts = [str(x) for x in t]
+    for lo in range(0, n, 500):
+        rows = []
+        for i in range(lo, min(n, lo + 500)):
+            sid = f"srv-{i:05d}"
+            rows += [f"{sid},{a},{c:g},{m:g},{d:g},/" for a, c, m, d in
+                     zip(ts, values["cpu"][i], values["memory"][i], values["disk"][i])]
+        req = urllib.request.Request(f"{url}/api/v1/import/csv?{q}", data=("\n".join(rows) + "\n").encode(),
+                                     method="POST")
+        urllib.request.urlopen(req, timeout=600).read()
+    urllib.request.urlopen(f"{url}/internal/force_flush", timeout=600).read()
+    return time.perf_counter() - t0
 
 
 def metric(url: str, name: str) -> float:
@@ -127,6 +158,8 @@ def main() -> int:
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--step", type=int, default=3600)
     ap.add_argument("--workdir", default=str(ROOT / "bench-out" / "prometheus"))
+    ap.add_argument("--victoria-metrics", action="store_true",
+                    help="also load the same samples into Debian's victoria-metrics and run both approaches on it")
     ap.add_argument("--mode", choices=("sharded", "per-server"), help=argparse.SUPPRESS)
     ap.add_argument("--url", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -184,12 +217,27 @@ def main() -> int:
     finally:
         prom.terminate()
         prom.wait(30)
+    if args.victoria_metrics:  # the same samples in VictoriaMetrics, the same two approaches, beside it
+        shutil.rmtree(work / "vm", ignore_errors=True)
+        with victoria_metrics(work / "vm", work / "vm.log") as (vurl, vm_pid):
+            print(f"# VictoriaMetrics {vurl}: imported in {import_victoria(vurl, args.servers, args.days, args.step):.0f} s")
+            for mode in ("sharded", "per-server"):
+                before = cpu_seconds(vm_pid)
+                out = subprocess.run([sys.executable, __file__, "--mode", mode, "--url", vurl, "--servers",
+                                      str(args.servers), "--days", str(args.days), "--step", str(args.step)],
+                                     check=True, capture_output=True, text=True).stdout
+                results[f"{mode} (VictoriaMetrics)"] = json.loads(out) | {"prom_cpu_s": cpu_seconds(vm_pid) - before}
     a, b = results["sharded"], results["per-server"]
-    print("| approach | wall time | requests | bytes received | client peak RSS | Prometheus CPU | servers with data |")
+    print("| approach | wall time | requests | bytes received | client peak RSS | TSDB CPU | servers with data |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for mode, r in results.items():
-        print(f"| {mode} | {r['wall_s']:.1f} s | {r['requests']:,} | {r['bytes'] / 1e6:.1f} MB "
-              f"| {r['peak_rss_mib']:.0f} MiB | {r['prom_cpu_s']:.1f} s | {r['with_data']:,} |")
+        print(f"| {mode if 'Victoria' in mode else mode + ' (Prometheus)'} | {r['wall_s']:.1f} s | {r['requests']:,} "
+              f"| {r['bytes'] / 1e6:.1f} MB | {r['peak_rss_mib']:.0f} MiB | {r['prom_cpu_s']:.1f} s | {r['with_data']:,} |")
+    if args.victoria_metrics:
+        v = results["sharded (VictoriaMetrics)"]
+        print(f"\nsharded: VictoriaMetrics / Prometheus wall time x{v['wall_s'] / a['wall_s']:.2f}, "
+              f"TSDB CPU x{v['prom_cpu_s'] / max(a['prom_cpu_s'], 1e-9):.2f}; same summaries: "
+              f"{v['digest'] == a['digest']}")
     print(f"\nper-server / sharded: wall time x{b['wall_s'] / a['wall_s']:.1f}, requests x{b['requests'] / a['requests']:.0f}"
           f", bytes x{b['bytes'] / a['bytes']:.1f}, Prometheus CPU x{b['prom_cpu_s'] / max(a['prom_cpu_s'], 1e-9):.1f}")
     same = a["digest"] == b["digest"]

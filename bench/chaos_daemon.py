@@ -149,14 +149,25 @@ def run(out: Path, kills: int, departments: int = 24, seed: int = 12, drain_seco
         got = rx.received()
     finally:
         rx.close()
-    keys = [d.message_id if d.channel == "mail" else d.idempotency_key for d in st["deliveries"]]
-    numbers = Counter(n.number for n in st["notices"])
     ok_periods = Counter((r.job, r.period) for r in st["runs"] if r.outcome == "ok")
     text = log.read_text(encoding="utf-8", errors="replace")
     return {
         "kills": kills, "kill_phase_seconds": round(t_kills, 1), "crashed": crashed,
-        "departments": departments,
-        "notices": len(st["notices"]),
+        **delivered(st, got, departments),
+        "periods_completed_twice": sum(1 for n in ok_periods.values() if n > 1),
+        "runs_cut_by_a_kill": dict(Counter(r.job for r in st["runs"] if r.outcome == "running")),
+        "final_exit_status": exit_status,
+        "drain_seconds": None if drained is None else round(drained, 1),
+        "tracebacks_in_log": text.count("Traceback"),
+    }
+
+
+def delivered(st: dict, got: Counter, departments: int) -> dict:
+    """What every department got, from the store (``state``) and the receivers' counts."""
+    keys = [d.message_id if d.channel == "mail" else d.idempotency_key for d in st["deliveries"]]
+    numbers = Counter(n.number for n in st["notices"])
+    return {
+        "departments": departments, "notices": len(st["notices"]),
         "departments_with_one_notice": sum(1 for n in Counter(x.department for x in st["notices"]).values() if n == 1),
         "numbers_used_twice": sum(1 for n in numbers.values() if n > 1),
         "notices_not_delivered": sum(1 for n in st["notices"] if n.status != "delivered"),
@@ -165,11 +176,6 @@ def run(out: Path, kills: int, departments: int = 24, seed: int = 12, drain_seco
         "lost": sum(1 for k in keys if got[k] == 0),
         "duplicated": sum(1 for k in keys if got[k] > 1),
         "max_copies": max((got[k] for k in keys), default=0),
-        "periods_completed_twice": sum(1 for n in ok_periods.values() if n > 1),
-        "runs_cut_by_a_kill": dict(Counter(r.job for r in st["runs"] if r.outcome == "running")),
-        "final_exit_status": exit_status,
-        "drain_seconds": None if drained is None else round(drained, 1),
-        "tracebacks_in_log": text.count("Traceback"),
     }
 
 

@@ -28,7 +28,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,22 +125,12 @@ def run(out: Path, rounds: int, departments: int = 16, seed: int = 15, drain_sec
     finally:
         rx.close()
         cluster.stop()
-    keys = [d.message_id if d.channel == "mail" else d.idempotency_key for d in st["deliveries"]]
-    numbers = Counter(n.number for n in st["notices"])
     logs = "".join(p.read_text(encoding="utf-8", errors="replace") for p in sorted(out.glob("daemon-*.log")))
     return {
         "rounds": rounds, "modes": modes, "takeover_seconds": takeovers,
         "max_takeover_seconds": max(takeovers, default=None),
         "fallen_leader_exit_status": exits, "final_exit_status": final,
-        "departments": departments, "notices": len(st["notices"]),
-        "departments_with_one_notice": sum(1 for n in Counter(x.department for x in st["notices"]).values() if n == 1),
-        "numbers_used_twice": sum(1 for n in numbers.values() if n > 1),
-        "notices_not_delivered": sum(1 for n in st["notices"] if n.status != "delivered"),
-        "messages_queued": len(keys),
-        "messages_dead": sum(1 for d in st["deliveries"] if d.status == "dead"),
-        "lost": sum(1 for k in keys if got[k] == 0),
-        "duplicated": sum(1 for k in keys if got[k] > 1),
-        "max_copies": max((got[k] for k in keys), default=0),
+        **chaos_daemon.delivered(st, got, departments),
         "fenced_writes": logs.count("no longer the leader"),
         "drain_seconds": None if drained is None else round(drained, 1),
         "tracebacks_in_log": logs.count("Traceback"),
