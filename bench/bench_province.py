@@ -2,6 +2,7 @@
 from the (fake) OpenStack, the state in PostgreSQL.
 
     .venv/bin/python bench/bench_province.py [--servers 100000] [--per-server-sample 2000] [--out bench-out/province]
+                                             [--reuse]   # keep the samples a previous run imported
 
 Setup (timed apart, not part of the figure): a temporary PostgreSQL cluster (Debian's postgresql,
 ``tests/pgserver.py``); Debian's ``victoria-metrics`` on 127.0.0.1, fed through its CSV import API
@@ -236,6 +237,7 @@ def main() -> int:
     ap.add_argument("--servers", type=int, default=100_000)
     ap.add_argument("--per-server-sample", type=int, default=2000)
     ap.add_argument("--out", default=str(ROOT / "bench-out" / "province"))
+    ap.add_argument("--reuse", action="store_true", help="keep the samples a previous run imported (--out)")
     args = ap.parse_args()
     import pgserver
     from fake_openstack import FakeOpenStack
@@ -243,14 +245,22 @@ def main() -> int:
     if not shutil.which("victoria-metrics"):
         raise SystemExit("victoria-metrics not found: apt-get install victoria-metrics")
     out = Path(args.out)
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
+    marker = out / "vm" / f"imported-{args.servers}.json"
+    if not (args.reuse and marker.exists()):
+        shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
     cluster = pgserver.start()
     try:
         with victoria_metrics(out / "vm", out / "vm.log", "-search.maxSamplesPerQuery=10000000000",
                               "-search.maxQueryDuration=600s") as (vm_url, _):
-            print(f"# setup: importing {args.servers:,} servers x {DAYS} d hourly into VictoriaMetrics ...", flush=True)
-            samples, secs = import_vm(vm_url, args.servers)
+            if marker.exists():
+                samples, secs = json.loads(marker.read_text())
+                print(f"# setup: reusing the samples imported before ({samples:,} in {secs:.0f} s)", flush=True)
+            else:
+                print(f"# setup: importing {args.servers:,} servers x {DAYS} d hourly into VictoriaMetrics ...",
+                      flush=True)
+                samples, secs = import_vm(vm_url, args.servers)
+                marker.write_text(json.dumps([samples, secs]))
             print(f"# setup: {samples:,} samples imported in {secs:.0f} s ({samples / secs / 1e6:.1f} M/s)", flush=True)
             t = time.perf_counter()
             cloud = fake_cloud(args.servers)
