@@ -43,7 +43,6 @@ class Daemon:
     def __init__(self, name: str, config: Path, out: Path):
         self.name, self.log = name, out / f"daemon-{name}.log"
         self.proc = chaos_daemon.start(config, self.log)
-        self.offset = self.log.stat().st_size if self.log.exists() else 0
 
     def epochs(self) -> list[int]:
         text = self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
@@ -104,7 +103,12 @@ def run(out: Path, rounds: int, departments: int = 16, seed: int = 15, drain_sec
             except subprocess.TimeoutExpired:
                 leader.proc.kill()
                 exits.append("did not stop")
-            daemons = [new_leader, Daemon(next(names), config, out)]  # systemd starts the fallen one again
+            fresh = Daemon(next(names), config, out)  # systemd starts the fallen one again: a standby
+            end = time.monotonic() + 60
+            while "standby:" not in (fresh.log.read_text(encoding="utf-8", errors="replace")
+                                     if fresh.log.exists() else "") and time.monotonic() < end:
+                time.sleep(0.05)
+            daemons = [new_leader, fresh]
             leader = new_leader
         t1 = time.monotonic()
         drained = None
