@@ -129,8 +129,12 @@ def run(out: Path, kills: int, departments: int = 24, seed: int = 12, drain_seco
             p.send_signal(signal.SIGKILL)
             p.wait()
         t_kills = time.monotonic() - t0
+        ready = log.read_text(encoding="utf-8", errors="replace").count("INFO ready:") if log.exists() else 0
         p = start(config, log)
         t1 = time.monotonic()
+        while time.monotonic() - t1 < 60 and p.poll() is None and \
+                log.read_text(encoding="utf-8", errors="replace").count("INFO ready:") <= ready:
+            time.sleep(0.05)  # the last daemon is up (its signal handlers too) before it may be stopped
         drained = None
         while time.monotonic() - t1 < drain_seconds:
             time.sleep(0.5)

@@ -318,9 +318,11 @@ class Daemon:
         sdnotify.notify("READY=1", f"STATUS={self.status_text('reloaded')}")
         return True
 
-    def serve_forever(self) -> int:
+    def serve_forever(self, early: list[int] = ()) -> int:
         for sig, event in ((signal.SIGHUP, "reload"), (signal.SIGTERM, "stop"), (signal.SIGINT, "stop")):
             signal.signal(sig, lambda *_a, e=event: self.events.put(e))
+        if early:  # asked to stop while starting
+            self.events.put("stop")
         usec = _watchdog_usec()
         ping = usec / 2e6 if usec else None
         next_ping = 0.0
@@ -398,6 +400,9 @@ def _watchdog_usec() -> int:
 
 def run(config: str, now: datetime | None = None) -> int:
     """The daemon's life; the exit status (2: bad configuration, 1: the store or the listen address failed)."""
+    early: list[int] = []  # SIGTERM/SIGINT while starting: honoured once the loop runs, never a half start
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _f: early.append(signum))
     setup_logging()
     try:
         daemon = Daemon(config, now)
@@ -411,7 +416,7 @@ def run(config: str, now: datetime | None = None) -> int:
             log.error("%s", line)
         sdnotify.notify(f"STATUS=failed to start: {lines[0] if lines else ''}"[:200])
         return code
-    return daemon.serve_forever()
+    return daemon.serve_forever(early)
 
 
 __all__ = ["Daemon", "OneLine", "run"]
