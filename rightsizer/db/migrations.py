@@ -13,6 +13,7 @@ call :func:`migrate` at start — opening a :class:`~rightsizer.db.Store` does n
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -87,7 +88,9 @@ def _config(conn: Connection):
     return cfg
 
 
+@functools.lru_cache(maxsize=1)
 def head() -> str:
+    """The newest revision (read once a process: every command asks it when it opens the store)."""
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(_config(None)).get_current_head()
