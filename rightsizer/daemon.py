@@ -163,8 +163,15 @@ class Daemon:
         """Take the lock if it is free, raise the epoch, and start leading; whether this daemon leads now."""
         if not self.lock.try_acquire():
             return False
-        with self.store.begin() as conn:  # before store.epoch is set: this transaction is not fenced
-            self.store.epoch = raise_epoch(conn, holder_name())
+        try:
+            with self.store.begin() as conn:  # before store.epoch is set: this transaction is not fenced
+                self.store.epoch = raise_epoch(conn, holder_name())
+        except Exception as exc:  # noqa: BLE001 - the store went away between the lock and the epoch
+            self.lock.close()  # gives the lock back: still a standby, it tries again
+            known = describe(exc)
+            log.error("took the leader lock but could not raise the epoch: %s; standing by",
+                      "; ".join(known[1]) if known else type(exc).__name__)
+            return False
         log.info("leader: holding the leader lock, epoch %d", self.store.epoch)
         self._lead()
         return True
