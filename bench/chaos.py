@@ -52,10 +52,12 @@ RIGHTSIZER = str(Path(sys.executable).parent / "rightsizer")
 
 
 class Receiver:
-    """A webhook endpoint on 127.0.0.1 that records each message's Idempotency-Key."""
+    """A webhook endpoint on 127.0.0.1 that records each message's Idempotency-Key (and in ``spans``, when
+    its request arrived and was answered, monotonic seconds)."""
 
     def __init__(self, delay: float = 0.003):
         self.keys: list[str] = []
+        self.spans: list[tuple[str, float, float]] = []
         self.lock = threading.Lock()
         self.stall_next = 0.0  # the next request is answered this many seconds late (a hung server)
         self.stalling = threading.Event()
@@ -64,13 +66,16 @@ class Receiver:
         class H(BaseHTTPRequestHandler):
             def do_POST(self):
                 self.rfile.read(int(self.headers["Content-Length"]))
+                t0 = time.monotonic()
                 with rec.lock:
                     stall, rec.stall_next = rec.stall_next, 0.0
                 if stall:
                     rec.stalling.set()
                 time.sleep(stall or delay)
+                key = urllib.parse.unquote(self.headers["Idempotency-Key"])
                 with rec.lock:
-                    rec.keys.append(urllib.parse.unquote(self.headers["Idempotency-Key"]))
+                    rec.keys.append(key)
+                    rec.spans.append((key, t0, time.monotonic()))
                 self.send_response(200)
                 self.send_header("Content-Length", "2")
                 self.end_headers()

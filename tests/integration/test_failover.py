@@ -62,11 +62,7 @@ def test_two_relay_processes_on_postgresql_never_send_one_delivery_at_the_same_t
     """Two `rightsizer deliver` processes on one PostgreSQL store, a webhook that takes 20 ms per message and
     records when each arrived and finished: every delivery sent once, no two sends of one at once."""
     import subprocess
-    import threading
-    import time
-    import urllib.parse
     from datetime import datetime, timedelta, timezone
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from rightsizer.db import outbox
 
@@ -76,29 +72,12 @@ def test_two_relay_processes_on_postgresql_never_send_one_delivery_at_the_same_t
     with store.begin() as c:
         for i in range(120):
             outbox.queue(c, None, "alert", "ops", f"alert:relay-{i}:ops", f"alert {i}", {"text": str(i)}, at)
-    spans: list[tuple[str, float, float]] = []
-    lock = threading.Lock()
+    from bench.chaos import Receiver
 
-    class H(BaseHTTPRequestHandler):
-        def do_POST(self):
-            self.rfile.read(int(self.headers["Content-Length"]))
-            t0 = time.monotonic()
-            time.sleep(0.02)
-            with lock:
-                spans.append((urllib.parse.unquote(self.headers["Idempotency-Key"]), t0, time.monotonic()))
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
-
-        def log_message(self, *a):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    hook = Receiver(delay=0.02)  # 20 ms a message; records when each arrived and was answered
     cfg = tmp_path / "rs.toml"
     cfg.write_text(f'[notices]\noperator_channels = ["ops"]\nlease_seconds = 60\n'
-                   f'[[notifiers]]\nname = "ops"\ntype = "webhook"\nurl = "http://127.0.0.1:{server.server_port}/ops"\n',
+                   f'[[notifiers]]\nname = "ops"\ntype = "webhook"\nurl = "http://127.0.0.1:{hook.port}/ops"\n',
                    encoding="utf-8")
     from daemonproc import RIGHTSIZER
 
@@ -108,7 +87,8 @@ def test_two_relay_processes_on_postgresql_never_send_one_delivery_at_the_same_t
                                   stderr=subprocess.PIPE, text=True) for _ in range(2)]
         outs = [p.communicate(timeout=120) for p in procs]
     finally:
-        server.shutdown()
+        hook.server.shutdown()
+    spans = hook.spans
     assert [p.returncode for p in procs] == [0, 0], outs
     keys = sorted(k for k, _, _ in spans)
     assert keys == sorted(f"alert:relay-{i}:ops" for i in range(120))  # each once: none lost, none twice
