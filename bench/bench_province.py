@@ -181,7 +181,7 @@ def measure(args, pg_url: str, vm: str, cloud: str) -> dict:
 
     s = settings_for(cloud, vm)
     cal = WorkCalendar()
-    store = Store.open(pg_url, zone=s.tz)
+    store = Store.open(pg_url)
     st = Stages()
     print(f"# {args.servers:,} servers: stages", flush=True)
     sync = st.run("inventory", inventory.sync, store, s, cal, AT)

@@ -24,7 +24,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "webhook": ("notifiers.config:WebhookSettings", "notifiers.webhook:WebhookNotifier"),
 }
 
-__all__ = ["REGISTRY", "build", "rate_limits", "settings_model"]
+__all__ = ["REGISTRY", "attaches", "build", "rate_limits", "settings_model"]
 
 
 def _load(ref: str):
@@ -39,6 +39,11 @@ def settings_model(kind: str):
 def rate_limits(kind: str) -> list[tuple[int, float]]:
     """The (sends, seconds) windows of a notifier type; the relay counts them per channel."""
     return list(getattr(_load(REGISTRY[kind][1]), "rate_limits", [])) if kind in REGISTRY else []
+
+
+def attaches(kind: str | None) -> tuple[str, ...]:
+    """The files a notifier type carries (``pdf``, ``xlsx``), in order; none: the text and the link only."""
+    return tuple(getattr(_load(REGISTRY[kind][1]), "attaches", ())) if kind in REGISTRY else ()
 
 
 def build(block: dict):

@@ -38,6 +38,7 @@ class Message:
     attachments: tuple[Attachment, ...] = ()
     link: str = ""  # where the full notice can be read, for platforms with small limits
     document: dict | None = None  # the notice's structured fields (notifiers.document.NoticeDoc.to_json)
+    notice: dict | None = None  # the notice as it stands when sent (rightsizer.jobs.views.NoticeView.to_json)
 
 
 @dataclass
@@ -54,6 +55,8 @@ class Notifier(Protocol):
     name: str
     # (sends, seconds) windows the relay keeps to for this channel; empty = no limit.
     rate_limits: list[tuple[int, float]]
+    # the stored files a message to this channel carries ("pdf", "xlsx"), in order; empty = text and link only
+    attaches: tuple[str, ...]
 
     def send(self, msg: Message) -> SendResult: ...
 

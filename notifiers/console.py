@@ -19,6 +19,8 @@ from .config import ConsoleSettings
 
 
 class ConsoleNotifier:
+    attaches = ()
+
     def __init__(self, cfg: ConsoleSettings, stream: TextIO | None = None):
         self.cfg, self.name = cfg, cfg.name
         self.stream = stream or sys.stdout

@@ -29,6 +29,7 @@ from .config import DingTalkSettings
 
 
 class DingTalkNotifier:
+    attaches = ()  # markdown and the link: a robot carries no file
     # Sends per window (count, seconds), below the platform's own limit; the relay keeps to them.
     rate_limits = [(18, 60.0)]
 

@@ -15,22 +15,24 @@ Layout conventions follow GB/T 9704-2012《党政机关公文格式》: the numb
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, tzinfo
 from decimal import Decimal
 
-from rightsizer.format import DIM_ZH, KIND_ZH
+from rightsizer.format import DIM_ZH, KIND_ZH, date_zh, local_date, size_json
+from rightsizer.models import Finding
+from rightsizer.records import Notice
 from rightsizer.settings import Settings
 
 RECTIFY_ORDER = ("release", "undeployed", "shrink", "unregistered")
 
 
-def date_zh(d: date | str | None) -> str:
-    """``2026年11月20日`` (成文日期 style: no leading zeros)."""
-    if d is None or d == "":
-        return ""
-    if isinstance(d, str):
-        d = date.fromisoformat(d[:10])
-    return f"{d.year}年{d.month}月{d.day}日"
+def _evidence_day(value, tz: tzinfo) -> date | None:
+    """A day recorded in a finding's evidence (an ISO time with its offset, or an ISO date)."""
+    if not value:
+        return None
+    if "T" in value or " " in value:
+        return local_date(datetime.fromisoformat(value), tz)
+    return date.fromisoformat(value)
 
 
 def _basis(settings: Settings) -> dict[str, tuple[str, str]]:
@@ -68,8 +70,8 @@ class Row:
     kinds: list[str] = field(default_factory=list)
     saving: Decimal = Decimal(0)  # monthly; an expansion's added cost is positive in ``cost``
     cost: Decimal = Decimal(0)
-    delivered: str = ""  # undeployed: delivery date and the deadline that passed
-    deploy_deadline: str = ""
+    delivered: date | None = None  # undeployed: delivery date and the deadline that passed
+    deploy_deadline: date | None = None
     note: str = ""  # e.g. what snapping to a flavor did
 
 
@@ -83,7 +85,7 @@ class NoticeDoc:
     kinds_zh: str
     follows: str | None
     window: str
-    due: str | None  # ISO date, or None (advice only, or the deadline is held)
+    due: date | None  # None: advice only, or the deadline is held
     workdays: int
     basis: list[tuple[str, str, str]]  # (kind in Chinese, legal basis, what to do), in the order of the notice
     rows: list[Row]
@@ -109,11 +111,13 @@ class NoticeDoc:
                     "current": r.current, "recommended": r.recommended, "cpu_p95_pct": r.cpu_p95_pct,
                     "memory_peak_pct": r.memory_peak_pct, "disk_pct": r.disk_pct, "problems": r.problems,
                     "kinds": r.kinds, "monthly_saving_cny": f"{r.saving:.2f}", "monthly_cost_cny": f"{r.cost:.2f}",
-                    "delivered_at": r.delivered or None, "deploy_deadline": r.deploy_deadline or None,
+                    "delivered_at": r.delivered.isoformat() if r.delivered else None,
+                    "deploy_deadline": r.deploy_deadline.isoformat() if r.deploy_deadline else None,
                     "note": r.note or None}
 
         return {"number": self.number, "title": self.title, "department": self.department, "issuer": self.issuer,
-                "issued_date": self.issued.isoformat(), "due_date": self.due, "workdays_to_rectify": self.workdays,
+                "issued_date": self.issued.isoformat(), "due_date": self.due.isoformat() if self.due else None,
+                "workdays_to_rectify": self.workdays,
                 "follows": self.follows, "monitoring_window": self.window,
                 "legal_basis": [{"kind": k, "basis": b, "action": a} for k, b, a in self.basis],
                 "items": [row(r) for r in self.rows], "advice": [row(r) for r in self.advice],
@@ -126,33 +130,33 @@ def _q(x: Decimal) -> Decimal:
     return Decimal(x).quantize(Decimal("0.01"))
 
 
-def build(notice: dict, found: list[dict], settings: Settings) -> NoticeDoc:
-    """The document of ``notice`` (id, number, department, issued_at, follows, due_date) and its findings."""
+def build(notice: Notice, follows: str | None, found: list[Finding], settings: Settings) -> NoticeDoc:
+    """The document of ``notice`` (a follow-up of ``follows``, if given) and its findings."""
     s = settings.notices
+    tz = settings.tz
     rows: dict[str, Row] = {}
     advice: dict[str, Row] = {}
     for f in found:
-        ev = f.get("evidence", {}) or {}
-        target = advice if f["kind"] == "expand" else rows
-        r = target.get(f["server_id"])
+        ev = f.evidence
+        target = advice if f.kind == "expand" else rows
+        r = target.get(f.server_id)
         if r is None:
-            r = target[f["server_id"]] = Row(
-                system=ev.get("system", ""), server_name=ev.get("server_name", f["server_id"]),
-                server_id=f["server_id"], current=f.get("current") or {}, recommended=f.get("recommended"),
+            r = target[f.server_id] = Row(
+                system=f.system, server_name=f.server_name, server_id=f.server_id,
+                current=size_json(f.current) or {}, recommended=size_json(f.recommended),
                 cpu_p95_pct=ev.get("cpu_p95_pct"), memory_peak_pct=ev.get("memory_peak_pct"),
                 disk_pct=ev.get("disk_latest_pct"))
-        dim = DIM_ZH.get(f.get("dimension") or "", "")
-        r.problems.append(KIND_ZH.get(f["kind"], f["kind"]) + (f" {dim}" if dim else ""))
-        if f["kind"] not in r.kinds:
-            r.kinds.append(f["kind"])
-        saving = Decimal(f["monthly_saving_cny"])
-        if f["kind"] == "expand":
-            r.cost += -saving
+        dim = DIM_ZH.get(f.dimension.value if f.dimension else "", "")
+        r.problems.append(KIND_ZH.get(f.kind, f.kind) + (f" {dim}" if dim else ""))
+        if f.kind not in r.kinds:
+            r.kinds.append(f.kind.value)
+        if f.kind == "expand":
+            r.cost += -f.monthly_saving_cny
         else:
-            r.saving += saving
-        if f["kind"] == "undeployed":
-            r.delivered = (ev.get("delivered_at") or "")[:10]
-            r.deploy_deadline = ev.get("deploy_deadline") or ""
+            r.saving += f.monthly_saving_cny
+        if f.kind == "undeployed":
+            r.delivered = _evidence_day(ev.get("delivered_at"), tz)
+            r.deploy_deadline = _evidence_day(ev.get("deploy_deadline"), tz)
         if ev.get("snapping"):
             parts = []
             for d, v in ev["snapping"].items():
@@ -166,18 +170,18 @@ def build(notice: dict, found: list[dict], settings: Settings) -> NoticeDoc:
     kinds_present = [k for k in (*RECTIFY_ORDER, "expand") if any(k in r.kinds for r in (*row_list, *advice_list))]
     kinds_zh = "、".join(KIND_ZH[k] for k in kinds_present) or "资源调整"
     basis = _basis(settings)
-    windows = [f.get("evidence", {}).get("window") for f in found if (f.get("evidence") or {}).get("window")]
-    window = f"{date_zh(windows[0]['start'])}至{date_zh(windows[0]['end'])}" if windows else ""
+    windows = [f.evidence["window"] for f in found if f.evidence.get("window")]
+    window = (f"{date_zh(_evidence_day(windows[0]['start'], tz))}至{date_zh(_evidence_day(windows[0]['end'], tz))}"
+              if windows else "")
     title = f"关于{kinds_zh}政务云服务器资源的{'整改通知' if row_list else '扩容建议'}"
     return NoticeDoc(
-        number=notice["number"], department=notice["department"], issuer=s.sender,
-        issued=date.fromisoformat(notice["issued_at"][:10]), title=title, kinds_zh=kinds_zh,
-        follows=notice.get("follows"), window=window, due=notice.get("due_date") if row_list else None,
+        number=notice.number, department=notice.department, issuer=s.sender,
+        issued=local_date(notice.issued_at, tz), title=title, kinds_zh=kinds_zh,
+        follows=follows, window=window, due=notice.due_date if row_list else None,
         workdays=s.workdays_to_rectify,
         basis=[(KIND_ZH[k], *basis[k]) for k in kinds_present],
         rows=row_list, advice=advice_list,
         total=_q(sum((r.saving for r in row_list), Decimal(0))),
         advice_total=_q(sum((r.cost for r in advice_list), Decimal(0))),
-        contact=s.contact, link=f"{s.link_base.rstrip('/')}/{notice['id']}" if s.link_base else "",
-        unsnapped=any(not (f.get("evidence") or {}).get("flavor") for f in found
-                      if f["kind"] in ("shrink", "expand")))
+        contact=s.contact, link=f"{s.link_base.rstrip('/')}/{notice.id}" if s.link_base else "",
+        unsnapped=any(not f.evidence.get("flavor") for f in found if f.kind in ("shrink", "expand")))

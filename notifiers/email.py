@@ -35,6 +35,8 @@ from .config import EmailSettings
 
 
 class EmailNotifier:
+    attaches = ("pdf", "xlsx")  # the notice as signed, then the server list
+
     def __init__(self, cfg: EmailSettings):
         self.cfg, self.name = cfg, cfg.name
         self._password = cfg.password.reveal(f"notifiers.{cfg.name}.password") if cfg.password else None

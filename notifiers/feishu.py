@@ -34,6 +34,7 @@ def feishu_sign(secret: str, ts: int) -> str:
 
 
 class FeishuNotifier:
+    attaches = ()  # a card and the link: a robot carries no file
     # Sends per window (count, seconds), below the platform's own limit; the relay keeps to them.
     rate_limits = [(4, 1.0), (90, 60.0)]
 

@@ -1,25 +1,29 @@
 """Notice wording: jinja2 templates, Chinese by default (``notifiers/templates/``).
 
-``render(notice, findings, settings)`` returns the subject and a body dict with
-``text`` (email text and console), ``markdown`` (IM robots) and ``html`` (email), and
-``link`` when ``[notices] link_base`` is set. A centre changes the wording by pointing
-``[notices] templates_dir`` at its own copies of the templates.
+``render(notice, follows, findings, settings)`` returns a :class:`Rendered`: the subject, a
+body with ``text`` (email text and console), ``markdown`` (IM robots), ``html`` (email),
+``document`` (the structured notice for OA systems) and ``link`` when ``[notices] link_base``
+is set; and the files — the PDF as signed and the server list — which the store keeps once
+(``notice_documents``) and each delivery refers to as its notifier declares (``attaches``).
+A centre changes the wording by pointing ``[notices] templates_dir`` at its own copies.
 """
 
 from __future__ import annotations
 
-import base64
 import functools
 import io
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
 import jinja2
 
-from rightsizer.format import size_zh
+from rightsizer.format import date_zh, size_zh
+from rightsizer.models import Finding
+from rightsizer.records import Notice
 from rightsizer.settings import Settings
 
-from .document import NoticeDoc, build, date_zh
+from .document import NoticeDoc, build
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -32,11 +36,31 @@ def _env(templates_dir: Path | None, autoescape: bool = False) -> jinja2.Environ
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=autoescape)
 
 
-def render(notice: dict, found: list[dict], settings: Settings) -> tuple[str, dict]:
-    """Subject and body of a notice: every format from one :class:`~notifiers.document.NoticeDoc`."""
-    doc = build(notice, found, settings)
+@dataclass(frozen=True)
+class File:
+    kind: str  # pdf | xlsx: what a notifier's ``attaches`` names
+    name: str
+    content: bytes
+    mime: str
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    body: dict  # text, markdown, html, link, document
+    files: list[File]
+
+
+PDF_MIME = "application/pdf"
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def render(notice: Notice, follows: str | None, found: list[Finding], settings: Settings,
+           files: bool = True) -> Rendered:
+    """Subject, body and files of a notice: every format from one :class:`~notifiers.document.NoticeDoc`."""
+    doc = build(notice, follows, found, settings)
     s = settings.notices
-    # ``n`` (the notice as given) stays for centres' own templates written before the document model
+    # ``n`` (the notice) stays for centres' own templates written before the document model
     ctx = {"d": doc, "n": notice, "s": s, "size": size_zh, "pct": _pct, "money": _money, "date_zh": date_zh}
     env = _env(s.templates_dir)
     text = env.get_template("notice.txt.j2").render(ctx)
@@ -44,11 +68,10 @@ def render(notice: dict, found: list[dict], settings: Settings) -> tuple[str, di
     html_env = _env(s.templates_dir, autoescape=True)  # server and department names are data, not markup
     html = html_env.get_template("notice.html.j2").render(ctx)
     subject = f"{doc.number} {doc.title}（{doc.department}）"
-    xlsx = base64.b64encode(server_list_xlsx(doc)).decode()
-    pdf = base64.b64encode(notice_pdf(doc, settings)).decode()
-    return subject, {"text": text, "markdown": markdown, "html": html, "link": doc.link,
-                     "xlsx_name": f"{doc.number}-服务器清单.xlsx", "xlsx_b64": xlsx,
-                     "pdf_name": f"{doc.number}.pdf", "pdf_b64": pdf, "document": doc.to_json()}
+    out = [File("pdf", f"{doc.number}.pdf", notice_pdf(doc, settings), PDF_MIME),
+           File("xlsx", f"{doc.number}-服务器清单.xlsx", server_list_xlsx(doc), XLSX_MIME)] if files else []
+    return Rendered(subject, {"text": text, "markdown": markdown, "html": html, "link": doc.link,
+                              "document": doc.to_json()}, out)
 
 
 def notice_pdf(doc: NoticeDoc, settings: Settings) -> bytes:
@@ -115,7 +138,9 @@ def server_list_xlsx(doc: NoticeDoc) -> bytes:
                  cur.get("ram_gib"), cur.get("disk_gib"),
                  *(None if v is None else v / 100 for v in (r.cpu_p95_pct, r.memory_peak_pct, r.disk_pct)),
                  rec.get("vcpus"), rec.get("ram_gib"), rec.get("disk_gib"),
-                 float(r.saving if value == "saving" else r.cost), r.delivered or None, r.deploy_deadline or None],
+                 float(r.saving if value == "saving" else r.cost),
+                 r.delivered.isoformat() if r.delivered else None,
+                 r.deploy_deadline.isoformat() if r.deploy_deadline else None],
                 formats=cells)
         total = put(["合计"], bold)
         ws.write_formula(total, 14, f"=SUM(O{first + 1}:O{total})", money_fmt)

@@ -1,7 +1,9 @@
 """Generic webhook: the notice as JSON, signed with HMAC-SHA256.
 
-Body ``{key, subject, text, markdown, recipients, link}``, and for a notice ``document``
-(number, department, issued and due dates, legal basis, items, totals: see the README)
+Body ``{key, subject, text, markdown, recipients, link}``; for every message about a notice
+``notice`` (the notice as it stands when sent: state, due date, items, events — the same JSON as
+``rightsizer notices show --format json`` and ``/api/v1/notices/{id}``); for the notice itself
+``document`` (number, department, issued and due dates, legal basis, items, totals: see the README)
 and ``pdf`` (``{filename, base64}``, when there is no ``link``); headers ``Idempotency-Key`` (the
 key percent-encoded),
 ``X-Rightsizer-Timestamp`` and ``X-Rightsizer-Signature: sha256=<hex HMAC(secret,
@@ -34,6 +36,7 @@ from .config import WebhookSettings
 
 class WebhookNotifier:
     """Generic JSON: ``{key, subject, text, markdown, recipients, link}``, signed with HMAC-SHA256."""
+    attaches = ("pdf",)  # for OA systems: the signed PDF (inline, unless there is a link)
 
     def __init__(self, cfg: WebhookSettings):
         self.cfg, self.name = cfg, cfg.name
@@ -42,6 +45,8 @@ class WebhookNotifier:
     def send(self, msg: Message) -> SendResult:
         payload = {"key": msg.key, "subject": msg.subject, "text": msg.text, "markdown": msg.markdown,
                    "recipients": list(msg.recipients), "link": msg.link}
+        if msg.notice is not None:  # the notice as it stands: the same JSON as the CLI, the API and the console
+            payload["notice"] = msg.notice
         if msg.document is not None:  # for OA systems: the notice's fields, and the PDF (or its link)
             payload["document"] = msg.document
             pdf = next((a for a in msg.attachments if a.mime == "application/pdf"), None)

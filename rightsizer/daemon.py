@@ -113,8 +113,7 @@ class Daemon:
         self.shift = (now - datetime.now(tz)) if now else timedelta(0)
         self.events: queue.Queue[str] = queue.Queue()
         self.beat = time.monotonic()
-        self.store = Store.open(self.settings.store.resolved_url(), self.settings.store.busy_seconds,
-                                zone=self.settings.tz)
+        self.store = Store.open(self.settings.store.resolved_url(), self.settings.store.busy_seconds)
         from .metrics import Metrics
 
         self.metrics = Metrics(self.store, self.clock)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from collectors.simulate import DEMO_FLAVORS, simulate_city
@@ -18,9 +18,12 @@ from collectors.simulate import DEMO_FLAVORS, simulate_city
 from . import engine, tables
 from .calendar import WorkCalendar
 from .db import Store
-from .jobs import admin, evaluate, notices, relay
+from .jobs import evaluate, notices, relay, views
+from .lifecycle import Viewer
 from .samplestore import SampleStore
 from .settings import DepartmentContacts, load_settings
+
+DEMO = Viewer("demo", "operator")
 
 
 def run(out: Path, servers: int, seed: int, at_text: str, config: str | None) -> int:
@@ -64,7 +67,7 @@ def run(out: Path, servers: int, seed: int, at_text: str, config: str | None) ->
         print()
         print(first_text.text)
         if first_text.pdf:
-            print(f"the first notice as a PDF (红头文件): {out / first_text.pdf_name}")
+            print(f"the first notice as a PDF (红头文件): {out / first_text.pdf.name}")
     else:
         print(f"notices: 0 rectification notices (整改通知) issued: the findings are already on the open notices "
               f"in {out / 'notices.txt'} (no new notice, no new message)")
@@ -114,8 +117,8 @@ def month_report(work: Path, servers: int, seed: int, at: datetime, settings, ca
                 with store.read() as conn:
                     from .db import runs as db_runs
 
-                    idle = {f["server_id"] for f in db_runs.open_findings(conn) if f["kind"] == "release"
-                            and f["department"] in depts[:3]}
+                    idle = {f.server_id for f in db_runs.open_findings(conn) if f.kind == "release"
+                            and f.department in depts[:3]}
                 released |= idle
             inventory = [s for s in city.servers if s.server_id not in released and s.delivered_at <= day]
             ev = engine.evaluate(inventory, city.grid, day, hourly, cal)
@@ -155,9 +158,9 @@ def _notices(store: Store, settings, cal: WorkCalendar, at: datetime, out: Path,
     with (out / "notices.txt").open("a", encoding="utf-8") as fh:  # a rerun adds, never erases
         console = ConsoleNotifier(ConsoleSettings(name="console"), fh)
         report = relay.deliver(store, settings, cal, lambda: at, notifiers={"console": console})
-    first = admin.notice(store, issued[0].notice_id) if issued else None
+    first = views.notice(store, DEMO, issued[0].notice_id) if issued else None
     if first is not None and first.pdf:
-        (out / first.pdf_name).write_bytes(first.pdf)
+        (out / first.pdf.name).write_bytes(first.pdf.content)
     return first, len(issued), report.sent
 
 
@@ -217,6 +220,22 @@ flavors = [
     return path
 
 
+def last_working_morning(now: datetime, calendar: WorkCalendar) -> datetime:
+    """``now`` on a working day; else 10:00 of the last working day before it (the demo's daemon starts there)."""
+    from .errors import CalendarError
+
+    day = now.date()
+    for _ in range(30):  # bounded: no holiday run is that long
+        try:
+            if calendar.is_workday(day):
+                break
+        except CalendarError:  # a year the calendar lacks: Monday to Friday, for a demo only
+            if day.weekday() < 5:
+                break
+        day -= timedelta(days=1)
+    return now if day == now.date() else datetime(day.year, day.month, day.day, 10, tzinfo=now.tzinfo)
+
+
 def run_daemon(out: Path, seconds: float, servers: int, seed: int, listen: str = "127.0.0.1:9465") -> int:
     """Simulate a city up to now, run ``rightsizer daemon`` on it for ``seconds``, stop it, show the notices."""
     import signal
@@ -224,15 +243,18 @@ def run_daemon(out: Path, seconds: float, servers: int, seed: int, listen: str =
     import sys
 
     settings = load_settings(None)
-    now = evaluate.window_end(datetime.now(settings.tz), settings)  # the samples' grid is aligned to the step
+    start = last_working_morning(datetime.now(settings.tz), WorkCalendar())
+    now = evaluate.window_end(start, settings)  # the samples' grid is aligned to the step
     departments = write_city(out, servers, seed, now, departments=8)
     routing = '[[notifiers]]\nname = "console"\ntype = "console"\n\n' + "\n".join(
         f'[departments."{d}"]\nchannels = ["console"]\n' for d in departments)
     config = daemon_config(out, routing, listen=listen)
     print(f"rightsizer demo --daemon: {servers} simulated servers of {len(departments)} departments in {out}; "
-          f"running `rightsizer daemon --config {config}` for {seconds:g} s (metrics: http://{listen}/metrics)",
-          flush=True)
-    proc = subprocess.Popen([sys.executable, "-m", "rightsizer.cli", "daemon", "--config", str(config)])
+          f"running `rightsizer daemon --config {config} --now {start.isoformat()}` for {seconds:g} s "
+          f"(metrics: http://{listen}/metrics)", flush=True)
+    # the daemon's clock starts on a working morning: notices go out only on working days
+    proc = subprocess.Popen([sys.executable, "-m", "rightsizer.cli", "daemon", "--config", str(config),
+                             "--now", start.isoformat()])
     try:
         proc.wait(timeout=seconds)
     except subprocess.TimeoutExpired:
@@ -240,7 +262,7 @@ def run_daemon(out: Path, seconds: float, servers: int, seed: int, listen: str =
         proc.wait(timeout=60)
     store = Store.open(f"sqlite:///{(out / 'rightsizer.db').resolve()}")
     print()
-    print(tables.notices_table(admin.notices(store)))
+    print(tables.notices_table(views.notices(store, DEMO), load_settings(str(config)).tz))
     with store.read() as conn:
         from .db import jobruns
 

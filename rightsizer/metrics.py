@@ -31,6 +31,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from . import __version__
 from .db import Store, jobruns, stats
 from .jobs.schedule import JOBS, Observer, Outcome, trigger
+from .lifecycle import NoticeState
 from .settings import Settings
 
 log = logging.getLogger("rightsizer.metrics")
@@ -108,9 +109,9 @@ class Metrics(Observer):
             if job not in JOBS:
                 continue
             if "ok" in by:
-                self.last_success.labels(job).set(datetime.fromisoformat(by["ok"].finished).timestamp())
+                self.last_success.labels(job).set(by["ok"].finished.timestamp())
             newest = max(by.values(), key=lambda r: r.id)
-            self.last_start.labels(job).set(datetime.fromisoformat(newest.started).timestamp())
+            self.last_start.labels(job).set(newest.started.timestamp())
 
     def started(self, job: str, at: float) -> None:
         self.last_start.labels(job).set(at)
@@ -195,10 +196,10 @@ class _StoreCollector:
             for dept, figures in sorted(money.items()):
                 g.add_metric([dept], float(figures[key]))
             yield g
-        s = GaugeMetricFamily("rightsizer_notices", "Notices by state", labels=["state"])
-        for state in ("issued", "delivered", "acknowledged", "overdue", "escalated", "closed", "advised",
-                      "withdrawn"):
-            s.add_metric([state], states.get(state, 0))
+        s = GaugeMetricFamily("rightsizer_notices", "Notices by state (every state the lifecycle has)",
+                              labels=["state"])
+        for state in NoticeState:
+            s.add_metric([state.value], states.get(state.value, 0))
         yield s
         d = GaugeMetricFamily("rightsizer_deliveries", "Deliveries by channel and state (sent, pending, dead, …)",
                               labels=["channel", "state"])

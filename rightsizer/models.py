@@ -138,6 +138,27 @@ class Finding:
             "evidence": self.evidence,
         }
 
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Finding:
+        """The finding as :meth:`to_json` stored it: the only reader of a stored finding."""
+        return cls(server_id=d["server_id"], department=d["department"], kind=Kind(d["kind"]),
+                   dimension=Dimension(d["dimension"]) if d.get("dimension") else None,
+                   observed=d.get("observed"), threshold=d.get("threshold"),
+                   current=_size_of(d.get("current")), recommended=_size_of(d.get("recommended")),
+                   monthly_saving_cny=Decimal(str(d["monthly_saving_cny"])), evidence=d.get("evidence") or {})
+
+    @property
+    def server_name(self) -> str:
+        return self.evidence.get("server_name") or self.server_id
+
+    @property
+    def system(self) -> str:
+        return self.evidence.get("system") or ""
+
 
 def _size_json(size: Size | None) -> dict[str, float] | None:
     return None if size is None else {"vcpus": size.vcpus, "ram_gib": size.ram_gib, "disk_gib": size.disk_gib}
+
+
+def _size_of(d: dict[str, float] | None) -> Size | None:
+    return None if not d else Size(int(d["vcpus"]), float(d["ram_gib"]), float(d["disk_gib"]))

@@ -52,3 +52,26 @@ def record_sync(store, source, at, inventory):
 
     with store.begin() as conn:
         return db_inventory.record_sync(conn, source, at, inventory)
+
+
+def op(name: str):
+    """An operator acting at the CLI (every action takes a viewer)."""
+    from rightsizer.lifecycle import Viewer
+
+    return Viewer(name, "operator", signs_as=name)
+
+
+def notices_of(store) -> list:
+    """Every notice of the store, oldest first (records)."""
+    from rightsizer.jobs import views
+
+    return [line.notice for line in views.notices(store, op("test"))]
+
+
+def a_notice(number: str = "N1", department: str = "市教育和体育局", issued_at=None, due=None, notice_id: int = 1,
+             state: str = "issued"):
+    """A notice record as the store gives it (for rendering a document without a store)."""
+    from rightsizer.lifecycle import NoticeState
+    from rightsizer.records import Notice
+
+    return Notice(notice_id, number, department, NoticeState(state), None, issued_at or AT, None, due, None)

@@ -13,9 +13,9 @@ from rightsizer.calendar import WorkCalendar
 from rightsizer.cli import build_parser, main
 from rightsizer.db import Store, schema
 from rightsizer.errors import NotFoundError, UsageError
-from rightsizer.jobs import admin, notices, relay
+from rightsizer.jobs import actions, notices, relay, views
 
-from helpers import AT, TZ, make_server, record_sync
+from helpers import AT, TZ, a_notice, make_server, notices_of, op, record_sync
 from test_outbox import EDU, HEALTH, LOW, Clock, Recorder, run, settings
 
 HOT = {"cpu": 90.0, "mem": 85.0, "disk": 60.0}
@@ -43,19 +43,19 @@ def _deliver(store, s, at, cal=None):
 def test_the_printed_due_date_is_the_stored_one_and_moves_if_delivery_is_late(store):
     s = settings()
     run(store, s, [("e1", EDU, LOW)])
-    (n,) = notices.issue(store, s, AT, render)  # Friday 2026-11-20
+    (n,) = notices.issue(store, s, AT)  # Friday 2026-11-20
     (first,) = [r for r in _all(store, schema.deliveries) if r.purpose == "notice"]
     assert "请于2026年12月4日前完成整改" in json.loads(first.body)["text"]
-    assert _all(store, schema.notices)[0].due_date == "2026-12-04"
+    assert _all(store, schema.notices)[0].due_date == date(2026, 12, 4)
     # on time: delivered the same day, the printed date stands
     _deliver(store, s, AT + timedelta(minutes=5))
-    assert _all(store, schema.notices)[0].due_date == "2026-12-04"
+    assert _all(store, schema.notices)[0].due_date == date(2026, 12, 4)
     # a second department's notice reaches it three days late: its date moves and it is told
     run(store, s, [("h1", HEALTH, LOW)], key="r2")
-    (late,) = notices.issue(store, s, AT, render)
+    (late,) = notices.issue(store, s, AT)
     rec = _deliver(store, s, AT + timedelta(days=3))  # Monday 2026-11-23
     row = next(r for r in _all(store, schema.notices) if r.id == late.notice_id)
-    assert row.due_date == "2026-12-07"  # 10 working days from the day it arrived, not from issue
+    assert row.due_date == date(2026, 12, 7)  # 10 working days from the day it arrived, not from issue
     moved = [m for m in rec["health-im"].sent if m.subject.startswith("【期限调整】")]
     assert len(moved) == 1 and "调整为2026年12月7日" in moved[0].text
     assert not any(m.subject.startswith("【期限调整】") for m in rec["edu-im"].sent)
@@ -68,23 +68,23 @@ def test_a_held_deadline_resumes_when_the_calendar_gains_the_year(store, tmp_pat
     s = settings()
     at = datetime(2026, 12, 28, 9, tzinfo=TZ)
     run(store, s, [("e1", EDU, LOW)], at=at)
-    notices.issue(store, s, at, render)
+    notices.issue(store, s, at)
     rec = _deliver(store, s, at + timedelta(minutes=5))
     row = _all(store, schema.notices)[0]
     assert row.due_date is None and "2027" in row.hold_reason
     assert any("deadline held" in m.text for m in rec["ops"].sent)
-    notices.sweep(store, s, WorkCalendar(), at + timedelta(days=1), render)  # still unknown: still held
+    notices.sweep(store, s, WorkCalendar(), at + timedelta(days=1))  # still unknown: still held
     assert _all(store, schema.notices)[0].due_date is None
     overrides = tmp_path / "holidays.toml"
     overrides.write_text("[years.2027]\ncomplete = true\nholidays = [\"2027-01-01\"]\nworkdays = []\n",
                          encoding="utf-8")
-    notices.sweep(store, s, WorkCalendar(overrides), at + timedelta(days=2), render)
+    notices.sweep(store, s, WorkCalendar(overrides), at + timedelta(days=2))
     row = _all(store, schema.notices)[0]
-    assert row.due_date == "2027-01-12" and row.hold_reason is None  # 12-28 + 10 working days, 01-01 off
+    assert row.due_date == date(2027, 1, 12) and row.hold_reason is None  # 12-28 + 10 working days, 01-01 off
     events = [e.note for e in _all(store, schema.notice_events)]
     assert any(e.startswith("deadline resumed: due 2027-01-12") for e in events)
     # and it goes on: overdue after the date
-    notices.sweep(store, s, WorkCalendar(overrides), datetime(2027, 1, 13, 9, tzinfo=TZ), render)
+    notices.sweep(store, s, WorkCalendar(overrides), datetime(2027, 1, 13, 9, tzinfo=TZ))
     assert _all(store, schema.notices)[0].status == "escalated"
 
 
@@ -94,15 +94,15 @@ def test_a_held_deadline_resumes_when_the_calendar_gains_the_year(store, tmp_pat
 def test_a_notice_held_for_want_of_a_channel_goes_out_once_there_is_one(store):
     s = settings(departments={})  # no department has a channel yet
     run(store, s, [("e1", EDU, LOW)])
-    notices.issue(store, s, AT, render)
+    notices.issue(store, s, AT)
     rec = _deliver(store, s, AT)
     assert rec["edu-im"].sent == [] and _all(store, schema.notices)[0].status == "issued"
     s2 = settings()  # the operator adds [departments."市教育和体育局"]
-    notices.sweep(store, s2, WorkCalendar(), AT + timedelta(hours=1), render)
+    notices.sweep(store, s2, WorkCalendar(), AT + timedelta(hours=1))
     rec = _deliver(store, s2, AT + timedelta(hours=1))
     assert len(rec["edu-im"].sent) == 1 and "e1" in rec["edu-im"].sent[0].text
     assert _all(store, schema.notices)[0].status == "delivered"
-    notices.sweep(store, s2, WorkCalendar(), AT + timedelta(hours=2), render)
+    notices.sweep(store, s2, WorkCalendar(), AT + timedelta(hours=2))
     assert _deliver(store, s2, AT + timedelta(hours=2))["edu-im"].sent == []  # once
 
 
@@ -111,14 +111,14 @@ def test_resend_requeues_a_dead_delivery_with_the_same_key(store, tmp_path, caps
 
     s = settings()
     run(store, s, [("e1", EDU, LOW)])
-    notices.issue(store, s, AT, render)
+    notices.issue(store, s, AT)
     broken = Recorder("edu-im", [SendResult(False, False, "310000 keyword not matched")])
     relay.deliver(store, s, WorkCalendar(), Clock(AT), notifiers={"edu-im": broken, "centre": Recorder("centre"),
                                                                     "ops": Recorder("ops")})
     dead = next(r for r in _all(store, schema.deliveries) if r.status == "dead")
     with pytest.raises(Exception, match="没有投递失败"):
-        admin.resend(store, AT, dead.notice_id, "x", channel="centre")
-    assert admin.resend(store, AT, dead.notice_id, "中心 王五") == ["edu-im"]
+        actions.resend(store, op("x"), AT, dead.notice_id, channel="centre")
+    assert actions.resend(store, op("中心 王五"), AT, dead.notice_id) == ["edu-im"]
     fixed = Recorder("edu-im")
     relay.deliver(store, s, WorkCalendar(), Clock(AT + timedelta(hours=1)), notifiers={"edu-im": fixed,
                                                                                         "ops": Recorder("ops")})
@@ -129,9 +129,9 @@ def test_resend_requeues_a_dead_delivery_with_the_same_key(store, tmp_path, caps
 def test_after_withdraw_the_findings_are_open_again_and_the_next_sweep_issues_a_new_notice(store):
     s = settings()
     run(store, s, [("e1", EDU, LOW)])
-    (first,) = notices.issue(store, s, AT, render)
-    admin.withdraw(store, AT, first.notice_id, "中心 王五", "发错了部门联系人")
-    rep = notices.sweep(store, s, WorkCalendar(), AT + timedelta(hours=1), render)
+    (first,) = notices.issue(store, s, AT)
+    actions.withdraw(store, op("中心 王五"), AT, first.notice_id, "发错了部门联系人")
+    rep = notices.sweep(store, s, WorkCalendar(), AT + timedelta(hours=1))
     (again,) = rep.issued
     assert again.number != first.number and again.items == first.items and again.follows is None
 
@@ -143,27 +143,27 @@ def test_an_exemption_of_an_unknown_target_or_in_the_past_is_refused(store):
     s = settings()
     run(store, s, [("e1", EDU, LOW)])
     with pytest.raises(NotFoundError, match="没有服务器 'nope'"):
-        admin.exempt(store, AT, "server", "nope", "容灾", "王五", date(2026, 12, 31))
+        actions.exempt(store, op("王五"), AT, "server", "nope", "容灾", date(2026, 12, 31))
     with pytest.raises(NotFoundError, match="没有系统"):
-        admin.exempt(store, AT, "system", "没有的系统", "容灾", "王五", date(2026, 12, 31))
+        actions.exempt(store, op("王五"), AT, "system", "没有的系统", "容灾", date(2026, 12, 31))
     with pytest.raises(UsageError, match="已经过去"):
-        admin.exempt(store, AT, "server", "e1", "容灾", "王五", date(2026, 11, 19))
-    assert admin.exempt(store, AT, "server", "e1", "容灾", "王五", date(2026, 11, 20)) == 1
+        actions.exempt(store, op("王五"), AT, "server", "e1", "容灾", date(2026, 11, 19))
+    assert actions.exempt(store, op("王五"), AT, "server", "e1", "容灾", date(2026, 11, 20)) == 1
 
 
 def test_an_ended_exemption_returns_its_finding_to_the_still_open_notice(store):
     s = settings()
     run(store, s, [("e1", EDU, LOW), ("e2", EDU, LOW)])
-    (n,) = notices.issue(store, s, AT, render)
+    (n,) = notices.issue(store, s, AT)
     _deliver(store, s, AT)
-    eid = admin.exempt(store, AT, "server", "e2", "考试季系统", "王五", date(2026, 12, 31))
-    notices.sweep(store, s, WorkCalendar(), AT + timedelta(days=1), render)
+    eid = actions.exempt(store, op("王五"), AT, "server", "e2", "考试季系统", date(2026, 12, 31))
+    notices.sweep(store, s, WorkCalendar(), AT + timedelta(days=1))
     items = {(i.server_id, i.status) for i in _all(store, schema.notice_items)}
     assert ("e2", "exempted") in items and ("e1", "open") in items
     # a reminder lists only what is still open: e1, not the exempted e2
     rec = None
     for day in range(2, 13):
-        notices.sweep(store, s, WorkCalendar(), AT + timedelta(days=day), render)
+        notices.sweep(store, s, WorkCalendar(), AT + timedelta(days=day))
         got = _deliver(store, s, AT + timedelta(days=day))
         if any(m.subject.startswith("【提醒】") for m in got["edu-im"].sent):
             rec = got
@@ -171,8 +171,8 @@ def test_an_ended_exemption_returns_its_finding_to_the_still_open_notice(store):
     (reminder,) = [m for m in rec["edu-im"].sent if m.subject.startswith("【提醒】")]
     assert "e1" in reminder.text and "e2" not in reminder.text
     # revoked (or ended): e2 goes back onto the same notice, no follow-up notice
-    admin.unexempt(store, AT + timedelta(days=day), eid, "中心 王五")
-    rep = notices.sweep(store, s, WorkCalendar(), AT + timedelta(days=day, hours=1), render)
+    actions.unexempt(store, op("中心 王五"), AT + timedelta(days=day), eid)
+    rep = notices.sweep(store, s, WorkCalendar(), AT + timedelta(days=day, hours=1))
     assert rep.issued == []
     assert {(i.server_id, i.status) for i in _all(store, schema.notice_items)} == {("e1", "open"), ("e2", "open")}
     assert len(_all(store, schema.notices)) == 1
@@ -187,13 +187,13 @@ def test_acknowledging_an_escalated_notice_records_it_and_escalates_nothing_more
                  notifiers=[{"name": n, "type": "console"} for n in ("edu-im", "health-im", "centre", "ops",
                                                                       "leaders")])
     run(store, s, [("e1", EDU, LOW)])
-    (n,) = notices.issue(store, s, AT, render)
+    (n,) = notices.issue(store, s, AT)
     _deliver(store, s, AT)
     after_due = AT + timedelta(days=16)  # 2026-12-06, past 12-04
-    notices.sweep(store, s, WorkCalendar(), after_due, render)
-    assert admin.ack(store, after_due, n.notice_id, "教体局 李四").new == "escalated"
+    notices.sweep(store, s, WorkCalendar(), after_due)
+    assert actions.ack(store, op("教体局 李四"), after_due, n.notice_id).new == "escalated"
     for day in range(1, 5):
-        notices.sweep(store, s, WorkCalendar(), after_due + timedelta(days=day), render)
+        notices.sweep(store, s, WorkCalendar(), after_due + timedelta(days=day))
     assert _all(store, schema.notices)[0].status == "escalated"
     assert len([r for r in _all(store, schema.deliveries) if r.purpose == "escalation"]) == 1
 
@@ -213,13 +213,13 @@ def test_notices_list_filters_and_shows_item_states_as_json(store, tmp_path, cap
     db = store.url  # --db takes the store's URL: SQLite or PostgreSQL
     s = settings()
     run(store, s, [("e1", EDU, LOW), ("h1", HEALTH, LOW), ("h2", HEALTH, HOT)])
-    notices.issue(store, s, AT, render)
+    notices.issue(store, s, AT)
     _deliver(store, s, AT)
     capsys.readouterr()
     assert main(["notices", "list", "--db", db, "--department", HEALTH, "--format", "json"]) == 0
     (h,) = json.loads(capsys.readouterr().out)
     assert h["department"] == HEALTH and h["due_date"] == "2026-12-04"
-    assert h["items"] == {"advice": 2, "open": 3}  # h2's CPU and memory expansions are advice
+    assert h["item_counts"] == {"advice": 2, "open": 3}  # h2's CPU and memory expansions are advice
     assert main(["notices", "list", "--db", db, "--overdue", "--now", "2026-12-07T09:00:00+08:00",
                  "--format", "json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 2
@@ -250,10 +250,10 @@ def test_check_config_reports_every_delivery_problem_at_once(tmp_path, capsys, m
 def test_money_has_two_decimals_in_json_the_store_and_documents(store, tmp_path, capsys):
     s = settings()
     run(store, s, [("e1", EDU, LOW)])
-    notices.issue(store, s, AT, render)
+    notices.issue(store, s, AT)
     for f in _all(store, schema.findings):
-        assert f.monthly_saving_cny.split(".")[1].__len__() == 2, f.monthly_saving_cny
-        assert json.loads(f.detail)["monthly_saving_cny"] == f.monthly_saving_cny
+        assert str(f.monthly_saving_cny).split(".")[1].__len__() == 2, f.monthly_saving_cny
+        assert json.loads(f.detail)["monthly_saving_cny"] == str(f.monthly_saving_cny)
     body = json.loads(_all(store, schema.deliveries)[0].body)
     import re
     amounts = re.findall(r"预计每月节约：([0-9,.]+) 元", body["text"])
@@ -262,9 +262,9 @@ def test_money_has_two_decimals_in_json_the_store_and_documents(store, tmp_path,
     _deliver(store, s, AT)
     record_sync(store, "cloud", AT + timedelta(days=1), [(make_server("e1", vcpus=2, ram=4, disk=50), "s2",
                                                           "ACTIVE")])
-    notices.sweep(store, s, WorkCalendar(), AT + timedelta(days=1), render)
+    notices.sweep(store, s, WorkCalendar(), AT + timedelta(days=1))
     realised = [i.realised_saving_cny for i in _all(store, schema.notice_items)]
-    assert realised and all(r and len(r.split(".")[1]) == 2 for r in realised), realised
+    assert realised and all(r is not None and r.as_tuple().exponent == -2 for r in realised), realised
 
 
 # -- 2, 4, 5 ----------------------------------------------------------------------------------------
@@ -340,11 +340,9 @@ def test_snapping_that_grows_a_dimension_is_priced_and_shown(calendar):
     from policies.sizing import monthly_cost
     assert sum(f.monthly_saving_cny for f in found) == monthly_cost(server.size, s.prices) - monthly_cost(
         cpu.recommended, s.prices)
-    subject, body = render({"id": 1, "number": "N1", "department": EDU, "issued_at": AT.isoformat(),
-                            "follows": None, "due_date": "2026-12-04"}, [f.to_json() for f in found], s)
+    body = render(a_notice(department=EDU, due=date(2026, 12, 4)), None, found, s, files=False).body
     assert f"套用规格 s2.8g：内存 4→8GiB，每月增加 {grown:,.2f} 元（已计入本项）" in body["text"]
-    _, plain = render({"id": 1, "number": "N1", "department": EDU, "issued_at": AT.isoformat(), "follows": None,
-                       "due_date": "2026-12-04"},
-                      [f.to_json() for f in evaluate_server(server, make_summary(cpu=5.0, mem=60.0, disk=60.0), AT,
-                                                            Settings(), calendar)], Settings())
+    plain = render(a_notice(department=EDU, due=date(2026, 12, 4)), None,
+                   evaluate_server(server, make_summary(cpu=5.0, mem=60.0, disk=60.0), AT, Settings(), calendar),
+                   Settings(), files=False).body
     assert "未配置云平台规格目录" in plain["text"]

@@ -274,7 +274,7 @@ def test_a_notice_reaches_a_real_smtp_server_with_html_and_the_xlsx_server_list(
                         "departments": {EDU: {"channels": ["mail"], "emails": ["it@edu.example.gov.cn"]}}})
     store = Store.open(f"sqlite:///{tmp_path / 'rs.db'}")
     run(store, s, [("e1", EDU, LOW)])
-    notices.issue(store, s, AT, render)
+    notices.issue(store, s, AT)
     report = relay.deliver(store, s, WorkCalendar(), lambda: AT, notifiers={"mail": build(mail_block(port))})
     assert report.sent == 1
     (rcpts, raw), = handler.messages

@@ -31,7 +31,7 @@ from test_outbox import EDU, HEALTH, LOW, Clock, Recorder, run, settings
 def _issue_many(store, s, n_servers=30):
     """Notices for two departments, plus the centre's copies: 2 + 2 deliveries per... (see count)."""
     run(store, s, [(f"e{i}", EDU, LOW) for i in range(n_servers)] + [(f"h{i}", HEALTH, LOW) for i in range(n_servers)])
-    notices.issue(store, s, AT, render)
+    notices.issue(store, s, AT)
 
 
 def _deliveries(store):
@@ -146,7 +146,7 @@ def test_a_rate_limit_deferral_is_not_an_attempt(tmp_path):
 # -- point 9: no "database is locked" ---------------------------------------------------------------
 
 
-def test_rendering_holds_no_lock_so_another_command_writes_meanwhile(tmp_path):
+def test_rendering_holds_no_lock_so_another_command_writes_meanwhile(tmp_path, monkeypatch):
     db = f"sqlite:///{tmp_path / 'rs.db'}"
     store = Store.open(db)
     s = settings()
@@ -154,13 +154,14 @@ def test_rendering_holds_no_lock_so_another_command_writes_meanwhile(tmp_path):
     other = Store(db, busy_seconds=0.2)  # would fail at once if the sweep held the write lock
     writes = []
 
-    def slow_render(notice, items, st):
+    def slow_render(notice, follows, items, st):
         with other.begin() as c:  # e.g. an evaluate or a relay recording a result, mid-render
-            db_outbox.queue(c, None, "alert", "ops", f"alert:during-{notice['number']}:ops", "x", {"text": "x"}, AT)
-        writes.append(notice["number"])
-        return render(notice, items, st)
+            db_outbox.queue(c, None, "alert", "ops", f"alert:during-{notice.number}:ops", "x", {"text": "x"}, AT)
+        writes.append(notice.number)
+        return render(notice, follows, items, st)
 
-    notices.sweep(store, s, WorkCalendar(), AT, slow_render)
+    monkeypatch.setattr("notifiers.render.render", slow_render)
+    notices.sweep(store, s, WorkCalendar(), AT)
     assert len(writes) == 2
 
 
@@ -214,7 +215,7 @@ def test_a_store_busy_for_too_long_is_a_clear_message_and_nothing_half_done(tmp_
             blocker.close()
 
 
-def test_drafts_of_a_command_that_stopped_before_rendering_are_rendered_by_the_next(tmp_path):
+def test_drafts_of_a_command_that_stopped_before_rendering_are_rendered_by_the_next(tmp_path, monkeypatch):
     store = Store.open(f"sqlite:///{tmp_path / 'rs.db'}")
     s = settings()
     run(store, s, [("e1", EDU, LOW)])
@@ -222,11 +223,12 @@ def test_drafts_of_a_command_that_stopped_before_rendering_are_rendered_by_the_n
     def killed(*a):
         raise SystemExit("killed while rendering")
 
-    with pytest.raises(SystemExit):
-        notices.sweep(store, s, WorkCalendar(), AT, killed)
+    with monkeypatch.context() as m, pytest.raises(SystemExit):
+        m.setattr("notifiers.render.render", killed)
+        notices.sweep(store, s, WorkCalendar(), AT)
     assert {r.status for r in _deliveries(store)} == {"draft"}
     # an inventory-sync sweep (no new notices) finishes them as well
-    notices.sweep(store, s, WorkCalendar(), AT, render, issue_new=False, deadlines=False)
+    notices.sweep(store, s, WorkCalendar(), AT, issue_new=False, deadlines=False)
     rows = _deliveries(store)
     assert {r.status for r in rows} == {"pending"} and all("〔2026〕1号" in r.subject for r in rows)
     rec = {n: Recorder(n) for n in ("edu-im", "centre", "ops")}

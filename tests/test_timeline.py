@@ -216,7 +216,7 @@ def test_a_department_that_does_nothing_is_reminded_then_escalated_exactly_once(
     leaders = [(d, s) for d, s, _ in inbox.to("/leaders") if HEALTH in s]
     assert [d for d, _ in leaders] == [date(2026, 10, 14)] and "【逾期】" in leaders[0][1]
     notice = next(n for n in _notices(cli, capsys) if n["department"] == HEALTH)
-    assert notice["status"] == "escalated"  # the ack on 10-15 was recorded, nothing moved back
+    assert notice["state"] == "escalated" and notice["state_zh"] == "已督办"  # the ack on 10-15 was recorded, nothing moved back
     capsys.readouterr()
     assert cli("notices", "show", str(notice["id"]), "--format", "json") == 0
     events = json.loads(capsys.readouterr().out)["events"]
@@ -231,8 +231,8 @@ def test_a_resize_and_a_release_are_verified_from_the_inventory(replay, capsys):
     for n in _notices(cli, capsys):
         by_dept.setdefault(n["department"], []).append(n)
     edu_first, arch_first = by_dept[EDU][0], by_dept[ARCH][0]
-    assert edu_first["status"] == "rectified" and edu_first["items"] == {"rectified": 3}
-    assert arch_first["status"] == "rectified" and arch_first["items"] == {"rectified": 1}
+    assert edu_first["state"] == "rectified" and edu_first["item_counts"] == {"rectified": 3}
+    assert arch_first["state"] == "rectified" and arch_first["item_counts"] == {"rectified": 1}
     capsys.readouterr()
     assert cli("notices", "show", str(edu_first["id"]), "--format", "json") == 0
     items = json.loads(capsys.readouterr().out)["items"]

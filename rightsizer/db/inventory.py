@@ -7,25 +7,14 @@ a rectification is verified, so every change is kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..models import Server, Size
+from ..records import InventoryChange as Change
 from .schema import cloud_servers, departments, inventory_changes, inventory_syncs, servers, systems
-
-
-@dataclass(frozen=True)
-class Change:
-    server_id: str
-    change: str  # added | removed | resized
-    old_flavor: str | None
-    new_flavor: str | None
-    old_size: Size | None
-    new_size: Size | None
-    at: str = ""  # when the sync saw it (ISO 8601)
 
 
 def _size_text(s: Size | None) -> str | None:
@@ -39,9 +28,9 @@ def _size_of(text: str | None) -> Size | None:
     return Size(int(v), float(r), float(d))
 
 
-def utc_now_text() -> str:
+def utc_now() -> datetime:
     """When a row was written (bookkeeping, not a business time)."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(timezone.utc)
 
 
 def _ensure_departments(conn: Connection, names: set[str]) -> dict[str, int]:
@@ -68,13 +57,13 @@ def upsert_servers(conn: Connection, inventory: list[Server]) -> None:
     dept_ids = _ensure_departments(conn, {s.department for s in inventory})
     sys_ids = _ensure_systems(conn, {(dept_ids[s.department], s.system) for s in inventory})
     known = set(conn.execute(sa.select(servers.c.server_id)).scalars())
-    now = utc_now_text()
+    now = utc_now()
     rows = []
     for s in inventory:
         d = dept_ids[s.department]
         rows.append(dict(server_id=s.server_id, name=s.name, department_id=d, system_id=sys_ids[(d, s.system)],
                          vcpus=s.size.vcpus, ram_gib=s.size.ram_gib, disk_gib=s.size.disk_gib,
-                         delivered_at=s.delivered_at.isoformat(), updated_at=now))
+                         delivered_at=s.delivered_at, updated_at=now))
     new = [r for r in rows if r["server_id"] not in known]
     old = [r for r in rows if r["server_id"] in known]
     if new:
@@ -94,7 +83,7 @@ def record_sync(conn: Connection, source: str, at: datetime,
     """
     upsert_servers(conn, [s for s, _, _ in inventory])
     sync_id = conn.execute(inventory_syncs.insert().values(
-        source=source, at=at.isoformat(), servers=len(inventory), added=0, removed=0,
+        source=source, at=at, servers=len(inventory), added=0, removed=0,
         resized=0)).inserted_primary_key[0]
     before = {r.server_id: r for r in conn.execute(sa.select(cloud_servers))}
     changes: list[Change] = []
@@ -110,16 +99,16 @@ def record_sync(conn: Connection, source: str, at: datetime,
                "disk_gib": s.size.disk_gib, "status": status, "present": True, "last_sync_id": sync_id}
         old = before.get(s.server_id)
         if old is None or not old.present:
-            changes.append(Change(s.server_id, "added", None, flavor, None, s.size))
+            changes.append(Change(s.server_id, "added", None, flavor, None, s.size, at))
         else:
             old_size = Size(old.vcpus, old.ram_gib, old.disk_gib)
             if old_size != s.size:
-                changes.append(Change(s.server_id, "resized", old.flavor, flavor, old_size, s.size))
+                changes.append(Change(s.server_id, "resized", old.flavor, flavor, old_size, s.size, at))
         (rows_new if old is None else rows_upd).append(row)
     gone = [sid for sid, r in before.items() if r.present and sid not in seen]
     for sid in gone:
         r = before[sid]
-        changes.append(Change(sid, "removed", r.flavor, None, Size(r.vcpus, r.ram_gib, r.disk_gib), None))
+        changes.append(Change(sid, "removed", r.flavor, None, Size(r.vcpus, r.ram_gib, r.disk_gib), None, at))
     if rows_new:
         conn.execute(cloud_servers.insert(), rows_new)
     if rows_upd:
@@ -132,7 +121,7 @@ def record_sync(conn: Connection, source: str, at: datetime,
         conn.execute(inventory_changes.insert(), [
             {"sync_id": sync_id, "server_id": c.server_id, "change": c.change, "old_flavor": c.old_flavor,
              "new_flavor": c.new_flavor, "old_size": _size_text(c.old_size),
-             "new_size": _size_text(c.new_size), "at": at.isoformat()} for c in changes])
+             "new_size": _size_text(c.new_size), "at": at} for c in changes])
     kinds = [c.change for c in changes]
     conn.execute(inventory_syncs.update().where(inventory_syncs.c.id == sync_id).values(
         added=kinds.count("added"), removed=kinds.count("removed"), resized=kinds.count("resized")))
@@ -141,28 +130,67 @@ def record_sync(conn: Connection, source: str, at: datetime,
 
 def changes_since(conn: Connection, server_id: str, since: datetime) -> list[Change]:
     """A server's inventory changes seen at or after ``since``, oldest first."""
-    q = sa.select(inventory_changes).where(inventory_changes.c.server_id == server_id).order_by(inventory_changes.c.id)
+    q = sa.select(inventory_changes).where(inventory_changes.c.server_id == server_id,
+                                           inventory_changes.c.at >= since).order_by(inventory_changes.c.id)
     return [Change(r.server_id, r.change, r.old_flavor, r.new_flavor, _size_of(r.old_size), _size_of(r.new_size),
-                   r.at) for r in conn.execute(q) if datetime.fromisoformat(r.at) >= since]
-
-
-def changes(conn: Connection, server_id: str | None = None) -> list[Change]:
-    """Every recorded inventory change, oldest first (optionally of one server)."""
-    q = sa.select(inventory_changes).order_by(inventory_changes.c.id)
-    if server_id is not None:
-        q = q.where(inventory_changes.c.server_id == server_id)
-    return [Change(r.server_id, r.change, r.old_flavor, r.new_flavor, _size_of(r.old_size),
-                   _size_of(r.new_size)) for r in conn.execute(q)]
+                   r.at) for r in conn.execute(q)]
 
 
 def last_resized(conn: Connection) -> dict[str, datetime]:
     """Server id -> when a sync last saw it resized."""
     q = sa.select(inventory_changes.c.server_id, inventory_changes.c.at).where(inventory_changes.c.change == "resized") \
         .order_by(inventory_changes.c.id)
-    return {sid: datetime.fromisoformat(at) for sid, at in conn.execute(q)}
+    return dict(conn.execute(q).all())
 
 
 def current_sizes(conn: Connection) -> dict[str, Size]:
     """Server id -> its size at the last sync that listed it."""
     q = sa.select(cloud_servers).where(cloud_servers.c.present.is_(True))
     return {r.server_id: Size(r.vcpus, r.ram_gib, r.disk_gib) for r in conn.execute(q)}
+
+
+# -- the servers as the console and the reports read them ----------------------------------------------------------
+
+def _server_query():
+    return (sa.select(servers.c.server_id, servers.c.name, departments.c.name.label("department"),
+                      systems.c.name.label("system"), servers.c.vcpus, servers.c.ram_gib, servers.c.disk_gib,
+                      servers.c.delivered_at)
+            .join(departments, departments.c.id == servers.c.department_id)
+            .join(systems, systems.c.id == servers.c.system_id))
+
+
+def server_rows(conn: Connection, department: str | None, limit: int | None = None, offset: int = 0) -> list:
+    """Servers (of ``department``, or the whole city) by department, system and name."""
+    q = _server_query().order_by(departments.c.name, systems.c.name, servers.c.name)
+    if department is not None:
+        q = q.where(departments.c.name == department)
+    if limit is not None:
+        q = q.limit(limit).offset(offset)
+    return conn.execute(q).all()
+
+
+def server_row(conn: Connection, server_id: str, department: str | None):
+    """One server, or ``None`` (also when it is another department's than ``department``)."""
+    q = _server_query().where(servers.c.server_id == server_id)
+    if department is not None:
+        q = q.where(departments.c.name == department)
+    return conn.execute(q).first()
+
+
+def history(conn: Connection) -> dict[str, tuple[list[str], list[tuple]]]:
+    """What the reports read of the inventory, as ``(columns, rows)``: ``servers`` with their department and
+    system; ``removals`` (server_id, at) of servers the cloud no longer lists; ``resizes`` (server_id, at, old_size,
+    new_size), oldest first."""
+    removals = (sa.select(inventory_changes.c.server_id, sa.func.max(inventory_changes.c.at).label("at"))
+                .join(cloud_servers, cloud_servers.c.server_id == inventory_changes.c.server_id)
+                .where(inventory_changes.c.change == "removed", cloud_servers.c.present.is_(False))
+                .group_by(inventory_changes.c.server_id))
+    resizes = (sa.select(inventory_changes.c.server_id, inventory_changes.c.at, inventory_changes.c.old_size,
+                         inventory_changes.c.new_size)
+               .where(inventory_changes.c.change == "resized").order_by(inventory_changes.c.id))
+    return {"servers": _rows(conn, _server_query()), "removals": _rows(conn, removals), "resizes": _rows(conn, resizes)}
+
+
+def _rows(conn: Connection, q) -> tuple[list[str], list[tuple]]:
+    result = conn.execute(q)
+    return list(result.keys()), [tuple(r) for r in result]

@@ -7,6 +7,7 @@ that died is simply not done: the period runs again at the next start (catch-up)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -18,24 +19,24 @@ from .schema import job_runs
 class JobRun:
     id: int
     job: str
-    period: str
-    started: str
-    finished: str | None
+    period: datetime  # the scheduled time the run belongs to
+    started: datetime
+    finished: datetime | None
     outcome: str
     detail: str
 
 
-def start(conn: Connection, job: str, period: str, started: str, pid: int) -> int:
+def start(conn: Connection, job: str, period: datetime, started: datetime, pid: int) -> int:
     return conn.execute(job_runs.insert().values(job=job, period=period, started=started, outcome="running",
                                                  detail="", pid=pid)).inserted_primary_key[0]
 
 
-def finish(conn: Connection, run_id: int, finished: str, outcome: str, detail: str) -> None:
+def finish(conn: Connection, run_id: int, finished: datetime, outcome: str, detail: str) -> None:
     conn.execute(job_runs.update().where(job_runs.c.id == run_id).values(finished=finished, outcome=outcome,
                                                                        detail=detail[:2000]))
 
 
-def done(conn: Connection, job: str, period: str) -> bool:
+def done(conn: Connection, job: str, period: datetime) -> bool:
     """Whether ``period`` of ``job`` has finished successfully."""
     q = sa.select(job_runs.c.id).where(job_runs.c.job == job, job_runs.c.period == period,
                                        job_runs.c.outcome == "ok").limit(1)
@@ -60,8 +61,8 @@ def history(conn: Connection, job: str | None = None) -> list[JobRun]:
     return [JobRun(r.id, r.job, r.period, r.started, r.finished, r.outcome, r.detail) for r in conn.execute(q)]
 
 
-def prune(conn: Connection, before: str) -> int:
-    """Delete rows started before ``before`` (ISO, UTC), keeping each job's newest ok row; how many."""
+def prune(conn: Connection, before: datetime) -> int:
+    """Delete rows started before ``before``, keeping each job's newest ok row; how many."""
     keep = sa.select(sa.func.max(job_runs.c.id)).where(job_runs.c.outcome == "ok").group_by(job_runs.c.job)
     res = conn.execute(job_runs.delete().where(job_runs.c.started < before, job_runs.c.id.not_in(keep)))
     return res.rowcount

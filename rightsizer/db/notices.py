@@ -1,4 +1,9 @@
-"""Notices, their items and events, and the never-reused numbering.
+"""Notices, their items, events and answers, and the never-reused numbering.
+
+Reads return the records of :mod:`rightsizer.records` (typed times, states, the item's finding).
+Every read that a department may make takes ``department``: ``None`` reads the whole city, a
+name that department's rows only, so another department's notice is never fetched (``None``,
+a 404), not fetched and hidden.
 
 :func:`next_seq` is one atomic statement (``UPDATE … SET last = last + 1 … RETURNING``
 after an insert that does nothing when the row exists), so two transactions never get
@@ -8,10 +13,16 @@ transaction gives its number back.
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from .schema import OPEN_STATES, deliveries, findings, notice_events, notice_items, notice_seq, notices
+from ..lifecycle import OPEN_STATES, ItemState, NoticeState
+from ..models import Finding
+from ..records import Answer, Notice, NoticeEvent, NoticeItem
+from .schema import deliveries, findings, item_answers, notice_events, notice_items, notice_seq, notices
 
 
 def next_seq(conn: Connection, prefix: str, year: int) -> int:
@@ -27,8 +38,8 @@ def next_seq(conn: Connection, prefix: str, year: int) -> int:
                         .values(last=notice_seq.c.last + 1).returning(notice_seq.c.last)).scalar_one()
 
 
-def create(conn: Connection, number: str, department: str, follows_id: int | None, issued_at: str) -> int:
-    return conn.execute(notices.insert().values(number=number, department=department, status="issued",
+def create(conn: Connection, number: str, department: str, follows_id: int | None, issued_at: datetime) -> int:
+    return conn.execute(notices.insert().values(number=number, department=department, status=NoticeState.ISSUED,
                                                 follows_id=follows_id, issued_at=issued_at)).inserted_primary_key[0]
 
 
@@ -37,10 +48,12 @@ def add_items(conn: Connection, notice_id: int, rows: list) -> None:
     for an expansion (建议扩容: no deadline, never counted as unrectified)."""
     conn.execute(notice_items.insert(), [
         {"notice_id": notice_id, "finding_id": r.id, "server_id": r.server_id, "kind": r.kind,
-         "dimension": r.dimension, "status": "advice" if r.kind == "expand" else "open"} for r in rows])
+         "dimension": r.dimension, "status": ItemState.ADVICE if r.kind == "expand" else ItemState.OPEN}
+        for r in rows])
 
 
-def add_event(conn: Connection, notice_id: int, at: str, actor: str, old: str | None, new: str, note: str) -> None:
+def add_event(conn: Connection, notice_id: int, at: datetime, actor: str, old: str | None, new: str,
+              note: str) -> None:
     conn.execute(notice_events.insert().values(notice_id=notice_id, at=at, actor=actor, from_status=old,
                                                to_status=new, note=note))
 
@@ -48,7 +61,8 @@ def add_event(conn: Connection, notice_id: int, at: str, actor: str, old: str | 
 def findings_ever_noticed(conn: Connection, among: list[int] | None = None) -> set[int]:
     """Finding ids (of ``among``, if given) on any notice, except items that were exempted or withdrawn
     (those come through again: an ended exemption, a notice withdrawn as issued in error)."""
-    q = sa.select(notice_items.c.finding_id).where(notice_items.c.status.not_in(("exempted", "withdrawn")))
+    q = sa.select(notice_items.c.finding_id).where(
+        notice_items.c.status.not_in((ItemState.EXEMPTED, ItemState.WITHDRAWN)))
     if among is None:
         return set(conn.execute(q).scalars())
     return {f for lo in range(0, len(among), 500)
@@ -59,22 +73,95 @@ def exempted_on_open_notices(conn: Connection) -> dict[int, int]:
     """Finding id -> its exempted item on a notice that is still open (where it returns when the
     exemption ends, rather than on a new follow-up)."""
     q = sa.select(notice_items.c.finding_id, notice_items.c.id).join(notices, notices.c.id == notice_items.c.notice_id) \
-        .where(notice_items.c.status == "exempted", notices.c.status.in_(OPEN_STATES)).order_by(notice_items.c.id)
+        .where(notice_items.c.status == ItemState.EXEMPTED, notices.c.status.in_(OPEN_STATES)) \
+        .order_by(notice_items.c.id)
     return dict(conn.execute(q).all())
 
 
 def reopen_item(conn: Connection, item_id: int) -> int:
     """An exempted item back to open (its exemption ended); the notice's id."""
     conn.execute(notice_items.update().where(notice_items.c.id == item_id)
-                 .values(status="open", closed_at=None, evidence=None))
+                 .values(status=ItemState.OPEN, closed_at=None, evidence=None))
     return conn.execute(sa.select(notice_items.c.notice_id).where(notice_items.c.id == item_id)).scalar_one()
 
 
-def items(conn: Connection, notice_id: int) -> list:
-    """Every item of a notice with its state, closing evidence, realised saving and finding detail."""
-    return conn.execute(sa.select(notice_items, findings.c.detail)
-                        .join(findings, findings.c.id == notice_items.c.finding_id)
-                        .where(notice_items.c.notice_id == notice_id).order_by(notice_items.c.id)).all()
+# -- notices -----------------------------------------------------------------------------------------------------
+
+def _notice(r) -> Notice:
+    return Notice(r.id, r.number, r.department, NoticeState(r.status), r.follows_id, r.issued_at, r.delivered_at,
+                  r.due_date, r.hold_reason)
+
+
+def _scoped(q, department: str | None):
+    return q if department is None else q.where(notices.c.department == department)
+
+
+def get(conn: Connection, notice_id: int, department: str | None = None) -> Notice | None:
+    """The notice, or ``None`` (also when it is another department's than ``department``)."""
+    r = conn.execute(_scoped(sa.select(notices).where(notices.c.id == notice_id), department)).first()
+    return _notice(r) if r else None
+
+
+def listing(conn: Connection, department: str | None = None, state: str | None = None,
+            newest_first: bool = False) -> list[Notice]:
+    q = _scoped(sa.select(notices), department)
+    if state is not None:
+        q = q.where(notices.c.status == state)
+    return [_notice(r) for r in conn.execute(q.order_by(notices.c.id.desc() if newest_first else notices.c.id))]
+
+
+def open_notices(conn: Connection) -> list[Notice]:
+    return [_notice(r) for r in conn.execute(sa.select(notices).where(notices.c.status.in_(OPEN_STATES))
+                                             .order_by(notices.c.id))]
+
+
+def overdue_open(conn: Connection, today) -> set[int]:
+    """Open notices whose due date is before ``today`` (a date, compared in SQL)."""
+    return set(conn.execute(sa.select(notices.c.id).where(notices.c.status.in_(OPEN_STATES),
+                                                          notices.c.due_date < today)).scalars())
+
+
+def held_for_channel(conn: Connection) -> list[Notice]:
+    """Open notices never queued to their department (held: it had no channel when issued)."""
+    queued = sa.select(deliveries.c.notice_id).where(deliveries.c.purpose == "notice",
+                                                     deliveries.c.notice_id.is_not(None))
+    return [_notice(r) for r in conn.execute(sa.select(notices).where(
+        notices.c.status == NoticeState.ISSUED, notices.c.id.not_in(queued)).order_by(notices.c.id))]
+
+
+def open_notice_of(conn: Connection, department: str) -> Notice | None:
+    """The department's oldest open notice, or ``None``."""
+    r = conn.execute(sa.select(notices).where(notices.c.department == department,
+                                              notices.c.status.in_(OPEN_STATES)).order_by(notices.c.id)).first()
+    return _notice(r) if r else None
+
+
+def set_state(conn: Connection, notice_id: int, state: NoticeState, **values) -> None:
+    """Set the state (and ``delivered_at``, ``due_date``, ``hold_reason`` when given)."""
+    conn.execute(notices.update().where(notices.c.id == notice_id).values(status=NoticeState(state), **values))
+
+
+# -- items -------------------------------------------------------------------------------------------------------
+
+def _item(r) -> NoticeItem:
+    return NoticeItem(r.id, r.notice_id, r.finding_id, r.server_id, r.kind, r.dimension or None,
+                      ItemState(r.status), r.closed_at, r.realised_saving_cny, r.evidence,
+                      Finding.from_json(json.loads(r.detail)), r.finding_status == "open")
+
+
+def _items_query():
+    return (sa.select(notice_items, findings.c.detail, findings.c.status.label("finding_status"))
+            .join(findings, findings.c.id == notice_items.c.finding_id).order_by(notice_items.c.id))
+
+
+def items(conn: Connection, notice_id: int) -> list[NoticeItem]:
+    """Every item of a notice with its state, closing evidence, realised saving and finding, in order."""
+    return [_item(r) for r in conn.execute(_items_query().where(notice_items.c.notice_id == notice_id))]
+
+
+def open_items(conn: Connection, notice_id: int) -> list[NoticeItem]:
+    return [_item(r) for r in conn.execute(_items_query().where(notice_items.c.notice_id == notice_id,
+                                                                notice_items.c.status == ItemState.OPEN))]
 
 
 def item_state_counts(conn: Connection) -> dict[int, dict[str, int]]:
@@ -86,49 +173,9 @@ def item_state_counts(conn: Connection) -> dict[int, dict[str, int]]:
     return out
 
 
-def held_for_channel(conn: Connection) -> list:
-    """Open notices never queued to their department (held: it had no channel when issued)."""
-    queued = sa.select(deliveries.c.notice_id).where(deliveries.c.purpose == "notice",
-                                                     deliveries.c.notice_id.is_not(None))
-    return conn.execute(sa.select(notices).where(notices.c.status == "issued", notices.c.id.not_in(queued))
-                        .order_by(notices.c.id)).all()
-
-
-def open_notice_of(conn: Connection, department: str):
-    """The department's oldest open notice (``id``, ``number``), or ``None``."""
-    return conn.execute(sa.select(notices.c.id, notices.c.number).where(
-        notices.c.department == department, notices.c.status.in_(OPEN_STATES)).order_by(notices.c.id)).first()
-
-
-def open_notices(conn: Connection) -> list:
-    return conn.execute(sa.select(notices).where(notices.c.status.in_(OPEN_STATES)).order_by(notices.c.id)).all()
-
-
-def get(conn: Connection, notice_id: int):
-    return conn.execute(sa.select(notices).where(notices.c.id == notice_id)).first()
-
-
-def item_details(conn: Connection, notice_id: int) -> list[str]:
-    """The JSON detail of the findings on a notice, in item order (what its text is rendered from)."""
-    return conn.execute(sa.select(findings.c.detail).select_from(
-        notice_items.join(findings, findings.c.id == notice_items.c.finding_id))
-        .where(notice_items.c.notice_id == notice_id).order_by(notice_items.c.id)).scalars().all()
-
-
-def all_notices(conn: Connection) -> list:
-    return conn.execute(sa.select(notices).order_by(notices.c.id)).all()
-
-
-def open_items(conn: Connection, notice_id: int) -> list:
-    """Open items with their finding's status (``finding_status``) and detail."""
-    return conn.execute(sa.select(notice_items, findings.c.status.label("finding_status"), findings.c.detail)
-                        .join(findings, findings.c.id == notice_items.c.finding_id)
-                        .where(notice_items.c.notice_id == notice_id, notice_items.c.status == "open")).all()
-
-
-def close_item(conn: Connection, item_id: int, status: str, closed_at: str, evidence: str,
-               realised_saving_cny: str | None = None) -> None:
-    values = {"status": status, "closed_at": closed_at, "evidence": evidence}
+def close_item(conn: Connection, item_id: int, state: ItemState, closed_at: datetime, evidence: str,
+               realised_saving_cny=None) -> None:
+    values = {"status": ItemState(state), "closed_at": closed_at, "evidence": evidence}
     if realised_saving_cny is not None:
         values["realised_saving_cny"] = realised_saving_cny
     conn.execute(notice_items.update().where(notice_items.c.id == item_id).values(**values))
@@ -136,23 +183,56 @@ def close_item(conn: Connection, item_id: int, status: str, closed_at: str, evid
 
 def count_open_items(conn: Connection, notice_id: int) -> int:
     return conn.execute(sa.select(sa.func.count()).select_from(notice_items).where(
-        notice_items.c.notice_id == notice_id, notice_items.c.status == "open")).scalar()
+        notice_items.c.notice_id == notice_id, notice_items.c.status == ItemState.OPEN)).scalar()
 
 
-def item_statuses(conn: Connection, notice_id: int) -> set[str]:
-    return set(conn.execute(sa.select(notice_items.c.status).where(notice_items.c.notice_id == notice_id)).scalars())
+def item_states(conn: Connection, notice_id: int) -> set[ItemState]:
+    return {ItemState(s) for s in conn.execute(sa.select(notice_items.c.status)
+                                               .where(notice_items.c.notice_id == notice_id)).scalars()}
 
 
 def withdraw_items(conn: Connection, notice_id: int) -> None:
-    conn.execute(notice_items.update().where(notice_items.c.notice_id == notice_id, notice_items.c.status == "open")
-                 .values(status="withdrawn"))
+    conn.execute(notice_items.update().where(notice_items.c.notice_id == notice_id,
+                                             notice_items.c.status == ItemState.OPEN)
+                 .values(status=ItemState.WITHDRAWN))
 
 
-def set_status(conn: Connection, notice_id: int, status: str, **values) -> None:
-    """Set the status (and ``delivered_at``, ``due_date``, ``hold_reason`` when given)."""
-    conn.execute(notices.update().where(notices.c.id == notice_id).values(status=status, **values))
+# -- events and answers ------------------------------------------------------------------------------------------
+
+def events(conn: Connection, notice_id: int) -> list[NoticeEvent]:
+    return [NoticeEvent(r.id, r.notice_id, r.at, r.actor, r.from_status, r.to_status, r.note)
+            for r in conn.execute(sa.select(notice_events).where(notice_events.c.notice_id == notice_id)
+                                  .order_by(notice_events.c.id))]
 
 
-def events(conn: Connection, notice_id: int) -> list:
-    return conn.execute(sa.select(notice_events).where(notice_events.c.notice_id == notice_id)
-                        .order_by(notice_events.c.id)).all()
+def add_answer(conn: Connection, item_id: int, kind: str, note: str, actor: str, at: datetime) -> None:
+    conn.execute(item_answers.insert().values(item_id=item_id, kind=kind, note=note, actor=actor, at=at))
+
+
+def answers(conn: Connection, item_ids: list[int]) -> dict[int, list[Answer]]:
+    out: dict[int, list[Answer]] = {}
+    for lo in range(0, len(item_ids), 500):
+        q = sa.select(item_answers).where(item_answers.c.item_id.in_(item_ids[lo:lo + 500])) \
+            .order_by(item_answers.c.id)
+        for r in conn.execute(q):
+            out.setdefault(r.item_id, []).append(Answer(r.id, r.item_id, r.kind, r.note, r.actor, r.at))
+    return out
+
+
+def history(conn: Connection) -> dict[str, tuple[list[str], list[tuple]]]:
+    """What the reports read of the notices, as ``(columns, rows)``: ``items`` with their notice's department,
+    due date and number; ``notices``; ``events`` that changed a notice's state (or began it)."""
+    q_items = (sa.select(notice_items.c.id, notice_items.c.notice_id, notice_items.c.finding_id,
+                         notice_items.c.server_id, notice_items.c.kind, notice_items.c.dimension, notice_items.c.status,
+                         notice_items.c.closed_at, notice_items.c.realised_saving_cny, notices.c.department,
+                         notices.c.due_date, notices.c.number)
+               .join(notices, notices.c.id == notice_items.c.notice_id))
+    q_notices = sa.select(notices.c.id, notices.c.number, notices.c.department, notices.c.status, notices.c.issued_at,
+                          notices.c.due_date)
+    q_events = sa.select(notice_events.c.notice_id, notice_events.c.at, notice_events.c.to_status).where(
+        sa.or_(notice_events.c.from_status.is_(None), notice_events.c.to_status != notice_events.c.from_status))
+    out = {}
+    for name, q in (("items", q_items), ("notices", q_notices), ("events", q_events)):
+        result = conn.execute(q)
+        out[name] = (list(result.keys()), [tuple(r) for r in result])
+    return out

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ..models import Finding, Server, UsageSummary, cny_text
-from .inventory import upsert_servers, utc_now_text
+from .inventory import upsert_servers, utc_now
 from .schema import finding_values, findings, runs, summaries
 
 
@@ -24,7 +24,7 @@ def record_run(conn: Connection, run_key: str, source: str, at: datetime, invent
     """Write inventory, summaries and findings of one run; return the run id."""
     upsert_servers(conn, inventory)
     run_id = conn.execute(sa.select(runs.c.id).where(runs.c.run_key == run_key)).scalar()
-    row = dict(run_key=run_key, source=source, at=at.isoformat(), started_at=utc_now_text(),
+    row = dict(run_key=run_key, source=source, at=at, started_at=utc_now(),
                servers=len(inventory), findings=len(found))
     if run_id is None:
         run_id = conn.execute(runs.insert().values(**row)).inserted_primary_key[0]
@@ -78,10 +78,66 @@ def _merge_findings(conn: Connection, run_id: int, evaluated: set[str], found: l
                                                                                            last_run_id=run_id))
 
 
-def open_findings(conn: Connection) -> list[dict]:
-    """Every open finding as its JSON detail, oldest first."""
+def open_findings(conn: Connection, department: str | None = None, server_id: str | None = None) -> list[Finding]:
+    """Open findings (of ``department``, of ``server_id``, if given), oldest first."""
     q = sa.select(findings.c.detail).where(findings.c.status == "open").order_by(findings.c.id)
-    return [json.loads(d) for d in conn.execute(q).scalars()]
+    if department is not None:
+        q = q.where(findings.c.department == department)
+    if server_id is not None:
+        q = q.where(findings.c.server_id == server_id)
+    return [Finding.from_json(json.loads(d)) for d in conn.execute(q).scalars()]
+
+
+def open_finding_ids(conn: Connection, department: str | None = None, server_id: str | None = None
+                     ) -> list[tuple[int, Finding]]:
+    """(id, finding) of open findings, by department, server and id (the console's and the API's lists)."""
+    q = sa.select(findings.c.id, findings.c.detail).where(findings.c.status == "open").order_by(
+        findings.c.department, findings.c.server_id, findings.c.id)
+    if department is not None:
+        q = q.where(findings.c.department == department)
+    if server_id is not None:
+        q = q.where(findings.c.server_id == server_id)
+    return [(i, Finding.from_json(json.loads(d))) for i, d in conn.execute(q)]
+
+
+def summary_history(conn: Connection, server_id: str, limit: int = 400) -> list:
+    """(at, cpu_p95_pct, memory_peak_pct, disk_latest_pct, coverage) of the server at each run, oldest first."""
+    q = (sa.select(runs.c.at, summaries.c.cpu_p95_pct, summaries.c.memory_peak_pct, summaries.c.disk_latest_pct,
+                   summaries.c.coverage)
+         .join(runs, runs.c.id == summaries.c.run_id).where(summaries.c.server_id == server_id)
+         .order_by(runs.c.id.desc()).limit(limit))
+    return list(reversed(conn.execute(q).all()))
+
+
+def last_run_at(conn: Connection) -> datetime | None:
+    """When the newest evaluation was (the demo console's clock)."""
+    return conn.execute(sa.select(sa.func.max(runs.c.at))).scalar()
+
+
+def evaluated_between(conn: Connection, start: datetime, end: datetime) -> bool:
+    """Whether a run evaluated at an instant in ``[start, end)`` (the monthly report's check), in SQL."""
+    return conn.execute(sa.select(runs.c.id).where(runs.c.at >= start, runs.c.at < end).limit(1)).first() is not None
+
+
+def history(conn: Connection, kinds: tuple[str, ...]) -> dict[str, tuple[list[str], list[tuple]]]:
+    """What the reports read of the evaluations, as ``(columns, rows)``: ``findings`` of ``kinds`` with
+    ``first_at`` (the run that first saw it) and ``last_at`` (the last run that saw it open, or — when ``gone`` —
+    the run that found it gone); ``values``, each finding's saving from each run that set it, oldest first;
+    ``runs``, the evaluation time of every run."""
+    first, last = runs.alias("first_run"), runs.alias("last_run")
+    found = (sa.select(findings.c.id, findings.c.server_id, findings.c.department, findings.c.kind,
+                       findings.c.dimension, findings.c.status, findings.c.monthly_saving_cny,
+                       first.c.at.label("first_at"), last.c.at.label("last_at"))
+             .join(first, first.c.id == findings.c.first_run_id).join(last, last.c.id == findings.c.last_run_id)
+             .where(findings.c.kind.in_(kinds)))
+    values = (sa.select(finding_values.c.finding_id, runs.c.at, finding_values.c.monthly_saving_cny)
+              .join(runs, runs.c.id == finding_values.c.run_id).order_by(finding_values.c.finding_id, runs.c.id))
+    out = {}
+    for name, q in (("findings", found), ("values", values)):
+        result = conn.execute(q)
+        out[name] = (list(result.keys()), [tuple(r) for r in result])
+    out["runs"] = list(conn.execute(sa.select(runs.c.at)).scalars())
+    return out
 
 
 def run_exists(conn: Connection, run_key: str) -> bool:

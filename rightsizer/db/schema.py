@@ -12,8 +12,6 @@ import sqlalchemy as sa
 
 from .types import Day, Instant, Money
 
-OPEN_STATES = ("issued", "delivered", "acknowledged", "overdue", "escalated")
-
 md = sa.MetaData()
 
 schema_version = sa.Table("schema_version", md, sa.Column("version", sa.Integer, nullable=False))
@@ -211,6 +209,28 @@ deliveries = sa.Table(
 sa.Index("deliveries_due", deliveries.c.status, deliveries.c.next_attempt_at)
 sa.Index("deliveries_sent", deliveries.c.channel, deliveries.c.sent_ts)
 DELIVERIES_CLAIM = sa.Index("deliveries_claim", deliveries.c.claim_token)
+
+# -- a notice's rendered files, stored once (revision r0011) -------------------------------------------------------
+
+notice_documents = sa.Table(  # the PDF as signed and the server list: written once, referred to by deliveries
+    "notice_documents", md,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("notice_id", sa.ForeignKey("notices.id"), index=True),  # None: a report's file (finance's xlsx)
+    sa.Column("kind", sa.String(16), nullable=False),  # pdf | xlsx
+    sa.Column("version", sa.Integer, nullable=False),  # 1, then 2 when the notice is rendered again
+    sa.Column("name", sa.Text, nullable=False),  # the file name a department sees
+    sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("created_at", Instant(), nullable=False),
+    sa.UniqueConstraint("notice_id", "kind", "version", name="notice_documents_version"),
+)
+
+delivery_documents = sa.Table(  # what a delivery attaches, in order (the PDF first, then the server list)
+    "delivery_documents", md,
+    sa.Column("delivery_id", sa.ForeignKey("deliveries.id"), primary_key=True),
+    sa.Column("document_id", sa.ForeignKey("notice_documents.id"), primary_key=True),
+    sa.Column("position", sa.Integer, nullable=False),
+)
 
 exemptions = sa.Table(  # e.g. a disaster-recovery standby, a system busy only in exam season
     "exemptions", md,

@@ -15,25 +15,22 @@ import random
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import tzinfo
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ..errors import StoreError
-from . import migrations, schema, types
+from . import migrations, schema
 
 
 class Store:
     """Open a store by URL. The schema is brought up to date by :meth:`migrate`, not here."""
 
-    def __init__(self, url: str, busy_seconds: float = 120.0, zone: tzinfo | None = None):
+    def __init__(self, url: str, busy_seconds: float = 120.0):
         self.busy_seconds = busy_seconds
         self.url = url  # never logged nor shown: it may carry a password
         self.epoch: int | None = None  # the leader's fencing epoch (rightsizer.db.leader), checked by begin()
-        if zone is not None:
-            types.set_zone(zone)
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -49,9 +46,9 @@ class Store:
             sa.event.listen(self.engine, "begin", _sqlite_begin)
 
     @classmethod
-    def open(cls, url: str, busy_seconds: float = 120.0, zone: tzinfo | None = None) -> Store:
+    def open(cls, url: str, busy_seconds: float = 120.0) -> Store:
         """Open and migrate: what an entry point does at start."""
-        store = cls(url, busy_seconds, zone)
+        store = cls(url, busy_seconds)
         store.migrate()
         return store
 

@@ -5,31 +5,21 @@
   database orders and compares instants correctly whatever offset they were written with
   (ISO strings with offsets do not: ``09:00+08:00`` sorts after ``02:00+00:00``).
   It takes an aware ``datetime`` or ISO 8601 text *with* an offset (a naive time is an
-  error, never a guess) and gives back ISO 8601 text in the store's zone
-  (:func:`set_zone`, Asia/Shanghai unless the settings say otherwise) — the text the
-  application has always exchanged, now from a real instant.
+  error, never a guess) and gives back an aware ``datetime`` in UTC: the application turns
+  it into the settings' zone only where it prints or renders (:mod:`rightsizer.format`).
 * :class:`Money` — CNY. PostgreSQL: ``NUMERIC(14,2)``; SQLite: the exact decimal as text.
-  Takes a ``Decimal``, int or decimal text; gives back text with two decimals
-  (``"1230.00"``), never a float.
+  Takes a ``Decimal``, int or decimal text; gives back a ``Decimal`` with two places,
+  never a float.
+* :class:`Day` — a calendar date: ``DATE``; a ``date`` (or ISO text) in, a ``date`` out.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone, tzinfo
+from datetime import date, datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-
-_zone: tzinfo = ZoneInfo("Asia/Shanghai")
-
-
-def set_zone(zone: tzinfo) -> None:
-    """The zone read-back times are given in (the settings' ``timezone``)."""
-    global _zone
-    _zone = zone
-
 
 def to_utc(value) -> datetime | None:
     """An aware datetime or ISO text with an offset, as an aware UTC datetime."""
@@ -66,7 +56,7 @@ class Instant(sa.types.TypeDecorator):
             value = datetime.fromisoformat(value)
         if value.tzinfo is None:
             value = value.replace(tzinfo=timezone.utc)
-        return value.astimezone(_zone).isoformat()
+        return value.astimezone(timezone.utc)
 
 
 class Money(sa.types.TypeDecorator):
@@ -90,11 +80,11 @@ class Money(sa.types.TypeDecorator):
     def process_result_value(self, value, dialect):
         if value is None:
             return None
-        return str(Decimal(str(value)).quantize(Decimal("0.01")))
+        return Decimal(str(value)).quantize(Decimal("0.01"))
 
 
 class Day(sa.types.TypeDecorator):
-    """A calendar date (a due date, the last day of an exemption): ``DATE``; ISO text in and out."""
+    """A calendar date (a due date, the last day of an exemption): ``DATE``; a ``date`` out."""
     impl = sa.Date
     cache_ok = True
 
@@ -106,4 +96,4 @@ class Day(sa.types.TypeDecorator):
     def process_result_value(self, value, dialect):
         if value is None:
             return None
-        return value.isoformat() if isinstance(value, date) else str(value)
+        return value if isinstance(value, date) else date.fromisoformat(str(value))

@@ -17,14 +17,13 @@ import ipaddress
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from ..db import Store
-from ..db import web as db_web
+from ..db import accounts as db_accounts
 from ..errors import NotFoundError, UsageError
+from ..lifecycle import ROLES, Viewer
 from ..settings import WebSettings
-from .console import ROLES, Viewer
-from .followup import iso
 
 TOKEN_PREFIX = "rsz_"
 
@@ -62,27 +61,27 @@ def add_user(store: Store, now: datetime, name: str, role: str, department: str 
         raise UsageError("the account name is empty")
     hashed = _hasher().hash(_check_password(password)) if password is not None else ""
     with store.begin() as conn:
-        if db_web.user(conn, name) is not None:
+        if db_accounts.user(conn, name) is not None:
             raise UsageError(f"account {name!r} exists already (passwd changes its password)")
-        db_web.add_user(conn, name, role, department, hashed, iso(now))
-        db_web.log(conn, iso(now), "cli", "operator", "user.add", name, department, {}, {"role": role})
+        db_accounts.add_user(conn, name, role, department, hashed, now)
+        db_accounts.log(conn, now, "cli", "operator", "user.add", name, department, {}, {"role": role})
 
 
 def set_password(store: Store, now: datetime, name: str, password: str) -> None:
     hashed = _hasher().hash(_check_password(password))
     with store.begin() as conn:
-        if not db_web.update_user(conn, name, password_hash=hashed):
+        if not db_accounts.update_user(conn, name, password_hash=hashed):
             raise NotFoundError(f"no account {name!r}")
-        db_web.end_sessions_of(conn, name)
-        db_web.log(conn, iso(now), "cli", "operator", "user.passwd", name, None, {}, {})
+        db_accounts.end_sessions_of(conn, name)
+        db_accounts.log(conn, now, "cli", "operator", "user.passwd", name, None, {}, {})
 
 
 def disable_user(store: Store, now: datetime, name: str) -> None:
     with store.begin() as conn:
-        if not db_web.update_user(conn, name, disabled=True):
+        if not db_accounts.update_user(conn, name, disabled=True):
             raise NotFoundError(f"no account {name!r}")
-        db_web.end_sessions_of(conn, name)
-        db_web.log(conn, iso(now), "cli", "operator", "user.disable", name, None, {"disabled": False},
+        db_accounts.end_sessions_of(conn, name)
+        db_accounts.log(conn, now, "cli", "operator", "user.disable", name, None, {"disabled": False},
                    {"disabled": True})
 
 
@@ -91,16 +90,16 @@ def add_token(store: Store, now: datetime, name: str, role: str, department: str
     _check_role(role, department)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with store.begin() as conn:
-        if db_web.token_named(conn, name) is not None:
+        if db_accounts.token_named(conn, name) is not None:
             raise UsageError(f"token {name!r} exists already")
-        db_web.add_token(conn, name, role, department, digest(token), iso(now))
-        db_web.log(conn, iso(now), "cli", "operator", "token.add", name, department, {}, {"role": role})
+        db_accounts.add_token(conn, name, role, department, digest(token), now)
+        db_accounts.log(conn, now, "cli", "operator", "token.add", name, department, {}, {"role": role})
     return token
 
 
 def viewer_of_token(store: Store, token: str) -> Viewer | None:
     with store.read() as conn:
-        row = db_web.token(conn, digest(token))
+        row = db_accounts.token(conn, digest(token))
     return None if row is None else Viewer(f"token:{row.name}", row.role, row.department)
 
 
@@ -126,9 +125,9 @@ def login(store: Store, web: WebSettings, name: str, password: str, address: str
     keys = [f"user:{name}", f"ip:{address}"]
     since = t - web.login_window_seconds
     with store.read() as conn:
-        if any(db_web.failures(conn, k, since) >= web.login_max_failures for k in keys):
+        if any(db_accounts.failures(conn, k, since) >= web.login_max_failures for k in keys):
             raise LoginRefused("登录失败次数过多，请稍后再试", limited=True)
-        row = db_web.user(conn, name)
+        row = db_accounts.user(conn, name)
     ok = False
     if row is not None and not row.disabled and row.password_hash:
         from argon2.exceptions import VerificationError
@@ -141,11 +140,11 @@ def login(store: Store, web: WebSettings, name: str, password: str, address: str
         _hasher().hash("timing: as slow as a real check")
     if not ok:
         with store.begin() as conn:  # committed, then refused (an exception inside would roll it back)
-            db_web.prune_failures(conn, since)
-            db_web.add_failure(conn, keys, t)
+            db_accounts.prune_failures(conn, since)
+            db_accounts.add_failure(conn, keys, t)
         raise LoginRefused("用户名或密码错误")
     with store.begin() as conn:
-        db_web.clear_failures(conn, [f"user:{name}"])
+        db_accounts.clear_failures(conn, [f"user:{name}"])
         return _start(conn, web, Viewer(row.name, row.role, row.department), "password", t)
 
 
@@ -154,7 +153,7 @@ def sso(store: Store, web: WebSettings, name: str, address: str, now: datetime) 
     if not web.sso_header or not trusted(web, address):
         raise LoginRefused("单点登录只接受来自受信任代理的请求")
     with store.begin() as conn:
-        row = db_web.user(conn, name)
+        row = db_accounts.user(conn, name)
         if row is None or row.disabled:
             raise LoginRefused(f"统一身份认证账号 {name} 未在本系统开通")
         return _start(conn, web, Viewer(row.name, row.role, row.department), "sso", now.timestamp())
@@ -171,17 +170,17 @@ def trusted(web: WebSettings, address: str) -> bool:
 def _start(conn, web: WebSettings, viewer: Viewer, via: str, t: float) -> Session:
     sid, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     expires = t + web.session_hours * 3600
-    db_web.prune_sessions(conn, t)
-    db_web.add_session(conn, digest(sid), viewer.name, viewer.role, viewer.department, csrf, via, t, expires)
-    db_web.log(conn, datetime.fromtimestamp(t).astimezone().isoformat(timespec="seconds"), viewer.name, viewer.role,
+    db_accounts.prune_sessions(conn, t)
+    db_accounts.add_session(conn, digest(sid), viewer.name, viewer.role, viewer.department, csrf, via, t, expires)
+    db_accounts.log(conn, datetime.fromtimestamp(t, timezone.utc), viewer.name, viewer.role,
                "login", via, viewer.department, {}, {})
     return Session(sid, viewer, csrf, expires)
 
 
 def session(store: Store, sid: str, now: float | None = None) -> Session | None:
     with store.read() as conn:
-        row = db_web.session(conn, digest(sid), time.time() if now is None else now)
-        user = db_web.user(conn, row.user) if row is not None else None
+        row = db_accounts.session(conn, digest(sid), time.time() if now is None else now)
+        user = db_accounts.user(conn, row.user) if row is not None else None
     if row is None or user is None or user.disabled:
         return None
     return Session(sid, Viewer(row.user, row.role, row.department), row.csrf, row.expires_at)
@@ -189,4 +188,4 @@ def session(store: Store, sid: str, now: float | None = None) -> Session | None:
 
 def logout(store: Store, sid: str) -> None:
     with store.begin() as conn:
-        db_web.end_session(conn, digest(sid))
+        db_accounts.end_session(conn, digest(sid))

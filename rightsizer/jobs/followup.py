@@ -7,23 +7,22 @@ renders nothing heavy: reminders and escalations are built from the notice's ope
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from decimal import Decimal
-
-from notifiers.document import date_zh
+from html import escape
 
 from ..calendar import WorkCalendar
+from ..db import documents as db_documents
 from ..db import inventory as db_inventory
 from ..db import notices as db_notices
 from ..db import outbox as db_outbox
 from ..errors import CalendarError
-from ..models import cny_text
+from ..format import DIM_ZH, KIND_ZH, date_zh, local_date, minute, size_zh
+from ..lifecycle import ItemState, NoticeState
+from ..models import Dimension, cny_text
+from ..records import Notice
 from ..settings import Settings
-
-
-def iso(t: datetime) -> str:
-    return t.isoformat(timespec="seconds")
+from .render import attaches
 
 
 def alert(conn, settings: Settings, now: datetime, text: str, key: str) -> None:
@@ -33,78 +32,71 @@ def alert(conn, settings: Settings, now: datetime, text: str, key: str) -> None:
                         {"text": text, "markdown": text}, now)
 
 
-def resume_deadline(conn, settings: Settings, calendar: WorkCalendar, nt, now: datetime):
+def resume_deadline(conn, settings: Settings, calendar: WorkCalendar, nt: Notice, now: datetime) -> Notice:
     """A deadline held for want of the calendar is computed once the calendar has the year."""
     if nt.due_date or not nt.hold_reason or not nt.delivered_at or not db_notices.count_open_items(conn, nt.id):
         return nt
-    start = datetime.fromisoformat(nt.delivered_at).date()
+    start = local_date(nt.delivered_at, settings.tz)
     try:
         due = calendar.add_workdays(start, settings.notices.workdays_to_rectify)
     except CalendarError:
         return nt
-    db_notices.set_status(conn, nt.id, nt.status, due_date=due.isoformat(), hold_reason=None)
-    db_notices.add_event(conn, nt.id, iso(now), "sweep", nt.status, nt.status,
+    db_notices.set_state(conn, nt.id, nt.state, due_date=due, hold_reason=None)
+    db_notices.add_event(conn, nt.id, now, "sweep", nt.state, nt.state,
                          f"deadline resumed: due {due.isoformat()} ({settings.notices.workdays_to_rectify} working "
                          f"days from {start.isoformat()}); the calendar now covers it")
     return db_notices.get(conn, nt.id)
 
 
-def verify(conn, settings: Settings, nt, now: datetime, exempt: dict[str, str], rep) -> None:
+def verify(conn, settings: Settings, nt: Notice, now: datetime, exempt: dict[str, str], rep) -> None:
     """Close the notice's open items that an exemption, the inventory or the usage settled."""
     from policies.sizing import monthly_cost, unit_price
 
-    from ..models import Dimension
-
-    since = datetime.fromisoformat(nt.delivered_at or nt.issued_at)
+    since = nt.delivered_at or nt.issued_at
     for it in db_notices.open_items(conn, nt.id):
         if it.server_id in exempt:
-            db_notices.close_item(conn, it.id, "exempted", iso(now), exempt[it.server_id])
+            db_notices.close_item(conn, it.id, ItemState.EXEMPTED, now, exempt[it.server_id])
             continue
-        done, saving, evidence, when = False, None, "", iso(now)
+        done, saving, evidence, when = False, None, "", now
         for ch in db_inventory.changes_since(conn, it.server_id, since):
+            seen = minute(ch.at, settings.tz)
             if it.kind in ("release", "undeployed") and ch.change == "removed":
                 done, saving = True, monthly_cost(ch.old_size, settings.prices)
-                evidence = f"server gone from the cloud at {ch.at}"
+                evidence = f"server gone from the cloud at {seen}"
             elif it.kind in ("shrink", "expand") and ch.change == "resized" and it.dimension:
                 dim = Dimension(it.dimension)
                 old, new = ch.old_size.get(dim), ch.new_size.get(dim)
                 if (new < old) if it.kind == "shrink" else (new > old):
                     done = True
                     saving = (Decimal(str(old)) - Decimal(str(new))) * unit_price(dim, settings.prices)
-                    evidence = f"{ch.old_flavor} -> {ch.new_flavor}: {dim.value} {old:g} -> {new:g} at {ch.at}"
+                    evidence = f"{ch.old_flavor} -> {ch.new_flavor}: {dim.value} {old:g} -> {new:g} at {seen}"
             if done:
                 when = ch.at or when  # the day the change happened: the end of the waste, the start of the saving
                 break
         if done:
-            db_notices.close_item(conn, it.id, "rectified", when, evidence, cny_text(saving))
+            db_notices.close_item(conn, it.id, ItemState.RECTIFIED, when, evidence, cny_text(saving))
             rep.rectified += 1
-        elif it.finding_status == "gone":
-            db_notices.close_item(conn, it.id, "resolved", iso(now),
+        elif not it.finding_open:
+            db_notices.close_item(conn, it.id, ItemState.RESOLVED, now,
                                   "the finding went away by itself (usage changed, size unchanged)")
             rep.resolved += 1
 
 
-def _copy_body(conn, nt) -> tuple[str, dict]:
+def _copy_body(conn, nt: Notice) -> tuple[str, dict]:
     return db_outbox.first_notice_message(conn, nt.id) or (nt.number, {"text": nt.number, "markdown": nt.number})
 
 
-def _open_items_body(conn, settings: Settings, nt, head: str, with_pdf: bool = False) -> tuple[str, dict]:
+def _open_items_body(conn, settings: Settings, nt: Notice, head: str) -> tuple[str, dict]:
     """A reminder or escalation as a document: a first paragraph, the due date, then one row per server
-    with only its items still open (text, Markdown and HTML); an escalation carries the notice's PDF."""
-    from html import escape
-
-    from ..format import DIM_ZH, KIND_ZH, size_zh
-
+    with only its items still open (text, Markdown and HTML)."""
     subject, body = _copy_body(conn, nt)
     rows: dict[str, dict] = {}
     for it in db_notices.open_items(conn, nt.id):
-        f = json.loads(it.detail)
-        ev = f.get("evidence") or {}
-        r = rows.setdefault(f["server_id"], {"name": ev.get("server_name", f["server_id"]), "system": ev.get("system"),
-                                             "current": f.get("current"), "recommended": f.get("recommended"),
-                                             "problems": []})
-        dim = DIM_ZH.get(f.get("dimension") or "", "")
-        r["problems"].append(KIND_ZH.get(f["kind"], f["kind"]) + (f" {dim}" if dim else ""))
+        f = it.finding
+        r = rows.setdefault(f.server_id, {"name": f.server_name, "system": f.system, "current": f.current,
+                                          "recommended": f.recommended, "problems": []})
+        dim = DIM_ZH.get(f.dimension.value if f.dimension else "", "")
+        r["problems"].append(KIND_ZH.get(f.kind, f.kind) + (f" {dim}" if dim else ""))
     lines = [f"{i}. {r['system'] or '（未登记系统）'}｜{r['name']}（{sid}）：{'、'.join(r['problems'])}；当前配置 "
              f"{size_zh(r['current'])}，建议配置 {size_zh(r['recommended']) if r['recommended'] else '释放'}"
              for i, (sid, r) in enumerate(rows.items(), 1)]
@@ -123,14 +115,10 @@ def _open_items_body(conn, settings: Settings, nt, head: str, with_pdf: bool = F
     out = {"text": text, "markdown": text, "html": html}
     if body.get("link"):
         out["link"] = body["link"]
-    if with_pdf:
-        first = db_outbox.first_body(conn, nt.id) or {}
-        if first.get("pdf_b64"):  # the original notice, as signed
-            out.update(pdf_b64=first["pdf_b64"], pdf_name=first["pdf_name"])
     return subject, out
 
 
-def remind(conn, settings: Settings, nt, now: datetime, to_go: int, left: int) -> bool:
+def remind(conn, settings: Settings, nt: Notice, now: datetime, to_go: int, left: int) -> bool:
     contacts = settings.departments.get(nt.department)
     head = f"【提醒】{nt.number} 距整改期限（{_due(nt)}）还有 {to_go} 个工作日，尚有 {left} 项未整改。\n\n"
     subject, body = _open_items_body(conn, settings, nt, head)
@@ -139,23 +127,25 @@ def remind(conn, settings: Settings, nt, now: datetime, to_go: int, left: int) -
         added |= db_outbox.queue(conn, nt.id, "reminder", channel, f"{nt.number}:reminder:{channel}",
                                  "【提醒】" + subject, body, now, contacts.emails)
     if added:
-        db_notices.add_event(conn, nt.id, iso(now), "sweep", nt.status, nt.status,
-                             f"reminder: {to_go} working days to go")
+        db_notices.add_event(conn, nt.id, now, "sweep", nt.state, nt.state, f"reminder: {to_go} working days to go")
     return added
 
 
-def escalate(conn, settings: Settings, nt, now: datetime, left: int) -> None:
+def escalate(conn, settings: Settings, nt: Notice, now: datetime, left: int) -> None:
+    """The overdue notice to the escalation channels, carrying the original notice's PDF (as signed)."""
     contacts = settings.departments.get(nt.department)
     head = (f"【逾期未整改】{nt.number}（{nt.department}）整改期限 {_due(nt)} 已过，尚有 {left} 项未整改。"
             "根据规定，资源使用不合理情况将纳入绩效评价。\n\n")
-    subject, body = _open_items_body(conn, settings, nt, head, with_pdf=True)
+    subject, body = _open_items_body(conn, settings, nt, head)
+    pdf = db_documents.newest(conn, nt.id, "pdf")
     for channel in settings.notices.escalation_channels:
+        files = [pdf.id] if pdf is not None and "pdf" in attaches(settings, channel) else []
         db_outbox.queue(conn, nt.id, "escalation", channel, f"{nt.number}:escalation:{channel}", "【逾期】" + subject,
-                        body, now, contacts.head_emails if contacts else [])
-    db_notices.set_status(conn, nt.id, "escalated")
-    db_notices.add_event(conn, nt.id, iso(now), "sweep", "overdue", "escalated",
+                        body, now, contacts.head_emails if contacts else [], documents=files)
+    db_notices.set_state(conn, nt.id, NoticeState.ESCALATED)
+    db_notices.add_event(conn, nt.id, now, "sweep", NoticeState.OVERDUE, NoticeState.ESCALATED,
                          f"escalation to {', '.join(settings.notices.escalation_channels) or 'no channel configured'}")
 
 
-def _due(nt) -> str:
+def _due(nt: Notice) -> str:
     return date_zh(nt.due_date) or "（待定）"

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..calendar import WorkCalendar
 from ..db import Store
 from ..db import inventory as db_inventory
-from ..db.inventory import Change
+from ..records import InventoryChange
 from ..errors import SourceError
 from ..settings import Settings
 
@@ -25,7 +25,7 @@ class CloudInventory:
 class SyncResult:
     servers: int
     source: str
-    changes: list[Change]
+    changes: list[InventoryChange]
     warnings: list[str]
     rectified: int  # findings on open notices verified as rectified by this sync
     closed: list[str]  # notices that this closed

@@ -24,8 +24,6 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -35,14 +33,13 @@ from ..db import exemptions as db_exemptions
 from ..db import notices as db_notices
 from ..db import outbox as db_outbox
 from ..db import runs as db_runs
-from ..db import OPEN_STATES
 from ..errors import CalendarError
+from ..lifecycle import ItemState, NoticeState
 from ..settings import Settings
-from .followup import alert, escalate, iso, remind, resume_deadline, verify
+from .followup import alert, escalate, remind, resume_deadline, verify
+from .render import render_into
 
-__all__ = ["Issued", "Render", "SweepReport", "alert", "finish_drafts", "iso", "issue", "sweep"]
-
-Render = Callable[[dict, list[dict], Settings], tuple[str, dict]]
+__all__ = ["Issued", "SweepReport", "alert", "finish_drafts", "issue", "sweep"]
 
 
 @dataclass
@@ -65,25 +62,18 @@ class SweepReport:
     closed: list[str] = field(default_factory=list)
 
 
-def _default_render() -> Render:
-    from notifiers.render import render
-
-    return render
-
-
-def issue(store: Store, settings: Settings, now: datetime, render: Render | None = None,
-          calendar: WorkCalendar | None = None) -> list[Issued]:
+def issue(store: Store, settings: Settings, now: datetime, calendar: WorkCalendar | None = None) -> list[Issued]:
     """One notice per department for its open actionable findings not yet on a notice."""
-    render = render or _default_render()
     calendar = calendar or WorkCalendar(settings.calendar.overrides)
-    finish_drafts(store, settings, render)
+    finish_drafts(store, settings, now)
     kinds = set(settings.notices.kinds)
+    today = now.astimezone(settings.tz).date()
     with store.read() as conn:
         # A finding once on a notice is never noticed twice: its notice tracks it to the end. An ended
         # exemption returns it to its notice if that is still open (else it comes through anew), and a
         # notice withdrawn as issued in error lets its findings through again.
         on_any = db_notices.findings_ever_noticed(conn)
-        exempt = db_exemptions.exempted_servers(conn, now.date().isoformat())
+        exempt = db_exemptions.exempted_servers(conn, today)
         returning = db_notices.exempted_on_open_notices(conn)
         by_dept: dict[str, list[int]] = {}
         back: list[int] = []
@@ -98,20 +88,20 @@ def issue(store: Store, settings: Settings, now: datetime, render: Render | None
         with store.begin() as conn:
             for item_id in back:
                 nid = db_notices.reopen_item(conn, item_id)
-                db_notices.add_event(conn, nid, iso(now), "rightsizer", None, "item reopened",
+                db_notices.add_event(conn, nid, now, "rightsizer", None, "item reopened",
                                      f"item {item_id}: its exemption ended; the finding is back on this notice")
     out: list[Issued] = []
     for dept in sorted(by_dept):
         with store.begin() as conn:  # short: numbers, rows and drafts; no rendering
-            made = _issue_one(conn, settings, calendar, now, dept, by_dept[dept])
-        if made:
-            issued, items = made
-            _render_into(store, settings, render, issued.notice_id, items)
+            issued = _issue_one(conn, settings, calendar, now, dept, by_dept[dept])
+        if issued:
+            render_into(store, settings, issued.notice_id, now)
             out.append(issued)
     return out
 
 
-def _issue_one(conn, settings: Settings, calendar: WorkCalendar, now: datetime, dept: str, finding_ids: list[int]):
+def _issue_one(conn, settings: Settings, calendar: WorkCalendar, now: datetime, dept: str,
+               finding_ids: list[int]) -> Issued | None:
     """The department's notice with drafts for every channel, or None when another command noticed the
     findings meanwhile (checked again here, under the write lock)."""
     n = settings.notices
@@ -119,21 +109,22 @@ def _issue_one(conn, settings: Settings, calendar: WorkCalendar, now: datetime, 
     items = [r for r in db_runs.open_finding_rows(conn, finding_ids) if r.id not in taken]
     if not items:
         return None
+    today = now.astimezone(settings.tz).date()
     open_one = db_notices.open_notice_of(conn, dept)
-    seq = db_notices.next_seq(conn, n.prefix, now.year)
-    number = n.number_format.format(prefix=n.prefix, year=now.year, seq=seq)
-    nid = db_notices.create(conn, number, dept, open_one.id if open_one else None, iso(now))
+    seq = db_notices.next_seq(conn, n.prefix, today.year)
+    number = n.number_format.format(prefix=n.prefix, year=today.year, seq=seq)
+    nid = db_notices.create(conn, number, dept, open_one.id if open_one else None, now)
     db_notices.add_items(conn, nid, items)
     note = f"{len(items)} findings" + (f"; follow-up of {open_one.number}" if open_one else "")
     if any(r.kind != "expand" for r in items):  # an advice-only notice (建议扩容) has no deadline
         try:  # printed in the notice; moved later if the notice reaches the department on a later day
-            due = calendar.add_workdays(now.date(), n.workdays_to_rectify)
-            db_notices.set_status(conn, nid, "issued", due_date=due.isoformat())
+            due = calendar.add_workdays(today, n.workdays_to_rectify)
+            db_notices.set_state(conn, nid, NoticeState.ISSUED, due_date=due)
             note += f"; due {due.isoformat()}"
         except CalendarError as exc:
-            db_notices.set_status(conn, nid, "issued", hold_reason=str(exc))
+            db_notices.set_state(conn, nid, NoticeState.ISSUED, hold_reason=str(exc))
             note += "; deadline held: the working-day calendar does not cover it"
-    db_notices.add_event(conn, nid, iso(now), "rightsizer", None, "issued", note)
+    db_notices.add_event(conn, nid, now, "rightsizer", None, NoticeState.ISSUED, note)
     contacts = settings.departments.get(dept)
     channels = [(c, "notice") for c in (contacts.channels if contacts else [])]
     channels += [(c, "cc") for c in n.cc_channels]
@@ -142,67 +133,45 @@ def _issue_one(conn, settings: Settings, calendar: WorkCalendar, now: datetime, 
         db_outbox.queue(conn, nid, purpose, channel, f"{number}:{purpose}:{channel}", number, {}, now,
                         recipients, draft=True)
     if not contacts or not contacts.channels:
-        db_notices.add_event(conn, nid, iso(now), "rightsizer", "issued", "issued",
+        db_notices.add_event(conn, nid, now, "rightsizer", NoticeState.ISSUED, NoticeState.ISSUED,
                              f"held: no channel configured for {dept} (add [departments.\"{dept}\"])")
         alert(conn, settings, now, f"{number}: {dept} has no notice channel; the notice is held",
               f"nochannel:{number}")
-    return (Issued(nid, number, dept, len(items), open_one.number if open_one else None, [c for c, _ in channels]),
-            [json.loads(r.detail) for r in items])
+    return Issued(nid, number, dept, len(items), open_one.number if open_one else None, [c for c, _ in channels])
 
 
-def _render_into(store: Store, settings: Settings, render: Render, notice_id: int, items: list[dict]) -> None:
-    """Render the notice with no transaction open, then make its drafts pending (a short transaction)."""
-    with store.read() as conn:
-        nt = db_notices.get(conn, notice_id)
-        follows = db_notices.get(conn, nt.follows_id).number if nt.follows_id else None
-    notice = {"id": nt.id, "number": nt.number, "department": nt.department, "issued_at": nt.issued_at,
-              "follows": follows, "due_date": nt.due_date}
-    subject, body = render(notice, items, settings)
-    kinds = {b["name"]: b.get("type") for b in settings.notifiers}
-    # attachments only where they are used: the PDF and xlsx by email, the PDF by webhook (for OA systems);
-    # the first stored body keeps both (`notices pdf`)
-    unused = {"email": set(), "webhook": {"xlsx_b64"}}
-    with store.begin() as conn:
-        first = db_outbox.first_body(conn, notice_id) is None
-        for channel in db_outbox.draft_channels(conn, notice_id):
-            drop = set() if first else unused.get(kinds.get(channel), {"pdf_b64", "xlsx_b64"})
-            db_outbox.fill_drafts(conn, notice_id, subject, {k: v for k, v in body.items() if k not in drop}, channel)
-            first = False
-
-
-def finish_drafts(store: Store, settings: Settings, render: Render | None = None) -> int:
+def finish_drafts(store: Store, settings: Settings, now: datetime) -> int:
     """Render the drafts a stopped command left behind (its notices were written, their text was not)."""
     with store.read() as conn:
-        pending = [(nid, [json.loads(d) for d in db_notices.item_details(conn, nid)])
-                   for nid in db_outbox.drafts(conn)]
-    for nid, items in pending:
-        _render_into(store, settings, render or _default_render(), nid, items)
+        pending = db_outbox.drafts(conn)
+    for nid in pending:
+        render_into(store, settings, nid, now)
     return len(pending)
 
 
-def sweep(store: Store, settings: Settings, calendar: WorkCalendar, now: datetime, render: Render | None = None,
-          issue_new: bool = True, deadlines: bool = True) -> SweepReport:
+def sweep(store: Store, settings: Settings, calendar: WorkCalendar, now: datetime, *, issue_new: bool = True,
+          deadlines: bool = True) -> SweepReport:
     """Issue new notices, then move open ones along: resolved, rectified, reminded, overdue.
 
     After an inventory sync it runs with ``issue_new=False, deadlines=False``: verification only.
     Each open notice is moved in its own short transaction.
     """
     if not issue_new:
-        finish_drafts(store, settings, render)
-    rep = SweepReport(issued=issue(store, settings, now, render, calendar) if issue_new else [])
-    _release_held(store, settings, now, render or _default_render())
-    today = now.date()
+        finish_drafts(store, settings, now)
+    rep = SweepReport(issued=issue(store, settings, now, calendar) if issue_new else [])
+    _release_held(store, settings, now)
+    today = now.astimezone(settings.tz).date()
     with store.read() as conn:
         ids = [nt.id for nt in db_notices.open_notices(conn)]
     for nid in ids:
         with store.begin() as conn:
             nt = db_notices.get(conn, nid)
-            if nt.status in OPEN_STATES:  # not closed or withdrawn meanwhile by another command
+            if nt.is_open:  # not closed or withdrawn meanwhile by another command
                 _move(conn, settings, calendar, nt, now, today, deadlines, rep)
     return rep
 
 
-def _release_held(store: Store, settings: Settings, now: datetime, render: Render) -> None:
+def _release_held(store: Store, settings: Settings, now: datetime) -> None:
     """A notice held because its department had no channel goes out once the department has one."""
     with store.read() as conn:
         held = [nt for nt in db_notices.held_for_channel(conn)
@@ -213,47 +182,48 @@ def _release_held(store: Store, settings: Settings, now: datetime, render: Rende
             for channel in contacts.channels:
                 db_outbox.queue(conn, nt.id, "notice", channel, f"{nt.number}:notice:{channel}", nt.number, {}, now,
                                 contacts.emails, draft=True)
-            db_notices.add_event(conn, nt.id, iso(now), "sweep", nt.status, nt.status,
+            db_notices.add_event(conn, nt.id, now, "sweep", nt.state, nt.state,
                                  f"released: {nt.department} now has the channel(s) {', '.join(contacts.channels)}")
-        with store.read() as conn:
-            details = [json.loads(d) for d in db_notices.item_details(conn, nt.id)]
-        _render_into(store, settings, render, nt.id, details)
+        render_into(store, settings, nt.id, now)
+
+
+_FINAL_NOTES = {NoticeState.RECTIFIED: "verified from the inventory", NoticeState.ADVISED: "expansion advice delivered",
+                NoticeState.EXEMPTED: "every server is exempted", NoticeState.RESOLVED: "every finding went away by itself"}
 
 
 def _move(conn, settings: Settings, calendar: WorkCalendar, nt, now: datetime, today, deadlines: bool,
           rep: SweepReport) -> None:
     """One open notice: verify its items, close it, remind, or mark it overdue and escalate."""
-    exempt = db_exemptions.exempted_servers(conn, today.isoformat())
+    exempt = db_exemptions.exempted_servers(conn, today)
     verify(conn, settings, nt, now, exempt, rep)
     nt = resume_deadline(conn, settings, calendar, nt, now)
     left = db_notices.count_open_items(conn, nt.id)  # advice (expand) items never count
     if left == 0:
-        rest = db_notices.item_statuses(conn, nt.id) - {"advice"}
+        rest = db_notices.item_states(conn, nt.id) - {ItemState.ADVICE}
         if not rest:  # expansion advice only: closed once it has reached the department
-            if nt.status == "issued":
+            if nt.state == NoticeState.ISSUED:
                 return
-            final = "advised"
+            final = NoticeState.ADVISED
         else:
-            final = "rectified" if "rectified" in rest else "exempted" if rest == {"exempted"} else "resolved"
-        db_notices.set_status(conn, nt.id, final)
-        db_notices.add_event(conn, nt.id, iso(now), "sweep", nt.status, final,
-                             {"rectified": "verified from the inventory", "advised": "expansion advice delivered",
-                              "exempted": "every server is exempted"}.get(final, "every finding went away by itself"))
+            final = (NoticeState.RECTIFIED if ItemState.RECTIFIED in rest
+                     else NoticeState.EXEMPTED if rest == {ItemState.EXEMPTED} else NoticeState.RESOLVED)
+        db_notices.set_state(conn, nt.id, final)
+        db_notices.add_event(conn, nt.id, now, "sweep", nt.state, final, _FINAL_NOTES[final])
         rep.closed.append(nt.number)
         return
-    if not nt.due_date or not deadlines:
+    if nt.due_date is None or not deadlines:
         return
-    due = datetime.fromisoformat(nt.due_date).date()
     try:
-        to_go = calendar.workdays_between(today, due)
+        to_go = calendar.workdays_between(today, nt.due_date)
     except CalendarError:
         return
-    if today > due and nt.status in ("delivered", "acknowledged"):
-        db_notices.set_status(conn, nt.id, "overdue")
-        db_notices.add_event(conn, nt.id, iso(now), "sweep", nt.status, "overdue",
-                             f"due {nt.due_date}, {left} findings open")
+    waiting = nt.state in (NoticeState.DELIVERED, NoticeState.ACKNOWLEDGED)
+    if today > nt.due_date and waiting:
+        db_notices.set_state(conn, nt.id, NoticeState.OVERDUE)
+        db_notices.add_event(conn, nt.id, now, "sweep", nt.state, NoticeState.OVERDUE,
+                             f"due {nt.due_date.isoformat()}, {left} findings open")
         escalate(conn, settings, nt, now, left)
         rep.overdue += 1
-    elif 0 < to_go <= settings.notices.reminder_workdays_before and nt.status in ("delivered", "acknowledged"):
+    elif 0 < to_go <= settings.notices.reminder_workdays_before and waiting:
         if remind(conn, settings, nt, now, to_go, left):
             rep.reminded += 1

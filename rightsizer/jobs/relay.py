@@ -19,7 +19,6 @@ deadline (``due_date`` stays empty) and the operator is alerted — it never gue
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import random
@@ -33,14 +32,19 @@ from notifiers.base import Attachment, Message, Notifier, SendResult
 
 from ..calendar import WorkCalendar
 from ..db import Store
+from ..db import documents as db_documents
 from ..db import notices as db_notices
 from ..db import outbox as db_outbox
-from ..errors import CalendarError
+from ..errors import CalendarError, NotFoundError
+from ..format import date_zh, local_date
+from ..lifecycle import NoticeState
+from ..records import Delivery
 from ..settings import Settings
-from .followup import alert, iso
+from .followup import alert
+from .views import notice_view
 
 log = logging.getLogger("rightsizer.relay")
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MIME = {"pdf": "application/pdf", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
 @dataclass
@@ -142,24 +146,28 @@ def _one(store: Store, settings: Settings, calendar: WorkCalendar, now: Callable
         result = SendResult(False, False, f"no notifier named {row.channel!r} is configured")
     else:
         try:
-            result = notifier.send(_message(row))  # no database lock is held here
+            result = notifier.send(_message(store, settings, row))  # no database lock is held here
         except Exception as exc:  # noqa: BLE001 - a notifier bug must not lose the delivery
             result = SendResult(False, True, f"{row.channel}: {type(exc).__name__}")
     return _record(store, row, token, result, now(), settings, calendar, rng)
 
 
-def _message(row) -> Message:
-    body = json.loads(row.body)
-    attachments = []
-    if body.get("pdf_b64"):  # the notice as signed: the PDF first, then the server list
-        attachments.append(Attachment(body["pdf_name"], base64.b64decode(body["pdf_b64"]), "application/pdf"))
-    if body.get("xlsx_b64"):
-        attachments.append(Attachment(body["xlsx_name"], base64.b64decode(body["xlsx_b64"]), XLSX))
-    attachments = tuple(attachments)
+def _message(store: Store, settings: Settings, row: Delivery) -> Message:
+    """The message of a delivery: its words, the stored files it refers to, and — for anything about a notice —
+    the notice as it stands now (the one JSON of :class:`~rightsizer.jobs.views.NoticeView`)."""
+    with store.read() as conn:
+        files = db_documents.of_delivery(conn, row.id)
+        try:
+            notice = notice_view(conn, row.notice_id).to_json(settings.tz) if row.notice_id is not None else None
+        except NotFoundError:
+            notice = None
+    body = row.body
     return Message(key=row.idempotency_key, subject=row.subject, text=body.get("text", ""),
-                   markdown=body.get("markdown", ""), html=body.get("html", ""),
-                   recipients=tuple(json.loads(row.recipients)), message_id=row.message_id,
-                   link=body.get("link", ""), attachments=attachments, document=body.get("document"))
+                   markdown=body.get("markdown", ""), html=body.get("html", ""), recipients=row.recipients,
+                   message_id=row.message_id, link=body.get("link", ""),
+                   attachments=tuple(Attachment(f.name, f.content, MIME.get(f.kind, "application/octet-stream"))
+                                     for f in files),
+                   document=body.get("document"), notice=notice)
 
 
 def _record(store: Store, row, token: str, result: SendResult | None, at: datetime, settings: Settings,
@@ -172,7 +180,7 @@ def _record(store: Store, row, token: str, result: SendResult | None, at: dateti
             return "deferred" if ok else "taken_over"
         attempts = row.attempts + 1  # row is as claimed; start_attempt counted this one
         if result.ok:
-            if not db_outbox.update(conn, row.id, token, status="sent", sent_at=iso(at), sent_ts=at.timestamp(),
+            if not db_outbox.update(conn, row.id, token, status="sent", sent_at=at, sent_ts=at.timestamp(),
                                     lease_until=0.0, last_error=""):
                 return "taken_over"
             if row.notice_id is not None and row.purpose == "notice":
@@ -197,7 +205,7 @@ def _record(store: Store, row, token: str, result: SendResult | None, at: dateti
                   extra=_number(conn, row))
         if row.notice_id is not None:
             number = db_outbox.notice_number(conn, row.notice_id)
-            db_notices.add_event(conn, row.notice_id, iso(at), "relay", None, "undeliverable",
+            db_notices.add_event(conn, row.notice_id, at, "relay", None, "undeliverable",
                                  f"{row.channel}: {why}: {result.detail[:300]}")
             what = f"{number} via {row.channel}"
         else:
@@ -217,35 +225,34 @@ def _delivered(conn, notice_id: int, at: datetime, settings: Settings, calendar:
     """The first delivery to the department: the notice is ``delivered``. The department gets at least N
     working days from this day: a printed due date that would give fewer moves, and it is told."""
     cur = db_notices.get(conn, notice_id)
-    if cur.status != "issued":
+    if cur.state != NoticeState.ISSUED:
         return
-    values = {"delivered_at": iso(at)}
+    values = {"delivered_at": at}
     note = "first delivery to the department"
     n = settings.notices
     if cur.due_date or cur.hold_reason:  # not an advice-only notice (建议扩容 has no deadline)
         try:
-            due = calendar.add_workdays(at.date(), n.workdays_to_rectify)
-            if cur.due_date and due.isoformat() <= cur.due_date:
-                note += f"; due {cur.due_date} as printed"
+            due = calendar.add_workdays(local_date(at, settings.tz), n.workdays_to_rectify)
+            if cur.due_date and due <= cur.due_date:
+                note += f"; due {cur.due_date.isoformat()} as printed"
             else:
-                values.update(due_date=due.isoformat(), hold_reason=None)
+                values.update(due_date=due, hold_reason=None)
                 note += f"; due {due.isoformat()} ({n.workdays_to_rectify} working days)"
                 if cur.due_date:  # delivered late: the date moves, and the department is told
-                    note += f", moved from {cur.due_date} (delivered late)"
+                    note += f", moved from {cur.due_date.isoformat()} (delivered late)"
                     _tell_moved(conn, settings, cur, due, at)
         except CalendarError as exc:
             values["hold_reason"] = str(exc)
             note += "; deadline held: the working-day calendar does not cover it"
             alert(conn, settings, at, f"{cur.number}: deadline held: {exc}", f"hold:{cur.number}")
-    db_notices.set_status(conn, notice_id, "delivered", **values)
-    db_notices.add_event(conn, notice_id, iso(at), "relay", "issued", "delivered", note)
+    db_notices.set_state(conn, notice_id, NoticeState.DELIVERED, **values)
+    db_notices.add_event(conn, notice_id, at, "relay", NoticeState.ISSUED, NoticeState.DELIVERED, note)
 
 
 def _tell_moved(conn, settings: Settings, cur, due, at: datetime) -> None:
     contacts = settings.departments.get(cur.department)
-    old = datetime.fromisoformat(cur.due_date)
-    text = (f"{cur.department}：\n\n{cur.number} 送达晚于发文日期，整改期限由{old.year}年{old.month}月{old.day}日"
-            f"调整为{due.year}年{due.month}月{due.day}日（自收到通知之日起 {settings.notices.workdays_to_rectify} 个工作日）。"
+    text = (f"{cur.department}：\n\n{cur.number} 送达晚于发文日期，整改期限由{date_zh(cur.due_date)}"
+            f"调整为{date_zh(due)}（自收到通知之日起 {settings.notices.workdays_to_rectify} 个工作日）。"
             f"\n\n{settings.notices.sender}\n")
     for channel in (contacts.channels if contacts else []):
         db_outbox.queue(conn, cur.id, "due-moved", channel, f"{cur.number}:due-moved:{channel}",

@@ -14,24 +14,29 @@ and catch-up runs alike.
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from ..calendar import WorkCalendar
 from ..db import Store
-from ..db import history as db_history
+from ..db import documents as db_documents
+from ..db import exemptions as db_exemptions
+from ..db import inventory as db_inventory
+from ..db import notices as db_notices
 from ..db import outbox as db_outbox
+from ..db import runs as db_runs
 from ..errors import NotFoundError
 from ..format import money
 from ..reports import TRACKED, History, Month, MonthlyReport, evaluation as ev, history, monthly as mr, writers
 from ..settings import Settings
+from .render import attaches
 
 
 def load(store: Store, settings: Settings) -> History:
     """The whole recorded history, read in one transaction: what every report and /metrics compute from."""
     with store.read() as conn:
-        rows = db_history.read_all(conn, TRACKED)
+        rows = {**db_inventory.history(conn), **db_runs.history(conn, TRACKED), **db_notices.history(conn),
+                "exemptions": db_exemptions.history(conn)}
     return history.build(rows, settings.tz, settings.prices)
 
 
@@ -86,10 +91,11 @@ def send_monthly(store: Store, settings: Settings, calendar: WorkCalendar, now: 
     if today < due or not settings.reports.channels:
         return rep
     rep.due = due
+    start = datetime(last.year, last.month, 1, tzinfo=settings.tz)
+    end = datetime(this.year, this.month, 1, tzinfo=settings.tz)
     with store.read() as conn:
         todo = [c for c in settings.reports.channels if not db_outbox.exists(conn, key(last, c))]
-        evaluated = any(Month.of(datetime.fromisoformat(at).astimezone(settings.tz).date()) == last
-                        for at in db_history.run_times(conn))
+        evaluated = db_runs.evaluated_between(conn, start, end)
     if todo and not evaluated:  # e.g. the month before the centre started: nothing to report, nothing to send
         rep.skipped = f"no evaluation was recorded in {last}"
         return rep
@@ -97,24 +103,27 @@ def send_monthly(store: Store, settings: Settings, calendar: WorkCalendar, now: 
     if not todo:
         return rep
     report = monthly(store, settings, last, now)
-    kinds = {b["name"]: b.get("type") for b in settings.notifiers}
     subject = f"{last.label()}政务云资源浪费报告"
     summary = _summary(report)
     link = f"{settings.reports.link_base.rstrip('/')}/reports/monthly?month={last}" if settings.reports.link_base else ""
-    xlsx = base64.b64encode(writers.monthly(report, "xlsx")).decode()
     page = writers.monthly(report, "html").decode()
+    xlsx = None
     with store.begin() as conn:
         for channel in todo:
-            if kinds.get(channel) == "email":
-                body = {"text": summary + (f"\n\n在线查看：{link}" if link else "") + "\n\n明细见附件。",
-                        "html": page, "xlsx_name": f"{last}-云资源浪费报告.xlsx", "xlsx_b64": xlsx}
+            files = []
+            if "xlsx" in attaches(settings, channel):  # a channel that carries files: the xlsx, the page as body
+                if xlsx is None:
+                    xlsx = db_documents.add(conn, None, "xlsx", f"{last}-云资源浪费报告.xlsx",
+                                            writers.monthly(report, "xlsx"), now)
+                files = [xlsx]
+                body = {"text": summary + (f"\n\n在线查看：{link}" if link else "") + "\n\n明细见附件。", "html": page}
             else:
                 text = summary + (f"\n\n[在线查看]({link})" if link else "")
                 body = {"text": summary + (f"\n\n在线查看：{link}" if link else ""), "markdown": text}
             if link:
                 body["link"] = link
             if db_outbox.queue(conn, None, "report", channel, key(last, channel), subject, body, now,
-                               settings.reports.emails):
+                               settings.reports.emails, documents=files):
                 rep.queued.append(channel)
             else:
                 rep.already.append(channel)

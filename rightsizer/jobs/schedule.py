@@ -31,7 +31,6 @@ from ..db.leader import Fenced
 from ..errors import CalendarError, describe
 from ..crontab import cron_fields
 from ..settings import JobSchedule, Settings
-from .followup import iso
 
 log = logging.getLogger("rightsizer.jobs")
 
@@ -99,7 +98,7 @@ def previous_fire(spec: JobSchedule, tz, now: datetime) -> datetime | None:
 @dataclass(frozen=True)
 class Outcome:
     job: str
-    period: str
+    period: datetime | None  # the scheduled time this run belongs to
     outcome: str  # ok | failed | skipped (the period was already done)
     detail: str
     seconds: float = 0.0
@@ -246,7 +245,7 @@ class Runner:
         with self.store.read() as conn:
             for name in on:
                 p = self.period(name, now)
-                if p is not None and not jobruns.done(conn, name, iso(p)):
+                if p is not None and not jobruns.done(conn, name, p):
                     out.append(name)
         return out
 
@@ -257,7 +256,7 @@ class Runner:
         """Run ``job`` for the period it is in now, unless that period is done or it is already running."""
         lock = self._running[job]
         if not lock.acquire(blocking=False):
-            return Outcome(job, "", "skipped", "still running from its previous period")
+            return Outcome(job, None, "skipped", "still running from its previous period")
         token = CURRENT_JOB.set(job)
         try:
             return self._run(job)
@@ -269,14 +268,14 @@ class Runner:
         settings, calendar = self.settings, self.calendar  # this run's configuration
         now = self.clock()
         p = previous_fire(getattr(settings.schedule, job), settings.tz, now)
-        period = iso(p or now)
+        period = p or now
         if self.stop.is_set():
             return Outcome(job, period, "skipped", "the daemon is stopping")
         try:
             with self.store.begin() as conn:
                 if jobruns.done(conn, job, period):
                     return Outcome(job, period, "skipped", "this period is done")
-                run_id = jobruns.start(conn, job, period, iso(now), os.getpid())
+                run_id = jobruns.start(conn, job, period, now, os.getpid())
         except Exception as exc:  # noqa: BLE001 - the store went away, or another daemon leads now
             if isinstance(exc, Fenced):
                 self.stop.set()  # no new run starts: the daemon is about to stop
@@ -300,10 +299,10 @@ class Runner:
             detail += " (stopped early: the daemon is stopping)"
         result = Outcome(job, period, outcome, detail, time.monotonic() - t0)
         if outcome == "ok":
-            log.info("ok in %.1f s (period %s): %s", result.seconds, period, detail)
+            log.info("ok in %.1f s (period %s): %s", result.seconds, period.isoformat(timespec="seconds"), detail)
         try:
             with self.store.begin() as conn:
-                jobruns.finish(conn, run_id, iso(self.clock()), outcome, detail)
+                jobruns.finish(conn, run_id, self.clock(), outcome, detail)
         except Exception as exc:  # noqa: BLE001 - the store went away: the period simply runs again
             known = describe(exc)
             log.error("could not record the outcome (the period runs again): %s",
@@ -313,6 +312,6 @@ class Runner:
         return result
 
     def prune(self) -> int:
-        before = iso(self.clock() - timedelta(days=self.settings.daemon.keep_job_runs_days))
+        before = self.clock() - timedelta(days=self.settings.daemon.keep_job_runs_days)
         with self.store.begin() as conn:
             return jobruns.prune(conn, before)

@@ -17,41 +17,45 @@ revoked) are not waste either; :func:`exempt_days` counts them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
+from ..lifecycle import CLOSED as CLOSED_STATES
 from ..settings import PriceSettings
 
 FOREVER = 10**7  # a day number far beyond any report
 NEVER = -FOREVER
 COMPULSORY = ("shrink", "release", "undeployed")  # what a department must rectify: the waste
 TRACKED = (*COMPULSORY, "unregistered", "insufficient_data")
-CLOSED = ("rectified", "resolved", "exempted", "advised", "withdrawn")  # a notice's final states
+CLOSED = tuple(s.value for s in CLOSED_STATES)  # a notice's final states
 
 
 def days(values, tz: ZoneInfo, missing: int) -> np.ndarray:
-    """ISO 8601 times (or dates) -> local day numbers; ``None`` -> ``missing``."""
-    s = pd.Series(values, dtype=object)
+    """Aware times (their day where the centre is) or dates -> local day numbers; ``None`` -> ``missing``."""
+    s = pd.Series(list(values), dtype=object)
     out = np.full(len(s), missing, dtype=np.int64)
-    ok = s.notna().to_numpy() & (s.astype(str) != "").to_numpy()
-    if ok.any():
-        text = s[ok].astype(str)
-        plain = text.str.len() == 10  # a date
-        parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
-        if plain.any():
-            parsed[plain] = pd.to_datetime(text[plain], format="%Y-%m-%d")
-        if (~plain).any():
-            t = pd.to_datetime(text[~plain], utc=True, format="ISO8601").dt.tz_convert(tz).dt.tz_localize(None)
-            parsed[~plain] = t.astype("datetime64[ns]")
-        out[ok] = parsed.to_numpy().astype("datetime64[D]").astype(np.int64)
+    if not len(s):
+        return out
+    is_time = s.map(lambda v: isinstance(v, datetime)).to_numpy(dtype=bool)
+    is_day = s.map(lambda v: isinstance(v, date) and not isinstance(v, datetime)).to_numpy(dtype=bool)
+    other = s.notna().to_numpy() & ~is_time & ~is_day
+    if other.any():
+        raise TypeError(f"not a time or a date: {s[other].iloc[0]!r}")
+    if is_time.any():
+        t = pd.to_datetime(s[is_time], utc=True).dt.tz_convert(tz).dt.tz_localize(None)
+        out[is_time] = t.to_numpy().astype("datetime64[D]").astype(np.int64)
+    if is_day.any():
+        out[is_day] = np.array(s[is_day].tolist(), dtype="datetime64[D]").astype(np.int64)
     return out
 
 
 def money(values) -> list[Decimal]:
-    return [Decimal(v) if v not in (None, "") else Decimal(0) for v in values]
+    """Amounts as ``Decimal`` (a missing amount counts as nothing realised: ``0``)."""
+    return [Decimal(v) if v is not None else Decimal(0) for v in values]
 
 
 def monthly_cost(vcpus, ram_gib, disk_gib, prices: PriceSettings) -> list[Decimal]:
@@ -92,7 +96,7 @@ def _frame(rows: tuple[list[str], list[tuple]]) -> pd.DataFrame:
 
 
 def build(rows: dict, tz: ZoneInfo, prices: PriceSettings) -> History:
-    """The frames from the store's rows (:func:`rightsizer.db.history.read_all` with :data:`TRACKED`)."""
+    """The frames from the store's rows (:func:`rightsizer.jobs.reports.load` reads them with :data:`TRACKED`)."""
     srv = _frame(rows["servers"]).set_index("server_id")
     srv["start"] = days(srv["delivered_at"], tz, NEVER)
     srv["end"] = FOREVER

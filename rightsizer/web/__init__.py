@@ -10,7 +10,7 @@ def run(settings, listen: str | None = None, now=None) -> int:
     from ..db import Store
     from .app import create_app
 
-    store = Store.open(settings.store.resolved_url(), settings.store.busy_seconds, zone=settings.tz)
+    store = Store.open(settings.store.resolved_url(), settings.store.busy_seconds)
     host, port = (listen or settings.web.listen).rpartition(":")[::2]
     app = create_app(settings, store, (lambda: now) if now is not None else None)
     uvicorn.run(app, host=host.strip("[]"), port=int(port), log_level="warning", access_log=False,

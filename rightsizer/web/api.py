@@ -7,16 +7,15 @@ token reads the reports and cannot write (403). The description is ``/api/v1/ope
 
 from __future__ import annotations
 
-import json
-
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from ..errors import NotFoundError, StateError, UsageError
-from ..jobs import accounts, console
-from ..jobs.console import Forbidden, Viewer
+from ..format import iso_time, size_json
+from ..jobs import accounts, actions, reports, views
+from ..lifecycle import Forbidden, Viewer
 from ..reports import Month, writers
 from .common import download
 
@@ -56,45 +55,42 @@ def create_api(state) -> FastAPI:
     async def _us(request: Request, exc: UsageError):
         return JSONResponse({"error": str(exc)}, status_code=400)
 
+    tz = state.settings.tz
+
     @api.get("/servers", summary="Servers in the token's scope")
     def servers(limit: int = 1000, offset: int = 0, v: Viewer = Depends(who)):
-        rows = console.servers(state.store, v, min(max(1, limit), 10000), max(0, offset))
+        rows = views.servers(state.store, v, min(max(1, limit), 10000), max(0, offset))
         return [{"server_id": r.server_id, "name": r.name, "department": r.department, "system": r.system,
-                 "vcpus": r.vcpus, "ram_gib": r.ram_gib, "disk_gib": r.disk_gib, "delivered_at": r.delivered_at}
-                for r in rows]
+                 "vcpus": r.vcpus, "ram_gib": r.ram_gib, "disk_gib": r.disk_gib,
+                 "delivered_at": iso_time(r.delivered_at, tz)} for r in rows]
 
     @api.get("/servers/{server_id}", summary="A server with its open findings and statistics over time")
     def server(server_id: str, v: Viewer = Depends(who)):
-        d = console.server(state.store, v, server_id)
-        s = d["server"]
+        d = views.server(state.store, v, server_id)
+        s = d.server
         return {"server_id": s.server_id, "name": s.name, "department": s.department, "system": s.system,
-                "findings": [f["detail"] for f in d["findings"]],
-                "history": [{"at": h.at, "cpu_p95_pct": h.cpu_p95_pct, "memory_peak_pct": h.memory_peak_pct,
-                             "disk_latest_pct": h.disk_latest_pct, "coverage": h.coverage} for h in d["history"]]}
+                "size": size_json(_size(s)), "findings": [f.to_json() | {"id": i} for i, f in d.findings],
+                "history": [{"at": iso_time(h.at, tz), "cpu_p95_pct": h.cpu_p95_pct,
+                             "memory_peak_pct": h.memory_peak_pct, "disk_latest_pct": h.disk_latest_pct,
+                             "coverage": h.coverage} for h in d.history]}
 
     @api.get("/findings", summary="Open findings in the token's scope")
     def findings(v: Viewer = Depends(who)):
-        return [json.loads(f.detail) | {"id": f.id} for f in console.findings(state.store, v)]
+        return [f.to_json() | {"id": i} for i, f in views.findings(state.store, v)]
 
-    @api.get("/notices", summary="Notices in the token's scope")
+    @api.get("/notices", summary="Notices in the token's scope (the notice's own fields, items counted by state)")
     def notices(v: Viewer = Depends(who)):
-        return [_notice(n) for n in console.notices(state.store, v)]
+        return [n.to_json(tz) for n in views.notices(state.store, v, newest_first=True)]
 
-    @api.get("/notices/{notice_id}", summary="A notice with its items, answers and events")
+    @api.get("/notices/{notice_id}", summary="A notice with its items, answers, events and deliveries: the same "
+             "JSON as `rightsizer notices show --format json`")
     def notice(notice_id: int, v: Viewer = Depends(who)):
-        p = console.notice(state.store, v, notice_id)
-        return _notice(p.notice) | {
-            "items": [{"id": i.id, "server_id": i.server_id, "kind": i.kind, "dimension": i.dimension or None,
-                       "status": i.status, "closed_at": i.closed_at, "realised_saving_cny": i.realised_saving_cny,
-                       "answers": [{"kind": a.kind, "note": a.note, "actor": a.actor, "at": a.at}
-                                   for a in p.answers.get(i.id, [])]} for i in p.items],
-            "events": [{"at": e.at, "actor": e.actor, "from": e.from_status, "to": e.to_status, "note": e.note}
-                       for e in p.events]}
+        return views.notice(state.store, v, notice_id).to_json(tz)
 
     @api.post("/notices/{notice_id}/ack", summary="Acknowledge a notice (department or operator tokens)")
     def ack(notice_id: int, body: Ack, v: Viewer = Depends(who)):
-        t = console.acknowledge(state.store, v, state.clock(), notice_id, body.note)
-        return {"number": t.number, "from": t.old, "to": t.new}
+        t = actions.ack(state.store, v, state.clock(), notice_id, body.note)
+        return {"number": t.number, "from": t.old.value, "to": t.new.value, "to_zh": t.new.label}
 
     @api.get("/reports/monthly", summary="The monthly waste report (format json or csv)")
     def monthly(month: str, format: str = "json", v: Viewer = Depends(who)):
@@ -104,7 +100,7 @@ def create_api(state) -> FastAPI:
             raise UsageError(f"month: {month!r} is not YYYY-MM") from None
         if format not in ("json", "csv"):
             raise UsageError("format: json or csv")
-        r = console.monthly(state.store, state.settings, v, m, state.clock())
+        r = reports.monthly(state.store, state.settings, m, state.clock(), v.scope)
         if format == "json":
             return r.to_json()
         return download(writers.monthly(r, "csv"), f"{m}-云资源浪费报告.csv")
@@ -112,6 +108,7 @@ def create_api(state) -> FastAPI:
     return api
 
 
-def _notice(n) -> dict:
-    return {"id": n.id, "number": n.number, "department": n.department, "status": n.status,
-            "issued_at": n.issued_at, "delivered_at": n.delivered_at, "due_date": n.due_date or None}
+def _size(row):
+    from ..models import Size
+
+    return Size(row.vcpus, row.ram_gib, row.disk_gib)

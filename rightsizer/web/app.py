@@ -2,7 +2,7 @@
 
 Stateless: sessions, the login rate limit and the audit log live in the store, so any number of
 copies can run behind the centre's reverse proxy. Who may see what is decided in the query
-layer (:mod:`rightsizer.jobs.console`); the pages only render what it returns. Another
+layer (:mod:`rightsizer.jobs.views`, :mod:`rightsizer.jobs.actions`); the pages only render what it returns. Another
 department's server, notice, report or request is a 404, like one that does not exist.
 
 Every form carries the session's CSRF token (the login form a cookie-bound one); cookies are
@@ -21,7 +21,7 @@ from fastapi.staticfiles import StaticFiles
 
 from ..db import Store
 from ..errors import NotFoundError, StateError, UsageError
-from ..jobs.console import Forbidden
+from ..lifecycle import Forbidden
 from ..settings import Settings
 from . import api, pages
 from .common import HERE, SignInFirst, State, page

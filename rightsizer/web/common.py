@@ -7,11 +7,14 @@ import secrets
 from pathlib import Path
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from .. import format as fmt
+from .. import lifecycle
 from ..jobs import accounts
-from ..jobs.console import Forbidden, Viewer
+from ..jobs.views import deadline_zh
+from ..lifecycle import Forbidden, Viewer
 
 HERE = Path(__file__).parent
 COOKIE = "rs_session"
@@ -24,11 +27,11 @@ class State:
 
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
-STATUS_ZH = {"issued": "已下发", "delivered": "已送达", "acknowledged": "已签收", "overdue": "已逾期",
-             "escalated": "已督办", "rectified": "已整改", "resolved": "已消除", "exempted": "已豁免",
-             "advised": "已告知", "withdrawn": "已撤回", "open": "待整改", "advice": "建议（不设期限）",
-             "pending": "待发送", "sent": "已发送", "dead": "发送失败", "draft": "待生成"}
-templates.env.filters["zh"] = lambda status: STATUS_ZH.get(status or "", status or "")
+# labels and the actions a page offers come from the lifecycle table; times are printed in the centre's zone
+templates.env.globals.update(can=lifecycle.can, label=lifecycle.label, answer_labels=lifecycle.ANSWER_LABELS,
+                             label_answer=lambda kind: lifecycle.ANSWER_LABELS[lifecycle.AnswerKind(kind)],
+                             deadline=deadline_zh, kind_zh=fmt.KIND_ZH, dim_zh=fmt.DIM_ZH, size_zh=fmt.size_zh,
+                             money=fmt.money, date_zh=fmt.date_zh)
 
 
 def rs(request: Request) -> State:
@@ -74,8 +77,10 @@ def set_session_cookie(request: Request, response: Response, s: accounts.Session
 
 def page(request: Request, name: str, context: dict, status: int = 200) -> HTMLResponse:
     s = getattr(request.state, "session", None)
-    response = templates.TemplateResponse(request, name, {"session": s, "viewer": s.viewer if s else None,
-                                                          **context}, status_code=status)
+    tz = rs(request).settings.tz
+    response = templates.TemplateResponse(request, name, {
+        "session": s, "viewer": s.viewer if s else None, "minute": lambda t: fmt.minute(t, tz),
+        "day": lambda t: fmt.day(t, tz), **context}, status_code=status)
     new = getattr(request.state, "new_session", None)
     if new is not None:
         set_session_cookie(request, response, new)
@@ -123,7 +128,3 @@ def download(data: bytes, name: str) -> Response:
 
 def viewer(request: Request) -> Viewer:
     return request.state.session.viewer
-
-
-def json_error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)

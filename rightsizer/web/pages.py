@@ -10,9 +10,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from ..errors import NotFoundError, UsageError
-from ..format import DIM_ZH, KIND_ZH, money, size_zh
-from ..jobs import accounts, console
-from ..reports import Month, svg, writers
+from ..format import money
+from ..jobs import accounts, actions, reports, views
+from ..lifecycle import Viewer
+from ..reports import Month, MonthlyReport, svg, writers
 from .common import (COOKIE, LOGIN_COOKIE, download, check_csrf, client_address, login_token, page, rs, secure,
                   set_session_cookie, signed_in, viewer)
 
@@ -48,13 +49,23 @@ def _cached(key: tuple, make):
         lock.release()
 
 
-def _city_month(request: Request, month: Month):
-    """The city's report of ``month`` as of now, computed once a minute for every viewer; the query layer
-    scopes what each viewer gets out of it (:func:`console.month_view`)."""
+def _city_month(request: Request, month: Month) -> MonthlyReport:
+    """The city's report of ``month`` as of now, computed once a minute for every viewer; each viewer gets
+    only its scope out of it (:func:`_month_view`)."""
     state = rs(request)
     now = state.clock()
-    return _cached(("monthly", str(month), now.date()), lambda: console.monthly(
-        state.store, state.settings, console.Viewer("console", "operator"), month, now))
+    return _cached(("monthly", str(month), now.date()), lambda: reports.monthly(
+        state.store, state.settings, month, now))
+
+
+def _month_view(city: MonthlyReport, viewer: Viewer):
+    """(department rows, totals, 12-month trend) of the city's report that ``viewer`` may see: a department
+    its own only; the centre and finance the city."""
+    if viewer.scope is None:
+        return city.departments, city.totals, city.trend
+    from ..reports.monthly import for_department
+
+    return for_department(city, viewer.scope)
 
 
 def _safe_next(target: str | None) -> str:
@@ -109,7 +120,7 @@ def overview(request: Request):
     v = viewer(request)
     state = rs(request)
     month = Month.of(state.clock().astimezone(state.settings.tz).date())
-    rows, t, trend_rows = console.month_view(_city_month(request, month), v)
+    rows, t, trend_rows = _month_view(_city_month(request, month), v)
     d = rows.sort_values("waste", ascending=False)
     bars = svg.bars(list(d.index), [float(x) for x in d["waste"]], f"{month.label()}至今 各部门资源浪费（元）")
     trend = svg.lines([x.split("年")[1] for x in trend_rows["label"]],
@@ -128,32 +139,34 @@ def department(request: Request, name: str):
     signed_in(request)
     v = viewer(request)
     store = rs(request).store
-    servers = console.servers(store, v, department=name)
+    servers = views.servers(store, v, department=name)
     if not servers:
         raise NotFoundError(f"没有部门 {name}")
     found: dict[str, list] = {}
-    for f in console.findings(store, v, department=name):
+    savings: dict = {}
+    for _, f in views.findings(store, v, department=name):
         found.setdefault(f.server_id, []).append(f)
+        savings[f.server_id] = savings.get(f.server_id, 0) + f.monthly_saving_cny
     return page(request, "department.html", {"title": name, "name": name, "servers": servers, "found": found,
-                                             "kind_zh": KIND_ZH, "dim_zh": DIM_ZH, "money": money})
+                                             "savings": savings})
 
 
 @router.get("/servers/{server_id}")
 def server(request: Request, server_id: str):
     s = signed_in(request)
     state = rs(request)
-    data = console.server(state.store, viewer(request), server_id)
-    hist = data["history"]
-    labels = [h.at[5:10] for h in hist]
+    data = views.server(state.store, viewer(request), server_id)
+    hist = data.history
+    labels = [h.at.astimezone(state.settings.tz).strftime("%m-%d") for h in hist]
     step = max(1, len(labels) // 12)
     chart = svg.lines([x if i % step == 0 else "" for i, x in enumerate(labels)],
                       {"CPU P95 %": [h.cpu_p95_pct or 0 for h in hist],
                        "内存周期峰值 %": [h.memory_peak_pct or 0 for h in hist]},
                       "各次评估的 CPU P95 与内存周期峰值（%）", unit="%") if hist else ""
     p = state.settings.policy
-    return page(request, "server.html", {"title": data["server"].name, **data, "chart": chart, "kind_zh": KIND_ZH,
-                                         "dim_zh": DIM_ZH, "money": money, "size_zh": size_zh, "policy": p,
-                                         "csrf": s.csrf, "today": state.clock().date().isoformat()})
+    return page(request, "server.html", {"title": data.server.name, "server": data.server, "findings": data.findings,
+                                         "chart": chart, "policy": p, "csrf": s.csrf,
+                                         "today": state.clock().astimezone(state.settings.tz).date().isoformat()})
 
 
 # -- notices -------------------------------------------------------------------------------------------------
@@ -161,31 +174,27 @@ def server(request: Request, server_id: str):
 @router.get("/notices")
 def notices(request: Request):
     signed_in(request)
-    rows = console.notices(rs(request).store, viewer(request))
+    rows = views.notices(rs(request).store, viewer(request), newest_first=True)
     return page(request, "notices.html", {"title": "整改通知", "rows": rows})
 
 
 @router.get("/notices/{notice_id}")
 def notice(request: Request, notice_id: int):
     s = signed_in(request)
-    p = console.notice(rs(request).store, viewer(request), notice_id)
-    import json
-
-    items = [dict(i._mapping, finding=json.loads(i.detail)) for i in p.items]
-    return page(request, "notice.html", {"title": p.notice.number, "p": p, "items": items, "csrf": s.csrf,
-                                         "kind_zh": KIND_ZH, "dim_zh": DIM_ZH, "size_zh": size_zh})
+    p = views.notice(rs(request).store, viewer(request), notice_id)
+    return page(request, "notice.html", {"title": p.notice.number, "p": p, "csrf": s.csrf})
 
 
 @router.get("/notices/{notice_id}/pdf")
 def notice_pdf(request: Request, notice_id: int):
     signed_in(request)
-    p = console.notice(rs(request).store, viewer(request), notice_id)
-    if not p.view.pdf:
+    p = views.notice(rs(request).store, viewer(request), notice_id)
+    if p.pdf is None:
         raise NotFoundError("该通知没有 PDF")
-    return download(p.view.pdf, p.view.pdf_name)
+    return download(p.pdf.content, p.pdf.name)
 
 
-def _act(request: Request, csrf: str) -> console.Viewer:
+def _act(request: Request, csrf: str) -> Viewer:
     """The viewer of a form that carries the session's CSRF token."""
     check_csrf(request, signed_in(request), csrf)
     return viewer(request)
@@ -194,7 +203,7 @@ def _act(request: Request, csrf: str) -> console.Viewer:
 @router.post("/notices/{notice_id}/ack")
 def notice_ack(request: Request, notice_id: int, csrf: str = Form(""), note: str = Form("")):
     v = _act(request, csrf)
-    console.acknowledge(rs(request).store, v, rs(request).clock(), notice_id, note)
+    actions.ack(rs(request).store, v, rs(request).clock(), notice_id, note)
     return RedirectResponse(f"/notices/{notice_id}", status_code=303)
 
 
@@ -202,21 +211,21 @@ def notice_ack(request: Request, notice_id: int, csrf: str = Form(""), note: str
 def item_answer(request: Request, notice_id: int, item_id: int, csrf: str = Form(""), kind: str = Form(""),
                 note: str = Form("")):
     v = _act(request, csrf)
-    console.answer(rs(request).store, v, rs(request).clock(), notice_id, item_id, kind, note)
+    actions.answer(rs(request).store, v, rs(request).clock(), notice_id, item_id, kind, note)
     return RedirectResponse(f"/notices/{notice_id}", status_code=303)
 
 
 @router.post("/notices/{notice_id}/withdraw")
 def notice_withdraw(request: Request, notice_id: int, csrf: str = Form(""), note: str = Form("")):
     v = _act(request, csrf)
-    console.withdraw(rs(request).store, v, rs(request).clock(), notice_id, note)
+    actions.withdraw(rs(request).store, v, rs(request).clock(), notice_id, note)
     return RedirectResponse(f"/notices/{notice_id}", status_code=303)
 
 
 @router.post("/notices/{notice_id}/resend")
 def notice_resend(request: Request, notice_id: int, csrf: str = Form("")):
     v = _act(request, csrf)
-    console.resend(rs(request).store, v, rs(request).clock(), notice_id)
+    actions.resend(rs(request).store, v, rs(request).clock(), notice_id)
     return RedirectResponse(f"/notices/{notice_id}", status_code=303)
 
 
@@ -225,7 +234,7 @@ def notice_resend(request: Request, notice_id: int, csrf: str = Form("")):
 @router.get("/exemptions")
 def exemptions(request: Request):
     s = signed_in(request)
-    rows, reqs = console.exemptions(rs(request).store, viewer(request))
+    rows, reqs = views.exemptions(rs(request).store, viewer(request))
     return page(request, "exemptions.html", {"title": "豁免", "rows": rows, "reqs": reqs, "csrf": s.csrf})
 
 
@@ -237,7 +246,7 @@ def exemption_request(request: Request, csrf: str = Form(""), server_id: str = F
         day = date.fromisoformat(until)
     except ValueError:
         raise UsageError(f"豁免期限 {until!r} 不是日期（YYYY-MM-DD）") from None
-    console.request_exemption(rs(request).store, v, rs(request).clock(), server_id, reason, day)
+    actions.request_exemption(rs(request).store, v, rs(request).clock(), server_id, reason, day)
     return RedirectResponse("/exemptions", status_code=303)
 
 
@@ -247,7 +256,7 @@ def exemption_decide(request: Request, request_id: int, csrf: str = Form(""), de
     v = _act(request, csrf)
     if decision not in ("approve", "reject"):
         raise UsageError("decision: approve or reject")
-    console.decide(rs(request).store, v, rs(request).clock(), request_id, decision == "approve", note)
+    actions.decide(rs(request).store, v, rs(request).clock(), request_id, decision == "approve", note)
     return RedirectResponse("/exemptions", status_code=303)
 
 
@@ -271,8 +280,8 @@ def report_monthly(request: Request, month: str = "", format: str = "html"):
         raise UsageError(f"month: {month!r} 不是月份（YYYY-MM）") from None
     if format not in writers.MONTHLY_FORMATS:
         raise UsageError(f"format: {format!r}")
-    r = _cached(("monthly", str(m), v.scope, rs(request).clock().date()), lambda: console.monthly(
-        rs(request).store, rs(request).settings, v, m, rs(request).clock()))
+    r = _cached(("monthly", str(m), v.scope, rs(request).clock().date()), lambda: reports.monthly(
+        rs(request).store, rs(request).settings, m, rs(request).clock(), v.scope))
     data = writers.monthly(r, format)
     if format == "html":
         return Response(data, media_type="text/html; charset=utf-8")
@@ -282,7 +291,7 @@ def report_monthly(request: Request, month: str = "", format: str = "html"):
 @router.get("/audit")
 def audit(request: Request):
     signed_in(request)
-    rows = console.audit_log(rs(request).store, viewer(request))
+    rows = views.audit_log(rs(request).store, viewer(request))
     return page(request, "audit.html", {"title": "审计日志", "rows": rows})
 
 
@@ -296,7 +305,5 @@ def report_evaluation(request: Request, year: int, quarter: int | None = None, f
     if format not in writers.EVALUATION_FORMATS or (quarter is not None and not 1 <= quarter <= 4):
         raise UsageError("format: xlsx or csv; quarter: 1-4")
     state = rs(request)
-    from ..jobs import reports as jobs_reports
-
-    e = jobs_reports.evaluation(state.store, state.settings, year, quarter, state.clock())
+    e = reports.evaluation(state.store, state.settings, year, quarter, state.clock())
     return download(writers.evaluation(e, format), f"{year}{'Q' + str(quarter) if quarter else ''}-绩效评价.{format}")

@@ -3,6 +3,8 @@ on SQLite (batch mode) and PostgreSQL: nothing lost, every time the same instant
 and a store of an even older release first takes its own steps."""
 from __future__ import annotations
 
+import base64
+import json
 import sqlite3
 from datetime import datetime
 
@@ -11,6 +13,7 @@ import sqlalchemy as sa
 
 import previous
 from rightsizer.db import Store, migrations
+from rightsizer.db import documents as db_documents
 from rightsizer.db import schema as t
 
 
@@ -30,7 +33,12 @@ def _raw(url: str) -> dict[str, list[tuple]]:
 
 
 def _instant(v):
-    return None if v in (None, "") else datetime.fromisoformat(v).timestamp()
+    if v in (None, ""):
+        return None
+    return (v if isinstance(v, datetime) else datetime.fromisoformat(v)).timestamp()
+
+
+FILES = ("pdf_b64", "pdf_name", "xlsx_b64", "xlsx_name")  # moved into notice_documents by r0011
 
 
 def test_the_previous_releases_store_upgrades_without_loss(old_code, store_url, tmp_path):
@@ -40,7 +48,7 @@ def test_the_previous_releases_store_upgrades_without_loss(old_code, store_url, 
     assert st.version() == "legacy-8"
     assert before["notices"] and before["deliveries"] and before["notice_items"] and before["exemptions"]
     assert any(r for r in before["notice_items"] if "rectified" in r)  # the resize was verified by the old code
-    assert st.migrate() == "r0010"
+    assert st.migrate() == "r0011"
     after_raw = _raw(store_url)
     assert {n: len(rows) for n, rows in after_raw.items() if n in before} == \
         {n: len(rows) for n, rows in before.items()}  # every row is still there
@@ -63,14 +71,21 @@ def test_the_previous_releases_store_upgrades_without_loss(old_code, store_url, 
                     elif isinstance(col.type, t.Money):
                         assert (new is None and then in (None, "")) or float(new) == float(then)
                     elif isinstance(col.type, t.Day):
-                        assert new == (then or None), (table.name, col.name)
+                        assert (new.isoformat() if new else None) == (then or None), (table.name, col.name)
+                    elif (table.name, col.name) == ("deliveries", "body"):  # the files left the body, nothing else
+                        old_body = json.loads(then)
+                        assert json.loads(new) == {k: v for k, v in old_body.items() if k not in FILES}
+                        if old_body.get("pdf_b64"):
+                            (doc,) = [d for d in db_documents.of_delivery(c, row["id"]) if d.kind == "pdf"]
+                            assert doc.content == base64.b64decode(old_body["pdf_b64"])
+                            assert doc.name == old_body["pdf_name"] and doc.notice_id == row["notice_id"]
                     elif not isinstance(col.type, sa.Float):
                         assert new == then, (table.name, col.name)
     # the upgraded store goes on working: the old notices are listed and swept by today's code
     from rightsizer.cli import main
 
     assert main(["notices", "list", "--db", store_url, "--format", "json"]) == 0
-    assert Store.open(store_url).version() == "r0010"
+    assert Store.open(store_url).version() == "r0011"
 
 
 def test_a_store_of_the_release_of_issue_12_takes_its_own_steps_then_alembic(old_code, tmp_path):

@@ -1,4 +1,6 @@
 import sqlite3
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from dataclasses import replace
 
 import pytest
@@ -23,7 +25,7 @@ def _open(st):
 
 def _changes(st, server_id):
     with st.read() as conn:
-        return db_inventory.changes(conn, server_id)
+        return db_inventory.changes_since(conn, server_id, datetime(2000, 1, 1, tzinfo=timezone.utc))
 
 
 def _ev(cpu=10.0):
@@ -37,13 +39,13 @@ def _ev(cpu=10.0):
 def test_a_new_store_is_created_at_the_head_and_migrating_again_changes_nothing(store_url):
     st = Store(store_url)
     assert st.version() is None  # opening a store migrates nothing: migrate() does, at start
-    assert st.migrate() == migrations.head() == "r0010"
+    assert st.migrate() == migrations.head() == "r0011"
     with st.read() as c:
         tables = set(sa.inspect(c).get_table_names())
-        assert c.execute(sa.text("select version_num from alembic_version")).scalars().all() == ["r0010"]
+        assert c.execute(sa.text("select version_num from alembic_version")).scalars().all() == [migrations.head()]
     assert tables >= {"alembic_version", "departments", "servers", "runs", "findings", "notices", "deliveries",
                       "leader"} and "schema_version" not in tables  # a new store has no pre-Alembic record
-    assert Store.open(store_url).version() == "r0010"
+    assert Store.open(store_url).version() == migrations.head()
 
 
 def test_sqlite_is_wal(tmp_path):
@@ -65,8 +67,8 @@ def test_times_are_instants_and_money_is_numeric(store_url):
         order = c.execute(sa.select(inventory_syncs.c.source).order_by(inventory_syncs.c.at)).scalars().all()
         # 00:30 UTC, 01:00 UTC, 02:00 UTC — as text the +00:00 one would sort first
         assert order == ["s2", "s0", "s1"]
-        assert c.execute(sa.select(inventory_syncs.c.at).where(inventory_syncs.c.source == "s1")).scalar() \
-            == "2026-10-08T10:00:00+08:00"  # read back in the store's zone
+        back = c.execute(sa.select(inventory_syncs.c.at).where(inventory_syncs.c.source == "s1")).scalar()
+        assert back == datetime(2026, 10, 8, 2, tzinfo=timezone.utc) and back.tzinfo is not None  # an aware instant
         late = c.execute(sa.select(sa.func.count()).select_from(inventory_syncs)
                          .where(inventory_syncs.c.at > "2026-10-08T00:45:00+00:00")).scalar()
         assert late == 2
@@ -78,8 +80,8 @@ def test_times_are_instants_and_money_is_numeric(store_url):
         kinds = {col["name"]: col["type"] for col in sa.inspect(c).get_columns("findings")}
         saving = c.execute(sa.select(findings.c.monthly_saving_cny)).scalars().first()
         run_at = c.execute(sa.select(runs.c.at)).scalar()
-    assert isinstance(saving, str) and saving.count(".") == 1 and len(saving.split(".")[1]) == 2
-    assert run_at == AT.isoformat()
+    assert isinstance(saving, Decimal) and saving.as_tuple().exponent == -2  # exact, two places, never a float
+    assert run_at == AT and run_at.utcoffset() == timedelta(0)  # the same instant, read back in UTC
     if st.engine.dialect.name == "postgresql":
         assert isinstance(kinds["monthly_saving_cny"], sa.Numeric) and kinds["monthly_saving_cny"].scale == 2
         with st.read() as c:
@@ -105,8 +107,8 @@ def test_recurring_finding_keeps_one_row_and_gone_findings_close(store_url):
     record(st, _ev(cpu=12), "test", "day-2", s)  # a new run, the same finding
     assert st.counts()["runs"] == 2
     open_ = _open(st)
-    assert [(f["server_id"], f["kind"], f["dimension"]) for f in open_] == [("a", "shrink", "cpu")]
-    assert open_[0]["observed"] == 12  # refreshed by the later run
+    assert [(f.server_id, f.kind, f.dimension) for f in open_] == [("a", "shrink", "cpu")]
+    assert open_[0].observed == 12  # refreshed by the later run
     record(st, _ev(cpu=50), "test", "day-3", s)  # the server got busy: the finding went away
     assert _open(st) == []
     assert st.counts()["findings"] == 1
@@ -124,7 +126,7 @@ def test_inventory_changes_are_recorded(store_url):
 
 def test_inventory_sync_detects_added_resized_removed_and_rolls_back_on_failure(store_url):
     from rightsizer.models import Size
-    from rightsizer.db.inventory import Change
+    from rightsizer.records import InventoryChange as Change
 
     def sync(source, at, inventory):
         with st.begin() as conn:
@@ -137,8 +139,8 @@ def test_inventory_sync_detects_added_resized_removed_and_rolls_back_on_failure(
     assert sync("openstack:gov", AT, [(a, "s8.16g", "ACTIVE"), (b, "s4.8g", "ACTIVE")]) == []
     a2 = make_server("a", vcpus=4, ram=8)  # the department shrank it
     third = sync("openstack:gov", AT, [(a2, "s4.8g", "ACTIVE")])
-    assert third == [Change("a", "resized", "s8.16g", "s4.8g", Size(8, 16.0, 200.0), Size(4, 8.0, 200.0)),
-                     Change("b", "removed", "s4.8g", None, Size(4, 8.0, 200.0), None)]
+    assert third == [Change("a", "resized", "s8.16g", "s4.8g", Size(8, 16.0, 200.0), Size(4, 8.0, 200.0), AT),
+                     Change("b", "removed", "s4.8g", None, Size(4, 8.0, 200.0), None, AT)]
     assert [c.change for c in _changes(st, "a")] == ["added", "resized"]
     # A sync that fails half-way records nothing, so no server looks removed or resized.
     before = st.counts()

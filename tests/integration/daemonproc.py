@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 RIGHTSIZER = str(Path(sys.executable).parent / "rightsizer")
@@ -59,13 +60,23 @@ class NotifySocket:
         self.sock.close()
 
 
+# The daemons' clock in these tests: a Friday morning, a working day, whatever day the tests run on (on a
+# Saturday in Beijing the sweep rightly issues nothing, and a test that waits for a notice would wait in vain).
+# Every daemon of a run shares one clock that goes on from there (a restarted daemon does not go back in time).
+WORKDAY = "2026-11-20T10:00:00+08:00"
+_STARTED = time.time()
+
+
+def workday_now() -> str:
+    """The shared clock now: :data:`WORKDAY` plus the time since the tests began."""
+    return (datetime.fromisoformat(WORKDAY) + timedelta(seconds=time.time() - _STARTED)).isoformat()
+
+
 class DaemonProc:
     def __init__(self, config: Path, log: Path, notify: NotifySocket | None = None, now: str | None = None,
                  watchdog_usec: int = 0, env: dict[str, str] | None = None, command: list[str] | None = None):
         self.log = log
-        cmd = command or [RIGHTSIZER, "daemon", "--config", str(config)]
-        if now:
-            cmd += ["--now", now]
+        cmd = [*(command or [RIGHTSIZER, "daemon", "--config", str(config)]), "--now", now or workday_now()]
         full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(log.parent), **(env or {})}
         if notify is not None:
             full_env["NOTIFY_SOCKET"] = str(notify.path)

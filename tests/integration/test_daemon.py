@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import servers
-from daemonproc import RIGHTSIZER, DaemonProc, NotifySocket, wait_until
+from daemonproc import RIGHTSIZER, WORKDAY, DaemonProc, NotifySocket, wait_until
 from rightsizer import demo
 from rightsizer.db import Store, jobruns
 from rightsizer.jobs.evaluate import window_end
@@ -38,8 +38,9 @@ def _city(tmp_path: Path, at: datetime, schedule=FAST, routing: str | None = Non
 
 
 def _now_city(tmp_path: Path, **kw) -> tuple[Path, list[str]]:
+    """A city whose samples run up to the daemons' clock (:data:`daemonproc.WORKDAY`, a working day)."""
     s = Settings()
-    return _city(tmp_path, window_end(datetime.now(s.tz), s), **kw)
+    return _city(tmp_path, window_end(datetime.fromisoformat(WORKDAY), s), **kw)
 
 
 def _runs(tmp_path: Path, job: str | None = None) -> list[jobruns.JobRun]:

@@ -187,10 +187,10 @@ def test_an_escalation_is_a_document_with_the_open_items_and_the_original_pdf(tm
                  notifiers=[{"name": n, "type": "console"} for n in ("edu-im", "health-im", "centre", "ops", "leaders")])
     store = Store.open(f"sqlite:///{tmp_path / 'rs.db'}")
     run(store, s, [("e1", EDU, LOW), ("e2", EDU, LOW)])
-    notices.issue(store, s, AT, real_render)
+    notices.issue(store, s, AT)
     rec = {n: Recorder(n) for n in ("edu-im", "centre", "ops", "leaders")}
     relay.deliver(store, s, WorkCalendar(), Clock(AT), notifiers=rec)
-    notices.sweep(store, s, WorkCalendar(), AT + timedelta(days=16), real_render)
+    notices.sweep(store, s, WorkCalendar(), AT + timedelta(days=16))
     relay.deliver(store, s, WorkCalendar(), Clock(AT + timedelta(days=16)), notifiers=rec)
     (esc,) = rec["leaders"].sent
     assert "整改期限 2026年12月4日 已过" in esc.text and "尚未整改的服务器（2 台）" in esc.text

@@ -102,13 +102,13 @@ def test_status_and_metrics_say_leader_or_standby(pg_cluster, tmp_path):
     import urllib.request
     from datetime import datetime
 
-    from daemonproc import DaemonProc, NotifySocket, wait_until
+    from daemonproc import WORKDAY, DaemonProc, NotifySocket, wait_until
     from rightsizer import demo
     from rightsizer.jobs.evaluate import window_end
     from rightsizer.settings import Settings
 
     s = Settings()
-    depts = demo.write_city(tmp_path, 12, 7, window_end(datetime.now(s.tz), s), departments=2)
+    depts = demo.write_city(tmp_path, 12, 7, window_end(datetime.fromisoformat(WORKDAY), s), departments=2)
     routing = '[[notifiers]]\nname = "im"\ntype = "console"\n' + "".join(
         f'[departments."{d}"]\nchannels = ["im"]\n' for d in depts)
     config = demo.daemon_config(tmp_path, routing, store_url=pg_cluster.fresh())

@@ -10,10 +10,10 @@ from notifiers.base import SendResult
 from rightsizer.calendar import WorkCalendar
 from rightsizer.db import Store
 from rightsizer.errors import NotFoundError, StateError, UsageError
-from rightsizer.jobs import admin, evaluate, notices, relay
+from rightsizer.jobs import actions, evaluate, notices, relay, views
 from rightsizer.settings import parse_settings
 
-from helpers import AT, record_sync
+from helpers import AT, record_sync, notices_of, op
 from test_evaluate_cli import write_inputs
 
 
@@ -38,7 +38,7 @@ def test_evaluate_issue_deliver_verify_through_jobs_alone(tmp_path, store_url, c
     s = parse_settings({"notifiers": [{"name": "im", "type": "console"}],
                         "departments": {"市行政审批服务局": {"channels": ["im"]}, "市档案馆": {"channels": ["im"]}}})
     store, cal = Store.open(store_url), WorkCalendar()
-    for mod in (evaluate, notices, relay, admin):
+    for mod in (evaluate, notices, relay, actions, views):
         monkeypatch.setattr(mod, "datetime", NoClock, raising=False)
     r = evaluate.evaluate(store, s, cal, AT, evaluate.Sources(inventory=inv, samples=samples))
     assert {(f.server_id, f.kind.value) for f in r.evaluation.findings} >= {("idle-1", "release"), ("big-1", "shrink")}
@@ -51,18 +51,18 @@ def test_evaluate_issue_deliver_verify_through_jobs_alone(tmp_path, store_url, c
     im = Recorder("im")
     sent = relay.deliver(store, s, cal, lambda: AT, notifiers={"im": im})
     assert sent.sent == 2 and len(im.sent) == 2
-    listed = admin.notices(store)
-    assert {row.status for row, _ in listed} == {"delivered"}
-    assert {row.due_date for row, _ in listed} == {"2026-12-04"}  # 2026-11-20 + 10 working days
+    listed = notices_of(store)
+    assert {row.state for row in listed} == {"delivered"}
+    assert {row.due_date for row in listed} == {date(2026, 12, 4)}  # 2026-11-20 + 10 working days
 
-    archive = next(row for row, _ in listed if row.department == "市档案馆")
-    assert admin.ack(store, AT, archive.id, "市档案馆 李四").new == "acknowledged"
+    archive = next(row for row in listed if row.department == "市档案馆")
+    assert actions.ack(store, op("市档案馆 李四"), AT, archive.id).new == "acknowledged"
     with pytest.raises(StateError):
-        admin.ack(store, AT, archive.id, "again")
+        actions.ack(store, op("again"), AT, archive.id)
     with pytest.raises(NotFoundError):
-        admin.withdraw(store, AT, 999, "x")
+        actions.withdraw(store, op("x"), AT, 999)
     with pytest.raises(UsageError):
-        admin.exempt(store, AT, "department", "x", "r", "a", date(2026, 12, 1))
+        actions.exempt(store, op("a"), AT, "department", "x", "r", date(2026, 12, 1))
 
     # the idle server is released: the next sweep verifies it from the inventory, with its saving
     from helpers import make_server
@@ -73,6 +73,6 @@ def test_evaluate_issue_deliver_verify_through_jobs_alone(tmp_path, store_url, c
     record_sync(store, "cloud", AT + timedelta(days=2), [(big, "s16", "ACTIVE")])
     later = notices.sweep(store, s, cal, AT + timedelta(days=2))
     assert later.rectified == 1 and later.closed == [archive.number]
-    assert admin.notice(store, archive.id).notice.status == "rectified"
+    assert views.notice(store, op('t'), archive.id).notice.state == "rectified"
     out = capsys.readouterr()
     assert out.out == "" and out.err == ""  # no job prints

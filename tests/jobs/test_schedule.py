@@ -12,7 +12,8 @@ from notifiers.base import SendResult
 from rightsizer import demo
 from rightsizer.calendar import WorkCalendar
 from rightsizer.db import Store, jobruns
-from rightsizer.jobs import admin, relay
+from helpers import notices_of, op
+from rightsizer.jobs import actions, relay, views
 from rightsizer.jobs.schedule import JOBS, Runner, enabled, previous_fire
 from rightsizer.settings import JobSchedule, load_settings, parse_settings
 
@@ -121,8 +122,7 @@ def city(tmp_path, monkeypatch):
 
 
 def _issued(store) -> dict[str, tuple[str, date]]:
-    return {nt.department: (nt.number, datetime.fromisoformat(nt.issued_at).date())
-            for nt, _ in admin.notices(store)}
+    return {nt.department: (nt.number, nt.issued_at.astimezone(TZ).date()) for nt in notices_of(store)}
 
 
 def _runs(store, job: str) -> list:
@@ -130,7 +130,7 @@ def _runs(store, job: str) -> list:
         return jobruns.history(conn, job)
 
 
-def _ok_periods(store, job: str) -> list[str]:
+def _ok_periods(store, job: str) -> list[datetime]:
     with store.read() as conn:
         return [r.period for r in jobruns.history(conn, job) if r.outcome == "ok"]
 
@@ -147,7 +147,7 @@ def test_two_weeks_of_a_city_on_the_daemons_schedule(city):
         d3 = [r.server_id for r in conn.execute(sa.select(servers.c.server_id).join(departments).where(
             departments.c.name == depts[3]))]
     for sid in d3:
-        admin.exempt(store, daemon.clock.now, "server", sid, "考试季系统", "张主任", date(2026, 10, 9))
+        actions.exempt(store, op("张主任"), daemon.clock.now, "server", sid, "考试季系统", date(2026, 10, 9))
 
     hour = timedelta(hours=1)
     now = daemon.clock.now
@@ -166,8 +166,8 @@ def test_two_weeks_of_a_city_on_the_daemons_schedule(city):
     assert daemon.start() == ["inventory", "evaluate", "sweep", "deliver"]
     issued = _issued(store)
     assert issued[depts[3]][1] == date(2026, 10, 10) and cal.is_workday(date(2026, 10, 10))
-    assert "2026-10-09T09:00:00+08:00" not in _ok_periods(store, "sweep")  # coalesced, not replayed
-    assert "2026-10-10T09:00:00+08:00" in _ok_periods(store, "sweep")
+    assert t("2026-10-09T09:00:00") not in _ok_periods(store, "sweep")  # coalesced, not replayed
+    assert t("2026-10-10T09:00:00") in _ok_periods(store, "sweep")
 
     # Monday 12 October: the inventory file is broken at 05:30 and mended at 07:00. The two jobs that read it
     # fail, are recorded failed, and are not retried before their next period; the relay goes on.
@@ -186,33 +186,34 @@ def test_two_weeks_of_a_city_on_the_daemons_schedule(city):
     with store.read() as conn:
         runs = jobruns.history(conn)
     failed = [(r.job, r.period) for r in runs if r.outcome == "failed"]
-    assert failed == [("inventory", "2026-10-12T06:00:00+08:00"), ("evaluate", "2026-10-12T06:30:00+08:00")]
+    assert failed == [("inventory", t("2026-10-12T06:00:00")), ("evaluate", t("2026-10-12T06:30:00"))]
     assert "servers.csv:1: header: missing column(s) server_id" in next(
         r.detail for r in runs if r.job == "inventory" and r.outcome == "failed")  # file, line and field
-    assert _ok_periods(store, "deliver")[-1] == "2026-10-12T11:00:00+08:00"
+    assert _ok_periods(store, "deliver")[-1] == t("2026-10-12T11:00:00")
     # A restart runs the failed periods again (they did not complete), and only those.
     assert daemon.start() == ["inventory", "evaluate"]
-    assert _ok_periods(store, "inventory")[-1] == "2026-10-12T06:00:00+08:00"
+    assert _ok_periods(store, "inventory")[-1] == t("2026-10-12T06:00:00")
 
     # Monday's sweep sends department 0 a follow-up (补充通知): one of its servers has meanwhile passed its
     # 10 working days after delivery (National Day not counted) without being deployed.
-    rows = [nt for nt, _ in admin.notices(store)]
-    assert [(nt.department, nt.issued_at[:10], nt.follows_id is not None) for nt in rows] == [
+    rows = [nt for nt in notices_of(store)]
+    assert [(nt.department, nt.issued_at.astimezone(TZ).date().isoformat(), nt.follows_id is not None)
+            for nt in rows] == [
         (depts[0], "2026-10-08", False), (depts[1], "2026-10-08", False), (depts[2], "2026-10-08", False),
         (depts[3], "2026-10-10", False), (depts[0], "2026-10-12", True)]
     assert "逾期未部署" in inbox.got[-1][1]
     # Nothing was issued on a holiday or a Sunday; no period of any job ever completed twice; each notice was
     # received exactly once, on its issue day, and its deadline is 10 working days after delivery.
-    assert all(cal.is_workday(date.fromisoformat(nt.issued_at[:10])) for nt in rows)
+    assert all(cal.is_workday(nt.issued_at.astimezone(TZ).date()) for nt in rows)
     for job in JOBS:
         periods = _ok_periods(store, job)
         assert len(periods) == len(set(periods)), job
     notices_sent = [k for _, subject, k in inbox.got if "整改通知" in subject or "扩容建议" in subject]
     assert len(notices_sent) == len(set(notices_sent)) == len(rows)
-    for nt, _ in admin.notices(store):
+    for nt in notices_of(store):
         if nt.due_date:
-            delivered = datetime.fromisoformat(nt.delivered_at).date()
-            assert nt.due_date == cal.add_workdays(delivered, 10).isoformat()
+            delivered = nt.delivered_at.astimezone(TZ).date()
+            assert nt.due_date == cal.add_workdays(delivered, 10)
 
 
 def test_a_run_that_died_is_not_done_and_a_done_period_never_runs_again(city):
@@ -284,7 +285,7 @@ def test_metrics_count_runs_and_failures_and_old_runs_are_pruned_but_each_jobs_n
     with store.read() as conn:
         kept = jobruns.history(conn)
     assert sorted(r.job for r in kept) == sorted(enabled(daemon.runner.settings)[0]) and all(r.outcome == "ok" for r in kept)
-    assert not any(r.job == "sweep" and r.period == "2026-10-01T09:00:00+08:00" for r in kept)  # the failure: gone
+    assert not any(r.job == "sweep" and r.period == t("2026-10-01T09:00:00") for r in kept)  # the failure: gone
     assert daemon.runner.missed() == ["inventory", "evaluate", "sweep", "deliver"]
     # Restarted, the metrics start from the store: the last success survives the restart.
     fresh = Metrics(store, daemon.clock)
@@ -336,7 +337,7 @@ def test_the_monthly_report_goes_once_on_the_first_working_day_after_national_da
         now += timedelta(hours=1)
         daemon.advance(now)
     assert [m for _, m in got if m.key.startswith("report:")] == []  # 1-7 October: a holiday, nothing yet
-    assert "2026-10-07T08:00:00+08:00" in _ok_periods(store, "reports")  # it ran, and found it not due
+    assert t("2026-10-07T08:00:00") in _ok_periods(store, "reports")  # it ran, and found it not due
     daemon.advance(t("2026-10-08T08:00:00"))
     import sqlalchemy as sa
 

@@ -7,7 +7,8 @@ import re
 import pytest
 from starlette.testclient import TestClient
 
-from rightsizer.db import console as q
+from rightsizer.db import inventory as db_inventory
+from rightsizer.db import notices as db_notices
 from rightsizer.web.app import create_app
 
 from webcity import NOW, PASSWORD
@@ -36,8 +37,8 @@ def csrf_of(c: TestClient, path: str = "/") -> str:
 def ids(console_city, department: str) -> dict:
     _, store, _, _ = console_city
     with store.read() as conn:
-        servers = [r.server_id for r in q.server_rows(conn, department)]
-        notices = [r.id for r in q.notice_rows(conn, department)]
+        servers = [r.server_id for r in db_inventory.server_rows(conn, department)]
+        notices = [r.id for r in db_notices.listing(conn, department)]
     return {"server": servers[0], "notice": notices[0]}
 
 
@@ -75,7 +76,7 @@ def test_a_department_gets_404_for_anything_of_another_department_on_every_route
     other = ids(console_city, HEALTH)
     csrf = csrf_of(edu)
     with console_city[1].read() as conn:
-        item = q.item_rows(conn, other["notice"])[0].id
+        item = db_notices.items(conn, other["notice"])[0].id
     gets = [f"/departments/{HEALTH}", f"/servers/{other['server']}", f"/notices/{other['notice']}",
             f"/notices/{other['notice']}/pdf"]
     for path in gets:

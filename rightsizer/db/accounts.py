@@ -1,5 +1,4 @@
-"""The console's own rows: accounts, sessions, API tokens, failed logins, the audit log, exemption
-requests and the departments' answers to notice items.
+"""Accounts: users, sessions, API tokens, failed logins and the audit log of every action.
 
 Secrets are never stored: passwords as argon2 hashes (made by the caller), session ids and API
 tokens as SHA-256 digests of random values the browser or the client system holds.
@@ -8,16 +7,17 @@ tokens as SHA-256 digests of random values the browser or the client system hold
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from .schema import api_tokens, audit, exemption_requests, item_answers, login_failures, users, web_sessions
+from .schema import api_tokens, audit, login_failures, users, web_sessions
 
 
 # -- accounts ------------------------------------------------------------------------------------------------
 
-def add_user(conn: Connection, name: str, role: str, department: str | None, password_hash: str, at: str) -> None:
+def add_user(conn: Connection, name: str, role: str, department: str | None, password_hash: str, at: datetime) -> None:
     conn.execute(users.insert().values(name=name, role=role, department=department, password_hash=password_hash,
                                        disabled=False, created_at=at))
 
@@ -28,10 +28,6 @@ def user(conn: Connection, name: str):
 
 def update_user(conn: Connection, name: str, **values) -> bool:
     return conn.execute(users.update().where(users.c.name == name).values(**values)).rowcount == 1
-
-
-def all_users(conn: Connection) -> list:
-    return conn.execute(sa.select(users).order_by(users.c.name)).all()
 
 
 # -- sessions ------------------------------------------------------------------------------------------------
@@ -61,7 +57,7 @@ def prune_sessions(conn: Connection, now: float) -> int:
 
 # -- API tokens ----------------------------------------------------------------------------------------------
 
-def add_token(conn: Connection, name: str, role: str, department: str | None, token_hash: str, at: str) -> None:
+def add_token(conn: Connection, name: str, role: str, department: str | None, token_hash: str, at: datetime) -> None:
     conn.execute(api_tokens.insert().values(name=name, role=role, department=department, token_hash=token_hash,
                                             disabled=False, created_at=at))
 
@@ -97,7 +93,7 @@ def prune_failures(conn: Connection, before: float) -> None:
 
 # -- the audit log -------------------------------------------------------------------------------------------
 
-def log(conn: Connection, at: str, actor: str, role: str, action: str, target: str, department: str | None,
+def log(conn: Connection, at: datetime, actor: str, role: str, action: str, target: str, department: str | None,
         before: dict | None, after: dict | None) -> None:
     conn.execute(audit.insert().values(at=at, actor=actor, role=role, action=action, target=target,
                                        department=department,
@@ -107,50 +103,3 @@ def log(conn: Connection, at: str, actor: str, role: str, action: str, target: s
 
 def audit_log(conn: Connection, limit: int = 500) -> list:
     return conn.execute(sa.select(audit).order_by(audit.c.id.desc()).limit(limit)).all()
-
-
-# -- exemption requests --------------------------------------------------------------------------------------
-
-def add_request(conn: Connection, department: str, server_id: str, reason: str, until: str, by: str,
-                at: str) -> int:
-    return conn.execute(exemption_requests.insert().values(
-        department=department, server_id=server_id, reason=reason, until=until, requested_by=by, requested_at=at,
-        status="pending", note="")).inserted_primary_key[0]
-
-
-def requests(conn: Connection, department: str | None) -> list:
-    q = sa.select(exemption_requests).order_by(exemption_requests.c.id.desc())
-    if department is not None:
-        q = q.where(exemption_requests.c.department == department)
-    return conn.execute(q).all()
-
-
-def request(conn: Connection, request_id: int, department: str | None):
-    q = sa.select(exemption_requests).where(exemption_requests.c.id == request_id)
-    if department is not None:
-        q = q.where(exemption_requests.c.department == department)
-    return conn.execute(q).first()
-
-
-def decide(conn: Connection, request_id: int, status: str, by: str, at: str, note: str,
-           exemption_id: int | None) -> bool:
-    """Approve or reject a pending request (``False``: it was decided meanwhile)."""
-    return conn.execute(exemption_requests.update().where(
-        exemption_requests.c.id == request_id, exemption_requests.c.status == "pending").values(
-        status=status, decided_by=by, decided_at=at, note=note, exemption_id=exemption_id)).rowcount == 1
-
-
-# -- answers to notice items ---------------------------------------------------------------------------------
-
-def add_answer(conn: Connection, item_id: int, kind: str, note: str, actor: str, at: str) -> None:
-    conn.execute(item_answers.insert().values(item_id=item_id, kind=kind, note=note, actor=actor, at=at))
-
-
-def answers(conn: Connection, item_ids: list[int]) -> dict[int, list]:
-    out: dict[int, list] = {}
-    if not item_ids:
-        return out
-    q = sa.select(item_answers).where(item_answers.c.item_id.in_(item_ids)).order_by(item_answers.c.id)
-    for r in conn.execute(q):
-        out.setdefault(r.item_id, []).append(r)
-    return out

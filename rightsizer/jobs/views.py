@@ -1,0 +1,219 @@
+"""What a viewer may read, and the one view of a notice that every reader shares.
+
+A :class:`~rightsizer.lifecycle.Viewer` is who asks: an operator of the centre (everything, at the
+console or the CLI), a department (its own servers, findings, notices, exemptions and reports
+only) or finance (every department's reports, read-only). The scope is applied in the queries:
+another department's server, notice or request is "not found" — the same answer as one that
+does not exist — never fetched and hidden. A role that may not read gets
+:class:`~rightsizer.lifecycle.Forbidden`.
+
+:class:`NoticeView` is a notice as people read it — its items with their findings and answers,
+its events, deliveries, text and files — and :meth:`NoticeView.to_json` is the one JSON of it:
+``rightsizer notices show --format json``, ``/api/v1/notices/{id}``, the console's notice page
+and the ``notice`` of each webhook message give the same keys, the same state names and the
+same Chinese labels (:mod:`rightsizer.lifecycle`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, tzinfo
+
+from ..db import Store
+from ..db import documents as db_documents
+from ..db import exemptions as db_exemptions
+from ..db import inventory as db_inventory
+from ..db import notices as db_notices
+from ..db import outbox as db_outbox
+from ..db import runs as db_runs
+from ..errors import NotFoundError
+from ..format import DIM_ZH, KIND_ZH, cny, date_zh, iso_time, size_json
+from ..lifecycle import ANSWER_LABELS, AnswerKind, Viewer, check, delivery_label, label
+from ..models import Finding
+from ..records import Answer, Delivery, Document, Notice, NoticeEvent, NoticeItem
+
+HELD = "期限待定（节假日安排未发布）"
+NO_DEADLINE = "不设期限（扩容建议）"
+
+
+def deadline_zh(notice: Notice) -> str:
+    """The due date as a department reads it; a held deadline and advice (no deadline) said apart."""
+    if notice.due_date is not None:
+        return date_zh(notice.due_date)
+    return HELD if notice.hold_reason else NO_DEADLINE
+
+
+@dataclass(frozen=True)
+class NoticeView:
+    notice: Notice
+    follows: str | None  # the number of the notice this one follows up
+    items: list[NoticeItem]
+    answers: dict[int, list[Answer]]
+    events: list[NoticeEvent]
+    deliveries: list[Delivery]
+    text: str = ""  # the notice's text as first delivered ("" before it was rendered)
+    html: str = ""  # the formal document as first rendered (the email's HTML body)
+    pdf: Document | None = None  # the notice as signed (红头 PDF), its newest version
+    operator: bool = field(default=False)  # an operator's view carries the platforms' error text
+
+    @property
+    def deadline(self) -> str:
+        return deadline_zh(self.notice)
+
+    def summary_json(self, tz: tzinfo, item_counts: dict[str, int] | None = None) -> dict:
+        """The notice without its items, events and deliveries (the lists of the CLI and the API)."""
+        return notice_json(self.notice, self.follows, tz, item_counts)
+
+    def to_json(self, tz: tzinfo) -> dict:
+        return self.summary_json(tz) | {
+            "items": [item_json(i, self.answers.get(i.id, []), tz) for i in self.items],
+            "events": [{"at": iso_time(e.at, tz), "actor": e.actor, "from": e.from_state, "to": e.to_state,
+                        "from_zh": label(e.from_state), "to_zh": label(e.to_state), "note": e.note}
+                       for e in self.events],
+            "deliveries": [{"channel": d.channel, "purpose": d.purpose, "state": d.state.value,
+                            "state_zh": delivery_label(d.state), "attempts": d.attempts,
+                            "sent_at": iso_time(d.sent_at, tz),
+                            "last_error": (d.last_error or None) if self.operator else None}
+                           for d in self.deliveries]}
+
+
+def notice_json(n: Notice, follows: str | None, tz: tzinfo, item_counts: dict[str, int] | None = None) -> dict:
+    out = {"id": n.id, "number": n.number, "department": n.department, "state": n.state.value,
+           "state_zh": n.state.label, "follows": follows, "issued_at": iso_time(n.issued_at, tz),
+           "delivered_at": iso_time(n.delivered_at, tz), "due_date": n.due_date.isoformat() if n.due_date else None,
+           "deadline_zh": deadline_zh(n), "hold_reason": n.hold_reason}
+    if item_counts is not None:
+        out["item_counts"] = dict(sorted(item_counts.items()))
+    return out
+
+
+def item_json(i: NoticeItem, answers: list[Answer], tz: tzinfo) -> dict:
+    f = i.finding
+    return {"id": i.id, "server_id": i.server_id, "server_name": f.server_name, "system": f.system,
+            "kind": i.kind, "kind_zh": KIND_ZH.get(i.kind, i.kind), "dimension": i.dimension,
+            "dimension_zh": DIM_ZH.get(i.dimension or "", "") or None, "state": i.state.value,
+            "state_zh": i.state.label, "closed_at": iso_time(i.closed_at, tz), "evidence": i.evidence,
+            "monthly_saving_cny": cny(f.monthly_saving_cny), "realised_saving_cny": cny(i.realised_saving_cny),
+            "current": size_json(f.current), "recommended": size_json(f.recommended),
+            "answers": [{"kind": a.kind, "kind_zh": ANSWER_LABELS[AnswerKind(a.kind)], "note": a.note,
+                         "actor": a.actor, "at": iso_time(a.at, tz)} for a in answers]}
+
+
+def _need(viewer: Viewer) -> None:
+    check(viewer, "read")
+
+
+def _narrow(viewer: Viewer, department: str | None) -> str | None:
+    """The viewer's scope, narrowed to ``department`` if asked: another department's is not found."""
+    if department is None:
+        return viewer.scope
+    if viewer.scope is not None and viewer.scope != department:
+        raise NotFoundError(f"没有部门 {department}")
+    return department
+
+
+# -- notices -------------------------------------------------------------------------------------------------------
+
+def notice_view(conn, notice_id: int, viewer: Viewer | None = None) -> NoticeView:
+    """The view of one notice in ``viewer``'s scope (none: the system itself, e.g. the relay), in ``conn``."""
+    scope = viewer.scope if viewer is not None else None
+    n = db_notices.get(conn, notice_id, scope)
+    if n is None:
+        raise NotFoundError(f"没有通知 #{notice_id}（见 `rightsizer notices list`）")
+    follows = db_notices.get(conn, n.follows_id) if n.follows_id else None
+    items = db_notices.items(conn, n.id)
+    first = db_outbox.first_body(conn, n.id) or {}
+    return NoticeView(n, follows.number if follows else None, items, db_notices.answers(conn, [i.id for i in items]),
+                      db_notices.events(conn, n.id), db_outbox.of_notice(conn, n.id), first.get("text", ""),
+                      first.get("html", ""), db_documents.newest(conn, n.id, "pdf"),
+                      operator=viewer is None or viewer.role == "operator")
+
+
+def notice(store: Store, viewer: Viewer, notice_id: int) -> NoticeView:
+    _need(viewer)
+    with store.read() as conn:
+        return notice_view(conn, notice_id, viewer)
+
+
+@dataclass(frozen=True)
+class NoticeLine:
+    """A notice in a list, with its items counted by state."""
+
+    notice: Notice
+    follows: str | None
+    item_counts: dict[str, int]
+
+    def to_json(self, tz: tzinfo) -> dict:
+        return notice_json(self.notice, self.follows, tz, self.item_counts)
+
+
+def notices(store: Store, viewer: Viewer, department: str | None = None, state: str | None = None,
+            overdue_on: date | None = None, newest_first: bool = False) -> list[NoticeLine]:
+    """Notices in the viewer's scope, filtered by department, state, or overdue (open and past the due date on
+    ``overdue_on``, in SQL)."""
+    _need(viewer)
+    with store.read() as conn:
+        rows = db_notices.listing(conn, _narrow(viewer, department), state, newest_first)
+        counts = db_notices.item_state_counts(conn)
+        late = db_notices.overdue_open(conn, overdue_on) if overdue_on is not None else None
+    numbers = {n.id: n.number for n in rows}
+    with store.read() as conn:
+        for n in rows:
+            if n.follows_id and n.follows_id not in numbers:
+                f = db_notices.get(conn, n.follows_id)
+                numbers[n.follows_id] = f.number if f else None
+    return [NoticeLine(n, numbers.get(n.follows_id) if n.follows_id else None, counts.get(n.id, {}))
+            for n in rows if late is None or n.id in late]
+
+
+# -- servers, findings, exemptions ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ServerView:
+    server: object  # the server's row: server_id, name, department, system, size, delivered_at
+    findings: list[tuple[int, Finding]]
+    history: list  # (at, cpu_p95_pct, memory_peak_pct, disk_latest_pct, coverage) per run, oldest first
+
+
+def servers(store: Store, viewer: Viewer, limit: int | None = None, offset: int = 0,
+            department: str | None = None) -> list:
+    _need(viewer)
+    with store.read() as conn:
+        return db_inventory.server_rows(conn, _narrow(viewer, department), limit, offset)
+
+
+def server(store: Store, viewer: Viewer, server_id: str) -> ServerView:
+    """A server with its open findings and the history of its statistics (the evidence)."""
+    _need(viewer)
+    with store.read() as conn:
+        row = db_inventory.server_row(conn, server_id, viewer.scope)
+        if row is None:
+            raise NotFoundError(f"没有服务器 {server_id}")
+        return ServerView(row, db_runs.open_finding_ids(conn, viewer.scope, server_id),
+                          db_runs.summary_history(conn, server_id))
+
+
+def findings(store: Store, viewer: Viewer, department: str | None = None) -> list[tuple[int, Finding]]:
+    _need(viewer)
+    with store.read() as conn:
+        return db_runs.open_finding_ids(conn, _narrow(viewer, department))
+
+
+def exemptions(store: Store, viewer: Viewer) -> tuple[list, list]:
+    """(exemptions, requests) in the viewer's scope, newest first."""
+    _need(viewer)
+    with store.read() as conn:
+        return db_exemptions.all_exemptions(conn, viewer.scope), db_exemptions.requests(conn, viewer.scope)
+
+
+def audit_log(store: Store, viewer: Viewer) -> list:
+    check(viewer, "audit")
+    from ..db import accounts as db_accounts
+
+    with store.read() as conn:
+        return db_accounts.audit_log(conn)
+
+
+def last_evaluated(store: Store) -> datetime | None:
+    with store.read() as conn:
+        return db_runs.last_run_at(conn)
