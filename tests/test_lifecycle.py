@@ -13,9 +13,9 @@ from rightsizer.calendar import WorkCalendar
 from rightsizer.cli import build_parser, main
 from rightsizer.db import Store, schema
 from rightsizer.errors import NotFoundError, UsageError
-from rightsizer.jobs import actions, notices, relay, views
+from rightsizer.jobs import actions, notices, relay
 
-from helpers import AT, TZ, a_notice, make_server, notices_of, op, record_sync
+from helpers import AT, TZ, a_notice, make_server, op, record_sync
 from test_outbox import EDU, HEALTH, LOW, Clock, Recorder, run, settings
 
 HOT = {"cpu": 90.0, "mem": 85.0, "disk": 60.0}

@@ -14,7 +14,7 @@ from notifiers.config import ConsoleSettings
 from notifiers.console import ConsoleNotifier
 from notifiers.render import render
 from rightsizer.db import schema
-from rightsizer.jobs import actions, notices, relay, views
+from rightsizer.jobs import actions, notices, relay
 from rightsizer.models import Finding
 from rightsizer.calendar import WorkCalendar
 from rightsizer.engine import Evaluation
@@ -22,7 +22,7 @@ from rightsizer.jobs.evaluate import record
 from rightsizer.settings import parse_settings
 from rightsizer.db import Store
 
-from helpers import AT, TZ, a_notice, make_server, make_summary, notices_of, op, record_sync
+from helpers import AT, TZ, a_notice, make_server, make_summary, op, record_sync
 
 
 def settings(**extra):

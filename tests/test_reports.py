@@ -333,7 +333,7 @@ def test_the_evaluation_export_scores_each_department_by_the_rubric(city, capsys
     rows = {r["部门"]: r for r in csv.DictReader(io.StringIO(raw.decode("utf-8-sig")))}
     assert set(rows) == {EDU, ARCH, HEALTH}
     # 档案馆: its notice closed in time, nothing overdue, nothing unregistered: every point but the waste rate's
-    assert rows[ARCH]["逾期"] == "0" and rows[ARCH]["按期整改率"] == "100.00%" and rows[ARCH]["未备案系统"] == "0"
+    assert rows[ARCH]["已逾期"] == "0" and rows[ARCH]["按期整改率"] == "100.00%" and rows[ARCH]["未备案系统"] == "0"
     assert float(rows[ARCH]["总分"]) > float(rows[HEALTH]["总分"])
     assert rows[EDU]["未备案系统"] == "1" and float(rows[EDU]["未备案得分"]) < 15
     for r in rows.values():
@@ -362,7 +362,7 @@ def test_metrics_export_the_same_figures_as_the_report(city, capsysbinary):
     from prometheus_client.parser import text_string_to_metric_families
 
     from rightsizer.db import Store
-    from rightsizer.metrics import Metrics
+    from rightsizer.daemon.metrics import Metrics
     from rightsizer.settings import load_settings
 
     d, common, db = city

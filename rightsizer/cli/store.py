@@ -57,7 +57,7 @@ def _month(text: str):
 
 def cmd_store(args) -> int:
     """``store migrate``: the schema to the head revision; ``store copy``: one store into a new one."""
-    from ..db import Store, migrations
+    from ..db import Store
     from ..db.copy import copy
 
     s = settings_of(args)

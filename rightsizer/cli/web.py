@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
-from pathlib import Path
 
 from ..errors import UsageError
-from ..settings import load_settings
 from .common import add_common, db_url, now_of, open_store, parse_time, settings_of
 
 

@@ -3,7 +3,8 @@
 Times are :class:`~.types.Instant` (``timestamp with time zone`` on PostgreSQL, fixed-width
 UTC on SQLite), money :class:`~.types.Money` (``NUMERIC(14,2)``), dates :class:`~.types.Day`;
 epoch-second floats stay where the relay and the console count seconds. A change here needs
-an Alembic revision in ``rightsizer/db/alembic/versions``.
+an Alembic revision in ``rightsizer/db/revisions/versions`` (the newest: ``r0011``, a notice's
+files in ``notice_documents``).
 """
 
 from __future__ import annotations

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -177,9 +176,10 @@ def _start(conn, web: WebSettings, viewer: Viewer, via: str, t: float) -> Sessio
     return Session(sid, viewer, csrf, expires)
 
 
-def session(store: Store, sid: str, now: float | None = None) -> Session | None:
+def session(store: Store, sid: str, now: float) -> Session | None:
+    """The live session of ``sid`` at ``now`` (epoch seconds), or ``None``."""
     with store.read() as conn:
-        row = db_accounts.session(conn, digest(sid), time.time() if now is None else now)
+        row = db_accounts.session(conn, digest(sid), now)
         user = db_accounts.user(conn, row.user) if row is not None else None
     if row is None or user is None or user.disabled:
         return None

@@ -11,6 +11,8 @@ from decimal import Decimal
 
 import pandas as pd
 
+from ..lifecycle import NoticeState
+
 from .evaluation import EvaluationReport
 from .monthly import MonthlyReport
 
@@ -24,8 +26,8 @@ SUMMARY: list[Column] = [
     ("waste_change", "环比变化（元）", "money"), ("realised", "本月已实现节约（元）", "money"),
     ("realised_ytd", "本年已实现节约（元）", "money"), ("unregistered_servers", "未备案服务器（台）", "int"),
     ("unregistered_run_rate", "未备案月费用（元）", "money"), ("insufficient_at_end", "数据不足（台）", "int"),
-    ("issued", "下发通知", "int"), ("closed_in_time", "按期整改", "int"), ("overdue", "逾期", "int"),
-    ("escalated", "升级督办", "int"), ("open_at_end", "月末未结", "int"),
+    ("issued", "下发通知", "int"), ("closed_in_time", "按期整改", "int"), ("overdue", NoticeState.OVERDUE.label, "int"),
+    ("escalated", NoticeState.ESCALATED.label, "int"), ("open_at_end", "月末未结", "int"),
 ]
 SERVERS: list[Column] = [
     ("department", "部门", "text"), ("system", "系统", "text"), ("name", "服务器", "text"),
@@ -53,8 +55,8 @@ TREND: list[Column] = [
 EVALUATION: list[Column] = [
     ("department", "部门", "text"), ("servers", "服务器（台）", "int"), ("cost", "期间费用（元）", "money"),
     ("waste", "期间浪费（元）", "money"), ("waste_rate", "平均浪费率", "pct"), ("issued", "收到通知", "int"),
-    ("closed_in_time", "按期整改", "int"), ("in_time_share", "按期整改率", "pct"), ("overdue", "逾期", "int"),
-    ("escalated", "升级督办", "int"), ("unregistered_systems", "未备案系统", "int"),
+    ("closed_in_time", "按期整改", "int"), ("in_time_share", "按期整改率", "pct"), ("overdue", NoticeState.OVERDUE.label, "int"),
+    ("escalated", NoticeState.ESCALATED.label, "int"), ("unregistered_systems", "未备案系统", "int"),
     ("realised", "已实现节约（元）", "money"), ("points_waste_rate", "浪费率得分", "num"),
     ("points_rectified_in_time", "按期整改得分", "num"), ("points_overdue", "逾期得分", "num"),
     ("points_unregistered", "未备案得分", "num"), ("score", "总分", "num"), ("grade", "等级", "text"),

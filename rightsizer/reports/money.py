@@ -26,6 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import numpy as np
 import pandas as pd
 
+from ..lifecycle import NoticeState
 from .history import COMPULSORY, History
 
 FEN = Decimal("0.01")
@@ -150,8 +151,8 @@ def notices_month(h: History, m: Month, cut: int) -> pd.DataFrame:
     frame = pd.DataFrame({
         "department": n["department"],
         "issued": inside("issued"),
-        "closed_in_time": inside("closed") & (n["overdue"] > n["closed"]) & (n["status"] != "withdrawn")
-        & (n["status"] != "advised"),
+        "closed_in_time": inside("closed") & (n["overdue"] > n["closed"])
+        & ~n["status"].isin((NoticeState.WITHDRAWN, NoticeState.ADVISED)),
         "overdue": inside("overdue"),
         "escalated": inside("escalated"),
         "open_at_end": open_end,

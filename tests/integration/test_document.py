@@ -176,7 +176,6 @@ def test_the_webhook_carries_the_structured_notice_and_the_pdf(doc):
 def test_an_escalation_is_a_document_with_the_open_items_and_the_original_pdf(tmp_path):
     from datetime import timedelta
 
-    from notifiers.render import render as real_render
     from rightsizer.calendar import WorkCalendar
     from rightsizer.db import Store
     from rightsizer.jobs import notices, relay

@@ -28,8 +28,8 @@ from ..calendar import WorkCalendar
 from ..db import Store
 from ..db import jobruns
 from ..db.leader import Fenced
-from ..errors import CalendarError, describe
 from ..crontab import cron_fields
+from ..errors import CalendarError, describe
 from ..settings import JobSchedule, Settings
 
 log = logging.getLogger("rightsizer.jobs")
@@ -117,7 +117,7 @@ class Context:
 
 
 def _inventory(ctx: Context, now: datetime) -> str:
-    from . import inventory
+    from ..jobs import inventory
 
     s = ctx.settings
     r = inventory.sync(ctx.store, s, ctx.calendar, now, csv=s.inventory.csv if s.inventory.source == "csv" else None)
@@ -130,7 +130,7 @@ def _inventory(ctx: Context, now: datetime) -> str:
 def _evaluate(ctx: Context, now: datetime) -> str:
     from collections import Counter
 
-    from . import evaluate
+    from ..jobs import evaluate
 
     s = ctx.settings
     sources = evaluate.Sources(inventory=s.inventory.csv if s.inventory.source == "csv" else None)
@@ -144,7 +144,7 @@ def _evaluate(ctx: Context, now: datetime) -> str:
 
 
 def _sweep(ctx: Context, now: datetime) -> str:
-    from . import notices
+    from ..jobs import notices
 
     try:
         workday = ctx.calendar.is_workday(now.date())
@@ -161,7 +161,7 @@ def _sweep(ctx: Context, now: datetime) -> str:
 
 
 def _reports(ctx: Context, now: datetime) -> str:
-    from . import reports
+    from ..jobs import reports
 
     r = reports.send_monthly(ctx.store, ctx.settings, ctx.calendar, now)
     if r.due is None:
@@ -175,7 +175,7 @@ def _reports(ctx: Context, now: datetime) -> str:
 
 
 def _deliver(ctx: Context, now: datetime) -> str:
-    from . import relay
+    from ..jobs import relay
 
     r = relay.deliver(ctx.store, ctx.settings, ctx.calendar, ctx.clock, stop=ctx.stopping)
     if r.taken_over:

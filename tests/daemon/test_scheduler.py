@@ -13,8 +13,8 @@ from rightsizer import demo
 from rightsizer.calendar import WorkCalendar
 from rightsizer.db import Store, jobruns
 from helpers import notices_of, op
-from rightsizer.jobs import actions, relay, views
-from rightsizer.jobs.schedule import JOBS, Runner, enabled, previous_fire
+from rightsizer.jobs import actions, relay
+from rightsizer.daemon.scheduler import JOBS, Runner, enabled, previous_fire
 from rightsizer.settings import JobSchedule, load_settings, parse_settings
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -231,7 +231,7 @@ def test_a_run_that_died_is_not_done_and_a_done_period_never_runs_again(city):
 
 
 def test_a_job_that_raises_a_bug_is_recorded_and_the_runner_goes_on(city, monkeypatch, caplog):
-    from rightsizer.jobs import schedule
+    from rightsizer.daemon import scheduler as schedule
 
     daemon, store, _, _, _ = city
     monkeypatch.setitem(schedule.JOBS, "sweep", lambda ctx, now: 1 / 0)
@@ -264,8 +264,8 @@ def test_a_bad_crontab_line_is_refused(line):
 def test_metrics_count_runs_and_failures_and_old_runs_are_pruned_but_each_jobs_newest_success_kept(city, monkeypatch):
     from prometheus_client import generate_latest
 
-    from rightsizer.jobs import schedule
-    from rightsizer.metrics import Metrics
+    from rightsizer.daemon import scheduler as schedule
+    from rightsizer.daemon.metrics import Metrics
 
     daemon, store, _, _, _ = city
     metrics = Metrics(store, daemon.clock)

@@ -1,24 +1,4 @@
-"""``rightsizer daemon``: the whole job on its own schedule, under systemd.
-
-Start: read and check the configuration completely (secrets included), migrate the store,
-bind ``/metrics``, schedule the jobs of ``[schedule]`` (APScheduler 3, in memory), tell
-systemd ``READY=1``, then run once each job whose latest period is not done (catch-up).
-
-* ``WATCHDOG=1`` is sent only while the scheduler's heartbeat is fresh and the store
-  answers, so a hung scheduler or a lost store gets the service restarted.
-* ``STATUS=`` says the last run and the next.
-* SIGHUP: ``RELOADING=1`` (with ``MONOTONIC_USEC``), the new file parsed and checked
-  whole, then swapped in at once and the jobs rebuilt — or, on any error, the error logged
-  with its key path, the old configuration kept, ``rightsizer_config_last_reload_successful 0``;
-  then ``READY=1``. ``[store]`` and ``[daemon] listen`` take effect at restart.
-* SIGTERM/SIGINT: ``STOPPING=1``; no new run starts; the relay finishes the send in flight
-  and gives its other claims back; a running job gets ``[daemon] stop_seconds`` to finish.
-  A job still running then is abandoned: its writes are transactions and its period,
-  not recorded as done, runs again at the next start. Exit 0.
-
-Logs go to stderr, one line per event: level, job, notice number, message (journald adds
-the time; under journald each line carries its syslog priority). Never a secret.
-"""
+"""The daemon's service: start, the jobs on their schedule, health, reload, stop (see :mod:`rightsizer.daemon`)."""
 
 from __future__ import annotations
 
@@ -26,53 +6,21 @@ import logging
 import os
 import queue
 import signal
-import sys
-import threading
 import time
 from datetime import datetime, timedelta
 
-from . import sdnotify
-from .calendar import WorkCalendar
-from .db import Store
-from .db.leader import Lock, current, holder_name, raise_epoch
-from .errors import ConfigError, SourceError, describe
-from .jobs.relay import secret_problems
-from .jobs.schedule import CURRENT_JOB, JOBS, Observer, Outcome, Runner, enabled, trigger
-from .settings import Settings, load_settings
+from ..calendar import WorkCalendar
+from ..db import Store
+from ..db.leader import Lock, current
+from ..errors import ConfigError, SourceError, describe
+from ..jobs.relay import secret_problems
+from ..settings import Settings, load_settings
+from . import systemd as sdnotify
+from .leadership import Leadership
+from .log import setup_logging
+from .scheduler import JOBS, Observer, Outcome, Runner, enabled, trigger
 
 log = logging.getLogger("rightsizer.daemon")
-
-_PRIORITY = {"CRITICAL": 2, "ERROR": 3, "WARNING": 4, "INFO": 6, "DEBUG": 7}
-
-
-class OneLine(logging.Formatter):
-    """``LEVEL job=… notice=… message``: one line per event, whatever the message holds."""
-
-    def __init__(self, journal: bool = False):
-        super().__init__()
-        self.journal = journal
-
-    def format(self, record: logging.LogRecord) -> str:
-        job = getattr(record, "job", "") or CURRENT_JOB.get()
-        notice = getattr(record, "notice", "")
-        text = record.getMessage()
-        if record.exc_info:
-            text += " | " + " | ".join(self.formatException(record.exc_info).splitlines())
-        line = " ".join(p for p in (record.levelname, f"job={job}" if job else "",
-                                    f"notice={notice}" if notice else "", text) if p)
-        line = line.replace("\r", " ").replace("\n", " | ")
-        return f"<{_PRIORITY.get(record.levelname, 6)}>{line}" if self.journal else line
-
-
-def setup_logging() -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(OneLine(journal=bool(os.environ.get("JOURNAL_STREAM"))))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
-    for noisy in ("apscheduler", "weasyprint", "fontTools", "alembic"):  # "Running job …", PDF layout steps: not events
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
 
 def load(path: str) -> tuple[Settings, WorkCalendar]:
     """The configuration, checked as completely as ``check-config``: raises on any problem."""
@@ -105,7 +53,7 @@ class _Watch(Observer):
         self.daemon.metrics.count(name, value, source)
 
 
-class Daemon:
+class Daemon(Leadership):
     def __init__(self, config: str, now: datetime | None = None):
         self.config = config
         self.settings, self.calendar = load(config)
@@ -158,22 +106,6 @@ class Daemon:
     def leading(self) -> bool:
         return self.scheduler is not None
 
-    def _try_lead(self) -> bool:
-        """Take the lock if it is free, raise the epoch, and start leading; whether this daemon leads now."""
-        if not self.lock.try_acquire():
-            return False
-        try:
-            with self.store.begin() as conn:  # before store.epoch is set: this transaction is not fenced
-                self.store.epoch = raise_epoch(conn, holder_name())
-        except Exception as exc:  # noqa: BLE001 - the store went away between the lock and the epoch
-            self.lock.close()  # gives the lock back: still a standby, it tries again
-            known = describe(exc)
-            log.error("took the leader lock but could not raise the epoch: %s; standing by",
-                      "; ".join(known[1]) if known else type(exc).__name__)
-            return False
-        log.info("leader: holding the leader lock, epoch %d", self.store.epoch)
-        self._lead()
-        return True
 
     def _lead(self) -> None:
         from apscheduler.executors.pool import ThreadPoolExecutor
@@ -200,7 +132,7 @@ class Daemon:
             self.scheduler.add_job(self._catch_up, args=[missed], id="catch-up", misfire_grace_time=None)
 
     def _beat_seconds(self) -> float:
-        usec = _watchdog_usec()
+        usec = sdnotify.watchdog_usec()
         return max(0.2, min(10.0, usec / 4e6)) if usec else 10.0
 
     def _heartbeat(self) -> None:
@@ -329,7 +261,7 @@ class Daemon:
             signal.signal(sig, lambda *_a, e=event: self.events.put(e))
         if early:  # asked to stop while starting
             self.events.put("stop")
-        usec = _watchdog_usec()
+        usec = sdnotify.watchdog_usec()
         ping = usec / 2e6 if usec else None
         next_ping = 0.0
         healthy = True
@@ -360,14 +292,6 @@ class Daemon:
                     log.error("unhealthy, not telling the watchdog: %s", why)
                 healthy = ok
 
-    def lost(self) -> int:
-        """The leader lock is gone (the connection was cut, the database restarted): stop at once, exit 1.
-        Whatever is still running can write nothing (the epoch fences it); systemd restarts this daemon, which
-        comes back as a standby."""
-        log.error("lost the leader lock (epoch %s): stopping so that a standby takes over", self.store.epoch)
-        self.leader_gauge.set(0)
-        self.stop()
-        return 1
 
     def stop(self) -> int:
         sdnotify.notify("STOPPING=1", "STATUS=stopping")
@@ -393,17 +317,6 @@ class Daemon:
         return 0
 
 
-def _watchdog_usec() -> int:
-    """systemd's watchdog interval for this process (µs), or 0."""
-    pid = os.environ.get("WATCHDOG_PID")
-    if pid and pid != str(os.getpid()):
-        return 0
-    try:
-        return int(os.environ.get("WATCHDOG_USEC", "0"))
-    except ValueError:
-        return 0
-
-
 def run(config: str, now: datetime | None = None) -> int:
     """The daemon's life; the exit status (2: bad configuration, 1: the store or the listen address failed)."""
     early: list[int] = []  # SIGTERM/SIGINT while starting: honoured once the loop runs, never a half start
@@ -423,6 +336,3 @@ def run(config: str, now: datetime | None = None) -> int:
         sdnotify.notify(f"STATUS=failed to start: {lines[0] if lines else ''}"[:200])
         return code
     return daemon.serve_forever(early)
-
-
-__all__ = ["Daemon", "OneLine", "run"]

@@ -28,11 +28,11 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from prometheus_client import CollectorRegistry, Counter, Gauge, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from . import __version__
-from .db import Store, jobruns, stats
-from .jobs.schedule import JOBS, Observer, Outcome, trigger
-from .lifecycle import NoticeState
-from .settings import Settings
+from .. import __version__
+from ..db import Store, jobruns, stats
+from ..lifecycle import NoticeState
+from ..settings import Settings
+from .scheduler import JOBS, Observer, Outcome, trigger
 
 log = logging.getLogger("rightsizer.metrics")
 
@@ -156,7 +156,7 @@ class _StoreCollector:
         self.metrics = metrics
 
     def _money(self) -> dict:
-        from .jobs import reports
+        from ..jobs import reports
 
         m = self.metrics
         cached = m.money_cache
