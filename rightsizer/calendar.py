@@ -50,6 +50,16 @@ class WorkCalendar:
             self._years = _load_overrides(Path(self.overrides_path))
         self._package = _package_years()
 
+    def fingerprint(self) -> str:
+        """What the calendar knows, as a digest: the package's version and years, and the override file's bytes.
+        A run judged with another calendar is another run (its deadlines may differ)."""
+        import hashlib
+
+        h = hashlib.sha256(f"{getattr(chinese_calendar, '__version__', '')}:{sorted(self._package)}".encode())
+        if self.overrides_path is not None:
+            h.update(Path(self.overrides_path).read_bytes())
+        return h.hexdigest()
+
     def _where(self) -> str:
         return str(self.overrides_path) if self.overrides_path else "no override file configured ([calendar] overrides)"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from collectors.simulate import DEMO_FLAVORS, simulate_city
 
-from . import engine, tables
+from . import tables
 from .calendar import WorkCalendar
 from .db import Store
 from .jobs import evaluate, notices, relay, views
@@ -40,12 +40,12 @@ def run(out: Path, servers: int, seed: int, at_text: str, config: str | None) ->
     t_sim = time.perf_counter()
     ids = [s.server_id for s in city.servers]
     grid = samples.read(ids, city.grid.start, city.grid.step, city.grid.slots)
-    ev = engine.evaluate(city.servers, grid, at, settings, cal)
-    t_eval = time.perf_counter()
     store = Store.open(f"sqlite:///{(out / 'rightsizer.db').resolve()}")
     digest = hashlib.sha256(f"simulate:{seed}:{servers}".encode()).hexdigest()
-    evaluate.record(store, ev, f"simulate:seed={seed}", digest, settings)
-    t_store = time.perf_counter()
+    # the CLI's and the daemon's orchestration: the store's resize history, the judgement's run key
+    ev = evaluate.evaluate(store, settings, cal, at, evaluate.Sources(
+        servers=city.servers, grid=grid, given=(f"simulate:seed={seed}", digest))).evaluation
+    t_eval = time.perf_counter()
 
     per_dept = Counter(s.department for s in city.servers)
     print(f"rightsizer demo: {servers} simulated servers in {len(per_dept)} departments, "
@@ -72,8 +72,8 @@ def run(out: Path, servers: int, seed: int, at_text: str, config: str | None) ->
         print(f"notices: 0 rectification notices (整改通知) issued: the findings are already on the open notices "
               f"in {out / 'notices.txt'} (no new notice, no new message)")
     print(f"store: {out / 'rightsizer.db'}  samples: {out / 'samples'}")
-    print(f"time: simulate {t_sim - t0:.1f}s, summarise+evaluate {t_eval - t_sim:.1f}s, "
-          f"store {t_store - t_eval:.1f}s, notices {t_notices - t_n0:.1f}s")
+    print(f"time: simulate {t_sim - t0:.1f}s, summarise+evaluate+store {t_eval - t_sim:.1f}s, "
+          f"notices {t_notices - t_n0:.1f}s")
     print()
     month_report(out / "month", servers, seed, at, settings, cal, out)
     return 0
@@ -121,9 +121,9 @@ def month_report(work: Path, servers: int, seed: int, at: datetime, settings, ca
                             and f.department in depts[:3]}
                 released |= idle
             inventory = [s for s in city.servers if s.server_id not in released and s.delivered_at <= day]
-            ev = engine.evaluate(inventory, city.grid, day, hourly, cal)
             digest = hashlib.sha256(f"simulate:{seed}:{servers}:{len(inventory)}".encode()).hexdigest()
-            evaluate.record(store, ev, f"simulate:seed={seed}", digest, hourly, csv_inventory=True)
+            evaluate.evaluate(store, hourly, cal, day, evaluate.Sources(
+                servers=inventory, grid=city.grid, given=(f"simulate:seed={seed}", digest)))
             notices.sweep(store, routed, cal, day, issue_new=cal.is_workday(day.date()))
             relay.deliver(store, routed, cal, lambda: day, notifiers={"console": console})
     t_days = time.perf_counter()

@@ -46,10 +46,16 @@ def evaluate_summaries(servers: list[Server], sums: list[UsageSummary], at: date
     return Evaluation(at, servers, sums, found)
 
 
-def run_key(source_digest: str, at: datetime, settings: Settings) -> str:
-    """Identity of a run: the same input, time and settings give the same key."""
+JUDGEMENT = ("timezone", "window", "policy", "sizing", "prices")  # the settings a finding depends on
+
+
+def run_key(source_digest: str, at: datetime, settings: Settings, calendar: WorkCalendar) -> str:
+    """Identity of a run: what changes the judgement — the input (inventory, samples or the source and its
+    window), the time, the policies, the window, sizing, prices, the zone and the calendar. Nothing else of
+    the configuration (the console's address, a department's email) makes it another run."""
     h = hashlib.sha256()
-    for part in (source_digest, at.isoformat(), settings.model_dump_json()):
+    for part in (source_digest, at.isoformat(), settings.model_dump_json(include=set(JUDGEMENT)),
+                 calendar.fingerprint()):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()

@@ -81,6 +81,31 @@ def test_same_input_twice_is_idempotent(tmp_path, capsys):
     assert first["runs"] == 1 and first["findings"] == 7
 
 
+def test_the_run_is_the_judgement_not_the_rest_of_the_configuration(tmp_path, capsys):
+    """Editing the console's address or a department's email is the same run; a threshold or the calendar is
+    another one (issue 22: the run key hashes only what changes the judgement)."""
+    inv, samples = write_inputs(tmp_path)
+    db = tmp_path / "rs.db"
+    cfg = tmp_path / "rs.toml"
+
+    def with_config(text: str) -> int:
+        cfg.write_text(text, encoding="utf-8")
+        assert main(["evaluate", "--inventory", str(inv), "--samples", str(samples), "--at", AT.isoformat(),
+                     "--db", str(db), "--config", str(cfg)]) == 0
+        return _counts(db)["runs"]
+
+    notifier = '[[notifiers]]\nname = "mail"\ntype = "email"\nhost = "h"\nsender = "s@x"\n'
+    assert with_config('[web]\nlisten = "127.0.0.1:8080"\n' + notifier
+                       + '[departments."市档案馆"]\nchannels = ["mail"]\nemails = ["a@x"]\n') == 1
+    assert with_config('[web]\nlisten = "127.0.0.1:9999"\n' + notifier
+                       + '[departments."市档案馆"]\nchannels = ["mail"]\nemails = ["b@x"]\n') == 1
+    assert with_config('[policy.shrink]\ncpu_p95_max_pct = 20\n') == 2
+    holidays = tmp_path / "holidays.toml"
+    holidays.write_text("[years.2027]\ncomplete = true\nholidays = []\nworkdays = []\n", encoding="utf-8")
+    assert with_config(f'[policy.shrink]\ncpu_p95_max_pct = 20\n[calendar]\noverrides = "{holidays}"\n') == 3
+    capsys.readouterr()
+
+
 def test_table_format(tmp_path, capsys):
     inv, samples = write_inputs(tmp_path)
     assert main(["evaluate", "--inventory", str(inv), "--samples", str(samples), "--at", AT.isoformat(),

@@ -127,3 +127,24 @@ def test_the_label_scan_finds_a_label_table(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text('ZH = {"escalated": "已督办"}\nOPEN = ("issued", "delivered")\n', encoding="utf-8")
     assert [v for _, v in _string_literals(sample) if v in LABELS] == ["已督办"]
+
+
+def test_the_cli_the_daemon_and_the_demo_evaluate_through_one_orchestration():
+    """No entry point judges or records an evaluation on its own (the demo used to skip resize history)."""
+    entry = [*_modules("rightsizer/cli", "rightsizer/daemon", "rightsizer/web"), ROOT / "rightsizer" / "demo.py"]
+    calls = []
+    for p in entry:
+        for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and isinstance(node.func.value, ast.Name):
+                calls.append((p.name, node.func.value.id, node.func.attr))
+    assert {c for c in calls if c[1] == "evaluate"} == {("evaluate.py", "evaluate", "evaluate"),
+                                                        ("evaluate.py", "evaluate", "window_end"),
+                                                        ("scheduler.py", "evaluate", "evaluate"),
+                                                        ("scheduler.py", "evaluate", "window_end"),
+                                                        ("scheduler.py", "evaluate", "Sources"),
+                                                        ("evaluate.py", "evaluate", "Sources"),
+                                                        ("demo.py", "evaluate", "evaluate"),
+                                                        ("demo.py", "evaluate", "window_end"),
+                                                        ("demo.py", "evaluate", "Sources")}
+    assert not [c for c in calls if c[1] == "engine"]

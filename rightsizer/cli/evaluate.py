@@ -62,21 +62,13 @@ def cmd_evaluate(args) -> int:
     at = parse_time(args.at, s, "--at") or evaluate.window_end(datetime.now(s.tz), s)
     usage = next((n for n in collectors.REGISTRY if getattr(args, n) not in (None, False)), None)
     url = getattr(args, usage) if usage else ""
-    opened = []  # the store is opened only once the input has been read and found clean
-
-    def store():
-        if not opened:
-            opened.append(open_store(args, s))
-        return opened[0]
-
     sources = evaluate.Sources(
         inventory=None if args.openstack else Path(args.inventory), cloud=args.cloud,
         samples=Path(args.samples) if args.samples else None, usage=usage, usage_url=url if isinstance(url, str) else "",
-        catalogue=Path(args.catalogue) if args.catalogue else None,
-        history=lambda servers, t: evaluate.resize_history(store(), servers, t) if store_exists(args, s) else {})
-    r = evaluate.prepare(s, calendar_of(s), at, sources)
+        catalogue=Path(args.catalogue) if args.catalogue else None)
+    # the store is opened only once the input has been read and found clean (a new one is not read for history)
+    r = evaluate.evaluate(lambda: open_store(args, s), s, calendar_of(s), at, sources, history=store_exists(args, s))
     warn(r.warnings)
-    evaluate.record(store(), r.evaluation, r.source, r.digest, s, r.csv_inventory)  # only a clean evaluation
     if args.format == "json":
         json.dump({"at": at.isoformat(), "findings": [f.to_json() for f in r.evaluation.findings]}, sys.stdout,
                   ensure_ascii=False, indent=2, default=str)

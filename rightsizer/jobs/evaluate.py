@@ -1,9 +1,13 @@
 """Evaluation: inventory + usage source → summaries → policies → findings in the store.
 
-The inventory comes from a CSV file or OpenStack; usage from a samples CSV (summarised
-here with numpy) or a registered collector (``collectors.REGISTRY``: the statistics are
-pushed down to the TSDB). Only a clean evaluation reaches the store, in one transaction;
-a run is identified by its input, time and settings, so the same input twice adds nothing.
+The one orchestration of the CLI, the daemon and the demo (:func:`evaluate`). The inventory
+comes from a CSV file, OpenStack, or is given (the demo's simulated city); usage from a samples
+CSV or a given sample grid (summarised here with numpy) or a registered collector
+(``collectors.REGISTRY``: the statistics are pushed down to the TSDB). Each server's resize
+history comes from the store, so only samples of its current size are judged. Only a clean
+evaluation reaches the store, in one transaction, and the store is opened only once the input
+has been read and found clean. A run is identified by what changes the judgement
+(:func:`rightsizer.engine.run_key`), so the same input twice adds nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from ..engine import Evaluation
 from ..errors import UsageError
 from ..models import Server
 from ..settings import Settings
+from ..summaries import SampleGrid
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,10 @@ class Sources:
     usage: str | None = None  # a collectors.REGISTRY name; None = [metrics] source
     usage_url: str = ""  # overrides the collector's configured url
     catalogue: Path | None = None  # registered systems; None = [catalogue] file
+    # Or given, not read: an inventory and a sample grid (the demo's simulated city), named and identified
+    servers: list[Server] | None = None
+    grid: SampleGrid | None = None
+    given: tuple[str, str] = ("", "")  # (source name, digest) of what was given
     # When each server last changed size, from the store (called once the input has been read and found
     # clean, so bad input never opens a store): see :func:`resize_history`
     history: Callable[[list[Server], datetime], dict[str, datetime]] | None = None
@@ -69,13 +78,22 @@ def window_end(now: datetime, settings: Settings) -> datetime:
     return datetime.fromtimestamp(int(now.timestamp()) // step * step, settings.tz)
 
 
-def evaluate(store: Store, settings: Settings, calendar: WorkCalendar, at: datetime, sources: Sources) -> EvaluateResult:
-    """Read, judge and record: :func:`prepare` then :func:`record`."""
-    if sources.history is None:
-        sources = replace(sources, history=lambda servers, t: resize_history(store, servers, t))
+def evaluate(store: Store | Callable[[], Store], settings: Settings, calendar: WorkCalendar, at: datetime,
+             sources: Sources, history: bool = True) -> EvaluateResult:
+    """Read, judge and record: :func:`prepare` then :func:`record`. ``store`` may be a function that opens it,
+    called only once the input is clean; ``history=False`` when there is no store yet to read history from."""
+    opened: list[Store] = []
+
+    def the_store() -> Store:
+        if not opened:
+            opened.append(store() if callable(store) else store)
+        return opened[0]
+
+    if sources.history is None and history:
+        sources = replace(sources, history=lambda servers, t: resize_history(the_store(), servers, t))
     p = prepare(settings, calendar, at, sources)
-    return EvaluateResult(p.evaluation, record(store, p.evaluation, p.source, p.digest, settings, p.csv_inventory),
-                          p.source, p.warnings, p.source_errors)
+    run_id = record(the_store(), p.evaluation, p.source, p.digest, settings, calendar, p.csv_inventory)
+    return EvaluateResult(p.evaluation, run_id, p.source, p.warnings, p.source_errors)
 
 
 def resize_history(store: Store, servers: list[Server], at: datetime) -> dict[str, datetime]:
@@ -109,7 +127,10 @@ def prepare(settings: Settings, calendar: WorkCalendar, at: datetime, sources: S
     warnings: list[str] = []
     cat_file = sources.catalogue or settings.catalogue.file
     catalogue = read_catalogue(cat_file) if cat_file else None
-    if sources.inventory is None:
+    if sources.servers is not None:
+        servers = list(sources.servers)
+        inv_source, inv_digest = sources.given
+    elif sources.inventory is None:
         inv = read_cloud(settings, sources.cloud)
         warnings += inv.warnings
         servers = [c.server for c in inv.servers]
@@ -124,7 +145,11 @@ def prepare(settings: Settings, calendar: WorkCalendar, at: datetime, sources: S
         warnings.append(f"{len(future)} of {len(servers)} servers were delivered after {at.isoformat()} "
                         f"(e.g. {future[0].server_id} on {future[0].delivered_at.isoformat()}): "
                         "check --at and delivered_at")
-    if sources.samples is not None:
+    if sources.grid is not None:  # given: its name and digest are the inventory's (one simulated city)
+        servers = _with_history(servers, sources, at)
+        ev = engine.evaluate(servers, sources.grid, at, settings, calendar, catalogue)
+        source, digest, errors = inv_source, inv_digest, 0
+    elif sources.samples is not None:
         step, days = settings.window.step_seconds, settings.window.days
         slots = days * 86400 // step
         start = (int(at.timestamp()) - slots * step) // step * step
@@ -154,20 +179,20 @@ def prepare(settings: Settings, calendar: WorkCalendar, at: datetime, sources: S
         warnings += [f"{kind}: {err} (its servers are insufficient_data in this run)"
                      for err in sorted(set(collector.stats.errors))]
         errors = len(set(collector.stats.errors))
-    return Prepared(ev, source, digest, warnings, csv_inventory=sources.inventory is not None,
-                    source_errors=errors)
+    return Prepared(ev, source, digest, warnings,
+                    csv_inventory=sources.inventory is not None or sources.servers is not None, source_errors=errors)
 
 
 def record(store: Store, ev: Evaluation, source: str, source_digest: str, settings: Settings,
-           csv_inventory: bool = False) -> int:
+           calendar: WorkCalendar | None = None, csv_inventory: bool = False) -> int:
     """Write one evaluation (servers, summaries, findings) in one transaction; the run id.
 
-    A server whose ``undeployed`` finding is open and that is idle now stays ``undeployed``. A CSV
+    A server whose ``undeployed`` finding is open and that is idle now stays ``undeployed``. A CSV (or given)
     inventory is recorded as an inventory sync too (added, resized, removed), the first time this run is
     recorded: a centre without OpenStack sees rectification verified by the next sweep."""
     from policies.undeployed import carry
 
-    key = engine.run_key(source_digest, ev.at, settings)
+    key = engine.run_key(source_digest, ev.at, settings, calendar or WorkCalendar(settings.calendar.overrides))
     with store.begin() as conn:
         if csv_inventory and not db_runs.run_exists(conn, key):
             db_inventory.record_sync(conn, source.split(",")[0], ev.at,
