@@ -205,9 +205,8 @@ def measure(args, pg_url: str, vm: str, cloud: str) -> dict:
 
     with store.read() as conn:
         nt = db_notices.get(conn, issued[0].notice_id)
-        details = [json.loads(d) for d in db_notices.item_details(conn, nt.id)]
-    doc = build({"id": nt.id, "number": nt.number, "department": nt.department, "issued_at": nt.issued_at,
-                 "follows": None, "due_date": nt.due_date}, details, s)
+        found = [i.finding for i in db_notices.items(conn, nt.id)]
+    doc = build(nt, None, found, s)
     st.run("one-pdf", pdf, doc, s)
     result = {"servers": len(servers), "with_data": sum(x.cpu_p95_pct is not None for x in sums),
               "findings": len(ev.findings), "notices": len(issued), "requests": coll.stats.requests,

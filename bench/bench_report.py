@@ -7,7 +7,7 @@ does it (``rightsizer.demo.month_report``): 31 daily evaluations of hourly sampl
 and deliveries, idle servers given back on the 20th. Then, each in its own process so its
 peak RSS is its own, side by side:
 
-* the floor — reading every row the report reads from the store (``db.history.read_all``), nothing else;
+* the floor — reading every row the report reads from the store (``jobs.reports.history_rows``), nothing else;
 * ``rightsizer report monthly`` in each format (xlsx, csv, html, json).
 
 Target (issue 13): under 10 s and 1 GiB on this machine.
@@ -30,11 +30,8 @@ FLOOR = """
 import sys, time
 t = time.perf_counter()
 from rightsizer.db import Store
-from rightsizer.db import history
-from rightsizer.reports import TRACKED
-store = Store.open(sys.argv[1])
-with store.read() as conn:
-    rows = history.read_all(conn, TRACKED)
+from rightsizer.jobs.reports import history_rows
+rows = history_rows(Store.open(sys.argv[1]))
 print(sum(len(r[1]) if isinstance(r, tuple) else len(r) for r in rows.values()), time.perf_counter() - t)
 """
 

@@ -57,6 +57,8 @@ class Notifier(Protocol):
     rate_limits: list[tuple[int, float]]
     # the stored files a message to this channel carries ("pdf", "xlsx"), in order; empty = text and link only
     attaches: tuple[str, ...]
+    # optional, False unless set: the message carries the notice as it stands (Message.notice), for OA systems
+    # carries_notice: bool
 
     def send(self, msg: Message) -> SendResult: ...
 

@@ -37,6 +37,7 @@ from .config import WebhookSettings
 class WebhookNotifier:
     """Generic JSON: ``{key, subject, text, markdown, recipients, link}``, signed with HMAC-SHA256."""
     attaches = ("pdf",)  # for OA systems: the signed PDF (inline, unless there is a link)
+    carries_notice = True  # and the notice as it stands (Message.notice)
 
     def __init__(self, cfg: WebhookSettings):
         self.cfg, self.name = cfg, cfg.name

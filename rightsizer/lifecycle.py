@@ -22,7 +22,15 @@ from enum import StrEnum
 from .errors import StateError, UsageError
 
 
-class NoticeState(StrEnum):
+class _Labelled(StrEnum):
+    """A state whose Chinese label is in the one table (:data:`LABELS`)."""
+
+    @property
+    def label(self) -> str:
+        return LABELS[type(self)][self]
+
+
+class NoticeState(_Labelled):
     ISSUED = "issued"
     DELIVERED = "delivered"
     ACKNOWLEDGED = "acknowledged"
@@ -35,15 +43,11 @@ class NoticeState(StrEnum):
     WITHDRAWN = "withdrawn"
 
     @property
-    def label(self) -> str:
-        return NOTICE_LABELS[self]
-
-    @property
     def is_open(self) -> bool:
         return self in OPEN
 
 
-class ItemState(StrEnum):
+class ItemState(_Labelled):
     OPEN = "open"
     ADVICE = "advice"
     RECTIFIED = "rectified"
@@ -51,40 +55,24 @@ class ItemState(StrEnum):
     EXEMPTED = "exempted"
     WITHDRAWN = "withdrawn"
 
-    @property
-    def label(self) -> str:
-        return ITEM_LABELS[self]
 
-
-class DeliveryState(StrEnum):
+class DeliveryState(_Labelled):
     DRAFT = "draft"
     PENDING = "pending"
     SENT = "sent"
     DEAD = "dead"
     WITHDRAWN = "withdrawn"
 
-    @property
-    def label(self) -> str:
-        return DELIVERY_LABELS[self]
 
-
-class RequestState(StrEnum):
+class RequestState(_Labelled):
     PENDING = "pending"
     APPROVED = "approved"
     REJECTED = "rejected"
 
-    @property
-    def label(self) -> str:
-        return REQUEST_LABELS[self]
 
-
-class AnswerKind(StrEnum):
+class AnswerKind(_Labelled):
     DONE = "done"
     OBJECTION = "objection"
-
-    @property
-    def label(self) -> str:
-        return ANSWER_LABELS[self]
 
 
 # -- the one table of Chinese labels ---------------------------------------------------------------------------
@@ -107,9 +95,11 @@ REQUEST_LABELS: dict[RequestState, str] = {
     RequestState.PENDING: "待审批", RequestState.APPROVED: "已批准", RequestState.REJECTED: "已驳回",
 }
 ANSWER_LABELS: dict[AnswerKind, str] = {AnswerKind.DONE: "已整改，待核验", AnswerKind.OBJECTION: "异议"}
+LABELS: dict[type, dict] = {NoticeState: NOTICE_LABELS, ItemState: ITEM_LABELS, DeliveryState: DELIVERY_LABELS,
+                            RequestState: REQUEST_LABELS, AnswerKind: ANSWER_LABELS}
 ROLE_LABELS = {"operator": "中心", "department": "", "finance": "财政局"}
 # what a notice event's to_status may also be (an item reopened: not a notice state)
-EVENT_LABELS = {"item reopened": "事项恢复"}
+EVENT_LABELS = {"item reopened": "事项恢复", "undeliverable": "无法投递"}
 
 
 def label(state: str | None) -> str:
@@ -235,12 +225,11 @@ def check(viewer: Viewer, action: str, notice=None, item=None, request=None, wha
     a = ACTIONS[action]
     if viewer.role not in a.roles:
         raise Forbidden(f"{viewer.role} 无权执行此操作（{a.zh}）")
-    for obj, states, table in ((notice, a.notice_states, NOTICE_LABELS), (item, a.item_states, ITEM_LABELS),
-                               (request, a.request_states, REQUEST_LABELS)):
+    for obj, states in ((notice, a.notice_states), (item, a.item_states), (request, a.request_states)):
         if obj is not None and states is not None and _state(obj) not in states:
-            now = table[type(next(iter(states)))(_state(obj))]
-            allowed = "、".join(table[s] for s in type(next(iter(states))) if s in states)
-            raise StateError(f"{what + ' ' if what else ''}当前状态为{now}，{a.zh}只适用于：{allowed}")
+            kind = type(next(iter(states)))
+            allowed = "、".join(s.label for s in kind if s in states)
+            raise StateError(f"{what + ' ' if what else ''}当前状态为{kind(_state(obj)).label}，{a.zh}只适用于：{allowed}")
 
 
 def _state(obj) -> str:

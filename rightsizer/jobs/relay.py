@@ -146,21 +146,24 @@ def _one(store: Store, settings: Settings, calendar: WorkCalendar, now: Callable
         result = SendResult(False, False, f"no notifier named {row.channel!r} is configured")
     else:
         try:
-            result = notifier.send(_message(store, settings, row))  # no database lock is held here
+            result = notifier.send(_message(store, settings, row, getattr(notifier, "carries_notice", False)))
         except Exception as exc:  # noqa: BLE001 - a notifier bug must not lose the delivery
             result = SendResult(False, True, f"{row.channel}: {type(exc).__name__}")
     return _record(store, row, token, result, now(), settings, calendar, rng)
 
 
-def _message(store: Store, settings: Settings, row: Delivery) -> Message:
-    """The message of a delivery: its words, the stored files it refers to, and — for anything about a notice —
-    the notice as it stands now (the one JSON of :class:`~rightsizer.jobs.views.NoticeView`)."""
+def _message(store: Store, settings: Settings, row: Delivery, with_notice: bool) -> Message:
+    """The message of a delivery (read with no lock held while it is sent): its words, the stored files it refers
+    to, and — for a notifier that carries it (``carries_notice``), on anything about a notice — the notice as it
+    stands now (the one JSON of :class:`~rightsizer.jobs.views.NoticeView`)."""
+    notice = None
     with store.read() as conn:
         files = db_documents.of_delivery(conn, row.id)
-        try:
-            notice = notice_view(conn, row.notice_id).to_json(settings.tz) if row.notice_id is not None else None
-        except NotFoundError:
-            notice = None
+        if with_notice and row.notice_id is not None:
+            try:
+                notice = notice_view(conn, row.notice_id).to_json(settings.tz)
+            except NotFoundError:
+                pass
     body = row.body
     return Message(key=row.idempotency_key, subject=row.subject, text=body.get("text", ""),
                    markdown=body.get("markdown", ""), html=body.get("html", ""), recipients=row.recipients,

@@ -32,12 +32,16 @@ from ..settings import Settings
 from .render import attaches
 
 
-def load(store: Store, settings: Settings) -> History:
-    """The whole recorded history, read in one transaction: what every report and /metrics compute from."""
+def history_rows(store: Store) -> dict:
+    """Every row the reports read, by subject, in one read transaction."""
     with store.read() as conn:
-        rows = {**db_inventory.history(conn), **db_runs.history(conn, TRACKED), **db_notices.history(conn),
+        return {**db_inventory.history(conn), **db_runs.history(conn, TRACKED), **db_notices.history(conn),
                 "exemptions": db_exemptions.history(conn)}
-    return history.build(rows, settings.tz, settings.prices)
+
+
+def load(store: Store, settings: Settings) -> History:
+    """The whole recorded history: what every report and /metrics compute from."""
+    return history.build(history_rows(store), settings.tz, settings.prices)
 
 
 def monthly(store: Store, settings: Settings, month: Month, now: datetime, department: str | None = None

@@ -11,18 +11,19 @@ import io
 import json
 import re
 import subprocess
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
 
 from notifiers.render import render
+from rightsizer.models import Finding
 from rightsizer.settings import Settings
 
 import servers
-from helpers import AT
+from helpers import AT, TZ, a_notice
 
-NOTICE = {"id": 7, "number": "平大数据调〔2026〕12号", "department": "市教育和体育局",
-          "issued_at": "2026-11-20T09:00:00+08:00", "follows": None, "due_date": "2026-12-04"}
+NOTICE = {"id": 7, "number": "平大数据调〔2026〕12号", "department": "市教育和体育局"}
 WINDOW = {"start": "2026-10-21T00:00:00+08:00", "end": "2026-11-20T00:00:00+08:00"}
 
 
@@ -52,8 +53,15 @@ TOTAL, ADVICE = Decimal("4320.00"), Decimal("240.00")
 
 @pytest.fixture(scope="module")
 def doc():
+    """(subject, body) of the notice, its stored files beside the body as the tests read them."""
     s = Settings.model_validate({"notices": {"contact": "张三 0532-88888888"}})
-    return render(NOTICE, FOUND, s)
+    notice = a_notice(NOTICE["number"], NOTICE["department"], datetime(2026, 11, 20, 9, tzinfo=TZ),
+                      due=date(2026, 12, 4), notice_id=NOTICE["id"])
+    out = render(notice, None, [Finding.from_json(f) for f in FOUND], s)
+    files = {f.kind: f for f in out.files}
+    return out.subject, {**out.body, "pdf_name": files["pdf"].name, "xlsx_name": files["xlsx"].name,
+                         "pdf_b64": base64.b64encode(files["pdf"].content).decode(),
+                         "xlsx_b64": base64.b64encode(files["xlsx"].content).decode()}
 
 
 def test_the_number_the_dates_and_the_title_follow_gbt_9704(doc):
@@ -183,7 +191,9 @@ def test_an_escalation_is_a_document_with_the_open_items_and_the_original_pdf(tm
     from test_outbox import EDU, LOW, Clock, Recorder, run, settings
 
     s = settings(notices={"cc_channels": ["centre"], "operator_channels": ["ops"], "escalation_channels": ["leaders"]},
-                 notifiers=[{"name": n, "type": "console"} for n in ("edu-im", "health-im", "centre", "ops", "leaders")])
+                 notifiers=[*({"name": n, "type": "console"} for n in ("edu-im", "health-im", "centre", "ops")),
+                            # the leaders' OA: a webhook, which carries the PDF (an IM robot would carry the link)
+                            {"name": "leaders", "type": "webhook", "url": "http://127.0.0.1:9/oa"}])
     store = Store.open(f"sqlite:///{tmp_path / 'rs.db'}")
     run(store, s, [("e1", EDU, LOW), ("e2", EDU, LOW)])
     notices.issue(store, s, AT)
