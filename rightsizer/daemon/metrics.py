@@ -174,7 +174,7 @@ class _StoreCollector:
         now = self.metrics.clock().timestamp()
         try:
             with self.metrics.store.read() as conn:
-                found = stats.open_findings(conn)
+                found = stats.findings_by_kind(conn)
                 states = stats.notices_by_state(conn)
                 chans = stats.deliveries_by_channel(conn)
                 pending, due, oldest = stats.outbox_due(conn, now)

@@ -84,11 +84,12 @@ def exempted_servers(conn: Connection, today: date) -> dict[str, str]:
     return out
 
 
-def history(conn: Connection) -> tuple[list[str], list[tuple]]:
-    """(scope, target, created_at, expires_on, revoked_at) of every exemption, for the reports."""
+def report_rows(conn: Connection) -> dict[str, tuple[list[str], list[tuple]]]:
+    """What the reports read of the exemptions, as ``(columns, rows)``: ``exemptions`` (scope, target,
+    created_at, expires_on, revoked_at)."""
     result = conn.execute(sa.select(exemptions.c.scope, exemptions.c.target, exemptions.c.created_at,
                                     exemptions.c.expires_on, exemptions.c.revoked_at))
-    return list(result.keys()), [tuple(r) for r in result]
+    return {"exemptions": (list(result.keys()), [tuple(r) for r in result])}
 
 
 # -- requests --------------------------------------------------------------------------------------------------

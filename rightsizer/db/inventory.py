@@ -177,7 +177,7 @@ def server_row(conn: Connection, server_id: str, department: str | None):
     return conn.execute(q).first()
 
 
-def history(conn: Connection) -> dict[str, tuple[list[str], list[tuple]]]:
+def report_rows(conn: Connection) -> dict[str, tuple[list[str], list[tuple]]]:
     """What the reports read of the inventory, as ``(columns, rows)``: ``servers`` with their department and
     system; ``removals`` (server_id, at) of servers the cloud no longer lists; ``resizes`` (server_id, at, old_size,
     new_size), oldest first."""

@@ -219,7 +219,7 @@ def answers(conn: Connection, item_ids: list[int]) -> dict[int, list[Answer]]:
     return out
 
 
-def history(conn: Connection) -> dict[str, tuple[list[str], list[tuple]]]:
+def report_rows(conn: Connection) -> dict[str, tuple[list[str], list[tuple]]]:
     """What the reports read of the notices, as ``(columns, rows)``: ``items`` with their notice's department,
     due date and number; ``notices``; ``events`` that changed a notice's state (or began it)."""
     q_items = (sa.select(notice_items.c.id, notice_items.c.notice_id, notice_items.c.finding_id,

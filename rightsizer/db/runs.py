@@ -119,7 +119,7 @@ def evaluated_between(conn: Connection, start: datetime, end: datetime) -> bool:
     return conn.execute(sa.select(runs.c.id).where(runs.c.at >= start, runs.c.at < end).limit(1)).first() is not None
 
 
-def history(conn: Connection, kinds: tuple[str, ...]) -> dict[str, tuple[list[str], list[tuple]]]:
+def report_rows(conn: Connection, kinds: tuple[str, ...]) -> dict[str, tuple[list[str], list[tuple]]]:
     """What the reports read of the evaluations, as ``(columns, rows)``: ``findings`` of ``kinds`` with
     ``first_at`` (the run that first saw it) and ``last_at`` (the last run that saw it open, or — when ``gone`` —
     the run that found it gone); ``values``, each finding's saving from each run that set it, oldest first;

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Connection
 from .schema import deliveries, findings, notices
 
 
-def open_findings(conn: Connection) -> dict[tuple[str, str], int]:
+def findings_by_kind(conn: Connection) -> dict[tuple[str, str], int]:
     """(kind, department) -> open findings."""
     q = (sa.select(findings.c.kind, findings.c.department, sa.func.count()).where(findings.c.status == "open")
          .group_by(findings.c.kind, findings.c.department))

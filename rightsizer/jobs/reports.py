@@ -35,8 +35,8 @@ from .render import attaches
 def history_rows(store: Store) -> dict:
     """Every row the reports read, by subject, in one read transaction."""
     with store.read() as conn:
-        return {**db_inventory.history(conn), **db_runs.history(conn, TRACKED), **db_notices.history(conn),
-                "exemptions": db_exemptions.history(conn)}
+        return {**db_inventory.report_rows(conn), **db_runs.report_rows(conn, TRACKED),
+                **db_notices.report_rows(conn), **db_exemptions.report_rows(conn)}
 
 
 def load(store: Store, settings: Settings) -> History:
