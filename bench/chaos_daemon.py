@@ -118,7 +118,7 @@ def state(db: Path | str) -> dict:
     with Store(db if isinstance(db, str) else f"sqlite:///{db}").read() as conn:
         nts = conn.execute(sa.select(notices.c.number, notices.c.department, notices.c.status)).all()
         dels = conn.execute(sa.select(deliveries.c.channel, deliveries.c.status, deliveries.c.idempotency_key,
-                                      deliveries.c.message_id)).all()
+                                      deliveries.c.message_id, deliveries.c.attempts)).all()
         runs = jobruns.history(conn)
     return {"notices": nts, "deliveries": dels, "runs": runs}
 
@@ -191,6 +191,8 @@ def delivered(st: dict, got: Counter, departments: int) -> dict:
         "lost": sum(1 for k in keys if got[k] == 0),
         "duplicated": sum(1 for k in keys if got[k] > 1),
         "max_copies": max((got[k] for k in keys), default=0),
+        # every copy a receiver got is an attempt the store counted before it sent (never a send it forgot)
+        "copies_beyond_attempts": sum(1 for k, d in zip(keys, st["deliveries"]) if got[k] > d.attempts),
     }
 
 
