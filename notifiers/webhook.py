@@ -48,11 +48,11 @@ class WebhookNotifier:
                    "recipients": list(msg.recipients), "link": msg.link}
         if msg.notice is not None:  # the notice as it stands: the same JSON as the CLI, the API and the console
             payload["notice"] = msg.notice
-        if msg.document is not None:  # for OA systems: the notice's fields, and the PDF (or its link)
+        if msg.document is not None:  # for OA systems: the notice's fields
             payload["document"] = msg.document
-            pdf = next((a for a in msg.attachments if a.mime == "application/pdf"), None)
-            if pdf is not None and not msg.link:
-                payload["pdf"] = {"filename": pdf.filename, "base64": base64.b64encode(pdf.content).decode()}
+        pdf = next((a for a in msg.attachments if a.mime == "application/pdf"), None)
+        if pdf is not None and not msg.link:  # the notice as signed (an escalation's, a date now known), or its link
+            payload["pdf"] = {"filename": pdf.filename, "base64": base64.b64encode(pdf.content).decode()}
         raw = json.dumps(payload, ensure_ascii=False).encode()
         ts = str(int(time.time()))
         # HTTP headers are ASCII: the key (a notice number in Chinese) is percent-encoded

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from rightsizer.calendar import WorkCalendar
+from rightsizer.calendar import CalendarError, WorkCalendar
 from rightsizer.models import Dimension, Finding, Kind, Server, Size, UsageSummary, cny_text
 from rightsizer.settings import Settings
 
@@ -69,10 +69,17 @@ def _judge(server: Server, summary: UsageSummary, at: datetime, settings: Settin
         return [_server_level(server, summary, Kind.INSUFFICIENT_DATA, summary.coverage, w.coverage_min, settings,
                               statistic="coverage", min_days_of_data=w.min_days_of_data,
                               source_error=summary.source_error)]
-    if undeployed.in_deployment_period(server, at, settings, calendar):
+    try:
+        deploying = undeployed.in_deployment_period(server, at, settings, calendar)
+        late = not deploying and undeployed.is_undeployed(server, summary, at, settings, calendar)
+    except CalendarError:
+        # its deployment deadline falls in a year the calendar does not know: that server's deadline is held
+        # (judged as still deploying), never the city's run
+        deploying, late = True, False
+    if deploying:
         # still deploying: no release, shrink or undeployed; an overloaded server may be told to expand
         return [f for f in _resize(server, summary, settings) if f.kind is Kind.EXPAND]
-    if undeployed.is_undeployed(server, summary, at, settings, calendar):
+    if late:
         u = settings.policy.undeployed
         return [_server_level(
             server, summary, Kind.UNDEPLOYED, summary.cpu_p95_pct, u.workload_cpu_p95_below_pct, settings,

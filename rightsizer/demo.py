@@ -124,7 +124,7 @@ def month_report(work: Path, servers: int, seed: int, at: datetime, settings, ca
             digest = hashlib.sha256(f"simulate:{seed}:{servers}:{len(inventory)}".encode()).hexdigest()
             evaluate.evaluate(store, hourly, cal, day, evaluate.Sources(
                 servers=inventory, grid=city.grid, given=(f"simulate:seed={seed}", digest)))
-            notices.sweep(store, routed, cal, day, issue_new=cal.is_workday(day.date()))
+            notices.sweep(store, routed, cal, day)  # new notices on working days only
             relay.deliver(store, routed, cal, lambda: day, notifiers={"console": console})
     t_days = time.perf_counter()
     report = reports.monthly(store, settings, month, end)
@@ -169,14 +169,15 @@ def _notices(store: Store, settings, cal: WorkCalendar, at: datetime, out: Path,
 FAST_SCHEDULE = {"inventory": 20, "evaluate": 15, "sweep": 5, "deliver": 2}
 
 
-def write_city(out: Path, servers: int, seed: int, at: datetime, departments: int = 40, days: int = 30) -> list[str]:
+def write_city(out: Path, servers: int, seed: int, at: datetime, departments: int = 40, days: int = 30,
+               calendar: WorkCalendar | None = None) -> list[str]:
     """A simulated city as a daemon reads it: ``servers.csv`` and the local sample store ``samples/`` with
-    ``days`` of samples up to ``at``; its departments."""
+    ``days`` of samples up to ``at`` (office hours from ``calendar``); its departments."""
     from collectors.csv_import import write_inventory
 
     settings = load_settings(None)
     city = simulate_city(seed, servers, at, days=days, step=settings.window.step_seconds,
-                         tz=settings.tz, calendar=WorkCalendar(), departments=departments)
+                         tz=settings.tz, calendar=calendar or WorkCalendar(), departments=departments)
     out.mkdir(parents=True, exist_ok=True)
     SampleStore(out / "samples").write(city.grid, "simulated")
     write_inventory(out / "servers.csv", city.servers)

@@ -203,8 +203,9 @@ def test_unwritable_store_is_a_clear_error(tmp_path, capsys):
     assert err.startswith("error: store or file access failed:") and "Traceback" not in err
 
 
-def test_unknown_calendar_year_exits_2_and_writes_nothing(tmp_path, capsys):
-    # A server delivered in 2027 with no workload: its deploy deadline needs the 2027 calendar.
+def test_an_unknown_calendar_year_holds_the_servers_deadline_not_the_citys_evaluation(tmp_path, capsys):
+    """A server delivered in 2027 with no workload: its deployment deadline needs the 2027 calendar. The
+    evaluation goes on (issue 23): that server is judged as still deploying, and the output says so."""
     inv = tmp_path / "inv.csv"
     inv.write_text(INV_HEADER + "\nnew-1,a,部门,系统,4,8,100,2027-01-04T09:00:00+08:00\n", encoding="utf-8")
     samples = tmp_path / "samples.csv"
@@ -212,9 +213,11 @@ def test_unknown_calendar_year_exits_2_and_writes_nothing(tmp_path, capsys):
     samples.write_text(SAMPLE_HEADER + "".join(f"new-1,{start + i * 300},0.5,5,10\n" for i in range(288 * 20)))
     db = tmp_path / "rs.db"
     assert main(["evaluate", "--inventory", str(inv), "--samples", str(samples), "--at",
-                 "2027-01-25T00:00:00+08:00", "--db", str(db)]) == 2
-    assert "2027" in capsys.readouterr().err
-    assert not db.exists()
+                 "2027-01-25T00:00:00+08:00", "--db", str(db), "--format", "json"]) == 0
+    out = capsys.readouterr()
+    assert "deployment deadline in 2027" in out.err and "new-1" in out.err and "暂缓判定" in out.err
+    assert json.loads(out.out)["findings"] == []  # neither undeployed nor released: its deadline is held
+    assert _counts(db)["runs"] == 1
 
 
 def test_an_implausible_year_in_at_is_a_message_not_a_traceback(tmp_path, capsys):

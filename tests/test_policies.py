@@ -100,16 +100,17 @@ def test_undeployed_needs_no_workload(calendar):
     assert "undeployed" not in {x.kind.value for x in run(s, server=late, calendar=calendar)}
 
 
-def test_undeployed_in_unknown_year_fails_closed():
+def test_undeployed_in_unknown_year_is_held_never_guessed():
+    """The deployment deadline needs a year the calendar lacks: the server is judged as still deploying (no
+    undeployed, no release, no shrink) — its deadline is held, and the city's evaluation goes on (issue 23)."""
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from rightsizer.calendar import CalendarError, WorkCalendar
+    from rightsizer.calendar import WorkCalendar
     at = datetime(2027, 1, 20, tzinfo=ZoneInfo("Asia/Shanghai"))
     server = make_server(delivered=at - timedelta(days=20))
     s = make_summary(cpu=0.5, recent_cpu_p95_pct=0.5, delivered_in_window=True, days_of_data=20)
-    with pytest.raises(CalendarError, match="2027"):
-        evaluate_server(server, s, at, Settings(), WorkCalendar())
+    assert evaluate_server(server, s, at, Settings(), WorkCalendar()) == []
 
 
 def test_sizing_to_target_and_saving():

@@ -24,6 +24,8 @@ def cmd_sweep(args) -> int:
               f"  （已发出，{i.items} 项{'，补充通知' if i.follows else ''}{'' if i.channels else '，暂缓：部门未配置渠道'}）")
     for number in r.closed:
         print(f"closed {number}  （已办结）")
+    if r.not_issued:
+        print(f"no new notice today: {r.not_issued}")
     print(f"{len(r.issued)} notices issued; {r.rectified} findings rectified (verified), {r.resolved} resolved by "
           f"themselves; {r.reminded} reminders, {r.overdue} overdue and escalated  （发出通知 {len(r.issued)} 份；"
           f"核实整改 {r.rectified} 项，自行消除 {r.resolved} 项；提醒 {r.reminded} 次，逾期督办 {r.overdue} 份）")

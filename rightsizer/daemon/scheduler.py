@@ -146,17 +146,15 @@ def _evaluate(ctx: Context, now: datetime) -> str:
 def _sweep(ctx: Context, now: datetime) -> str:
     from ..jobs import notices
 
-    try:
-        workday = ctx.calendar.is_workday(now.date())
-    except CalendarError:
-        workday = True  # a year the calendar does not know: issue; the deadline is held and the operator told
-    r = notices.sweep(ctx.store, ctx.settings, ctx.calendar, now, issue_new=workday)
+    r = notices.sweep(ctx.store, ctx.settings, ctx.calendar, now)  # new notices only on a known working day
     for i in r.issued:
         log.info("issued to %s: %d items -> %s", i.department, i.items, ", ".join(i.channels) or "HELD (no channel)",
                  extra={"notice": i.number})
     for number in r.closed:
         log.info("closed (已办结)", extra={"notice": number})
-    return (f"{len(r.issued)} issued{'' if workday else ' (not a working day: none issued)'}, "
+    if r.not_issued:
+        log.info("%s", r.not_issued)
+    return (f"{len(r.issued)} issued{f' (none issued: {r.not_issued})' if r.not_issued else ''}, "
             f"{r.rectified} rectified, {r.resolved} resolved, {r.reminded} reminded, {r.overdue} overdue")
 
 

@@ -61,12 +61,13 @@ def drafts(conn: Connection) -> list[int]:
 
 
 def fill_drafts(conn: Connection, notice_id: int, subject: str, body: dict, channel: str,
-                documents: list[int] = ()) -> int:
-    """The rendered text into the notice's drafts of ``channel``, carrying the stored ``documents``; they become
-    pending; how many."""
+                documents: list[int] = (), purposes: tuple[str, ...] = ("notice", "cc")) -> int:
+    """The rendered text into the notice's drafts of ``channel`` (of ``purposes``), carrying the stored
+    ``documents``; they become pending; how many."""
     ids = conn.execute(sa.select(deliveries.c.id).where(deliveries.c.notice_id == notice_id,
                                                         deliveries.c.status == DeliveryState.DRAFT,
-                                                        deliveries.c.channel == channel)).scalars().all()
+                                                        deliveries.c.channel == channel,
+                                                        deliveries.c.purpose.in_(purposes))).scalars().all()
     for did in ids:
         db_documents.attach(conn, did, list(documents))
     if ids:
@@ -75,12 +76,20 @@ def fill_drafts(conn: Connection, notice_id: int, subject: str, body: dict, chan
     return len(ids)
 
 
-def draft_channels(conn: Connection, notice_id: int) -> list[str]:
-    """The channels of a notice's drafts, in the order they were queued."""
+def draft_channels(conn: Connection, notice_id: int, purposes: tuple[str, ...] = ("notice", "cc")) -> list[str]:
+    """The channels of a notice's drafts (of ``purposes``), in the order they were queued."""
     rows = conn.execute(sa.select(deliveries.c.channel).where(deliveries.c.notice_id == notice_id,
-                                                              deliveries.c.status == DeliveryState.DRAFT)
+                                                              deliveries.c.status == DeliveryState.DRAFT,
+                                                              deliveries.c.purpose.in_(purposes))
                         .order_by(deliveries.c.id)).scalars().all()
     return list(dict.fromkeys(rows))
+
+
+def draft_purposes(conn: Connection, notice_id: int) -> set[str]:
+    """What a notice's drafts are for (``notice``, ``cc``, ``due-known``)."""
+    return set(conn.execute(sa.select(deliveries.c.purpose).where(deliveries.c.notice_id == notice_id,
+                                                                  deliveries.c.status == DeliveryState.DRAFT))
+               .scalars())
 
 
 def claim(conn: Connection, now: float, lease: float, limit: int, token: str) -> list[Delivery]:

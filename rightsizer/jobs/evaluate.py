@@ -179,8 +179,32 @@ def prepare(settings: Settings, calendar: WorkCalendar, at: datetime, sources: S
         warnings += [f"{kind}: {err} (its servers are insufficient_data in this run)"
                      for err in sorted(set(collector.stats.errors))]
         errors = len(set(collector.stats.errors))
+    warnings += held_deployments(ev.servers, at, settings, calendar)
     return Prepared(ev, source, digest, warnings,
                     csv_inventory=sources.inventory is not None or sources.servers is not None, source_errors=errors)
+
+
+def held_deployments(servers: list[Server], at: datetime, settings: Settings, calendar: WorkCalendar) -> list[str]:
+    """Servers whose deployment deadline falls in a year the calendar does not know: judged as still deploying
+    (held), said once per year — the city's evaluation goes on."""
+    from policies.undeployed import deploy_deadline
+
+    from ..errors import CalendarError
+
+    held: dict[int, list[str]] = {}
+    recent = 7 * settings.policy.undeployed.workdays
+    for s in servers:
+        if (at - s.delivered_at).days > recent:
+            continue
+        try:
+            deploy_deadline(s, settings, calendar)
+        except CalendarError as exc:
+            year = int(next((w for w in str(exc).split() if w.isdigit() and len(w) == 4), "0"))
+            held.setdefault(year, []).append(s.server_id)
+    return [f"{len(ids)} server(s) delivered lately (e.g. {ids[0]}) have a deployment deadline in {year}, which the "
+            f"working-day calendar does not cover: their deadline is held (judged as still deploying) until "
+            f"[calendar] overrides has [years.{year}]（部署期限落在{year}年，日历尚无该年节假日安排，暂缓判定）"
+            for year, ids in sorted(held.items())]
 
 
 def record(store: Store, ev: Evaluation, source: str, source_digest: str, settings: Settings,

@@ -45,6 +45,11 @@ def resume_deadline(conn, settings: Settings, calendar: WorkCalendar, nt: Notice
     db_notices.add_event(conn, nt.id, now, "sweep", nt.state, nt.state,
                          f"deadline resumed: due {due.isoformat()} ({settings.notices.workdays_to_rectify} working "
                          f"days from {start.isoformat()}); the calendar now covers it")
+    # the department is told, with the notice rendered again (its files a new version): drafts, rendered after
+    contacts = settings.departments.get(nt.department)
+    for channel in (contacts.channels if contacts else []):
+        db_outbox.queue(conn, nt.id, "due-known", channel, f"{nt.number}:due-known:{channel}", nt.number, {}, now,
+                        contacts.emails, draft=True)
     return db_notices.get(conn, nt.id)
 
 

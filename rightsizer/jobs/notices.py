@@ -34,6 +34,7 @@ from ..db import notices as db_notices
 from ..db import outbox as db_outbox
 from ..db import runs as db_runs
 from ..errors import CalendarError
+from ..format import date_zh
 from ..lifecycle import ItemState, NoticeState
 from ..settings import Settings
 from .followup import alert, escalate, remind, resume_deadline, verify
@@ -60,6 +61,19 @@ class SweepReport:
     reminded: int = 0
     overdue: int = 0
     closed: list[str] = field(default_factory=list)
+    not_issued: str = ""  # why no new notice was issued today (in Chinese), "" when the day allowed it
+
+
+def why_not_today(calendar: WorkCalendar, today) -> str:
+    """Why nothing may be issued on ``today`` ("" on a working day): a day off, or a day whose working-day status
+    the calendar does not know — an unknown day is never taken for a working day."""
+    try:
+        if calendar.is_workday(today):
+            return ""
+    except CalendarError:
+        return (f"{date_zh(today)}是否工作日未知（日历尚无{today.year}年的节假日安排），今天不下发新通知；"
+                f"在 [calendar] overrides 文件中补上{today.year}年的安排（见 config/holidays.example.toml）后恢复")
+    return f"{date_zh(today)}不是工作日，今天不下发新通知"
 
 
 def issue(store: Store, settings: Settings, now: datetime, calendar: WorkCalendar | None = None) -> list[Issued]:
@@ -149,18 +163,23 @@ def finish_drafts(store: Store, settings: Settings, now: datetime) -> int:
     return len(pending)
 
 
-def sweep(store: Store, settings: Settings, calendar: WorkCalendar, now: datetime, *, issue_new: bool = True,
+def sweep(store: Store, settings: Settings, calendar: WorkCalendar, now: datetime, *, issue_new: bool | None = None,
           deadlines: bool = True) -> SweepReport:
     """Issue new notices, then move open ones along: resolved, rectified, reminded, overdue.
 
-    After an inventory sync it runs with ``issue_new=False, deadlines=False``: verification only.
-    Each open notice is moved in its own short transaction.
+    New notices go out only on a working day the calendar knows (``issue_new`` None: the calendar decides, and
+    the report says why not); after an inventory sync it runs with ``issue_new=False, deadlines=False``:
+    verification only. Each open notice is moved in its own short transaction.
     """
+    today = now.astimezone(settings.tz).date()
+    why = ""
+    if issue_new is None:
+        why = why_not_today(calendar, today)
+        issue_new = not why
     if not issue_new:
         finish_drafts(store, settings, now)
-    rep = SweepReport(issued=issue(store, settings, now, calendar) if issue_new else [])
+    rep = SweepReport(issued=issue(store, settings, now, calendar) if issue_new else [], not_issued=why)
     _release_held(store, settings, now)
-    today = now.astimezone(settings.tz).date()
     with store.read() as conn:
         ids = [nt.id for nt in db_notices.open_notices(conn)]
     for nid in ids:
@@ -168,6 +187,7 @@ def sweep(store: Store, settings: Settings, calendar: WorkCalendar, now: datetim
             nt = db_notices.get(conn, nid)
             if nt.is_open:  # not closed or withdrawn meanwhile by another command
                 _move(conn, settings, calendar, nt, now, today, deadlines, rep)
+    finish_drafts(store, settings, now)  # e.g. a held deadline now known: the notice again, and the word of it
     return rep
 
 
