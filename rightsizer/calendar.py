@@ -60,6 +60,18 @@ class WorkCalendar:
             h.update(Path(self.overrides_path).read_bytes())
         return h.hexdigest()
 
+    def knows(self, year: int) -> bool:
+        """Whether the calendar covers ``year`` (the package has it, or the override file has it complete)."""
+        ov = self._years.get(year)
+        return (ov is not None and ov.complete) or year in self._package
+
+    def first_unknown(self, today: date) -> date:
+        """The first day from ``today`` on whose year the calendar does not cover (1 January of that year)."""
+        year = today.year
+        while self.knows(year) and year < today.year + 100:  # bounded: a hundred years of overrides at most
+            year += 1
+        return today if year == today.year else date(year, 1, 1)
+
     def _where(self) -> str:
         return str(self.overrides_path) if self.overrides_path else "no override file configured ([calendar] overrides)"
 

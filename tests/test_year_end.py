@@ -138,3 +138,45 @@ def test_the_daemon_issues_nothing_in_an_unknown_year_then_issues_once_it_is_kno
     issued = notices_of(store)
     assert issued and all(n.number.startswith("平大数据调〔2027〕") for n in issued)
     assert {n.issued_at.astimezone(TZ).date().isoformat() for n in issued} == {"2027-01-05"}
+
+
+def test_from_45_days_before_the_calendar_ends_every_sweep_warns_and_the_operators_are_told_once(tmp_path, capsys,
+                                                                                                 caplog):
+    """Issue 23, point 2: the sweep's stderr, the daemon's log at WARNING, /metrics and the operators' channel
+    say which year is missing, from which day deadlines are held and nothing is issued, and what to do."""
+    from prometheus_client import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from rightsizer.daemon.metrics import Metrics
+    from rightsizer.daemon.scheduler import JOBS, Context, Observer
+    from test_evaluate_cli import write_inputs
+
+    db, cfg = tmp_path / "rs.db", tmp_path / "rs.toml"
+    cfg.write_text('[[notifiers]]\nname = "ops"\ntype = "console"\n[notices]\noperator_channels = ["ops"]\n',
+                   encoding="utf-8")
+    common = ["--config", str(cfg), "--db", str(db)]
+    inv, samples = write_inputs(tmp_path)
+    assert main(["evaluate", "--inventory", str(inv), "--samples", str(samples), "--at", AT.isoformat(), *common]) == 0
+    capsys.readouterr()
+    assert main(["sweep", *common, "--now", "2026-11-16T09:00:00+08:00"]) == 0  # 46 days before: quiet
+    assert "日历尚无" not in capsys.readouterr().err
+    said = "日历尚无2027年的节假日安排：自2026年12月18日起新下发通知的整改期限将暂缓，自2027年1月1日起不再下发新通知"
+    for day in ("2026-11-17T09:00:00+08:00", "2026-11-18T09:00:00+08:00"):
+        assert main(["sweep", *common, "--now", day]) == 0
+        err = capsys.readouterr().err
+        assert said in err and "[calendar] overrides" in err and "[years.2027]" in err
+    con = sqlite3.connect(db)
+    alerts = con.execute("select subject from deliveries where purpose = 'alert' and subject like '%日历%'").fetchall()
+    con.close()
+    assert alerts == [("[rightsizer 告警] 日历缺少2027年节假日安排",)]  # once, and a whole subject
+    # the daemon's sweep says it at WARNING; /metrics has the calendar's end
+    settings = load_settings(cfg)
+    now = datetime(2026, 12, 1, 9, tzinfo=TZ)
+    store = Store.open(f"sqlite:///{db}")
+    with caplog.at_level("WARNING", logger="rightsizer.jobs"):
+        JOBS["sweep"](Context(store, settings, WorkCalendar(), lambda: now, lambda: False, Observer()), now)
+    assert any(r.levelname == "WARNING" and said in r.getMessage() for r in caplog.records)
+    m = Metrics(store, lambda: now, settings)
+    values = {s.name: s.value for f in text_string_to_metric_families(generate_latest(m.registry).decode())
+              for s in f.samples}
+    assert values["rightsizer_calendar_covered_until"] == datetime(2027, 1, 1, tzinfo=TZ).timestamp()

@@ -26,6 +26,8 @@ def cmd_sweep(args) -> int:
         print(f"closed {number}  （已办结）")
     if r.not_issued:
         print(f"no new notice today: {r.not_issued}")
+    if r.calendar_warning:
+        warn([r.calendar_warning])
     print(f"{len(r.issued)} notices issued; {r.rectified} findings rectified (verified), {r.resolved} resolved by "
           f"themselves; {r.reminded} reminders, {r.overdue} overdue and escalated  （发出通知 {len(r.issued)} 份；"
           f"核实整改 {r.rectified} 项，自行消除 {r.resolved} 项；提醒 {r.reminded} 次，逾期督办 {r.overdue} 份）")

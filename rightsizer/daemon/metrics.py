@@ -169,7 +169,25 @@ class _StoreCollector:
     def describe(self):
         return []  # read at scrape time only: registering must not touch the store
 
+    def _horizon(self) -> GaugeMetricFamily | None:
+        """When the working-day calendar stops: the first instant of the first day of a year it does not cover."""
+        from ..calendar import WorkCalendar
+        from ..errors import CalendarError
+
+        s = self.metrics.settings
+        try:
+            end = WorkCalendar(s.calendar.overrides).first_unknown(self.metrics.clock().astimezone(s.tz).date())
+        except (CalendarError, OSError):  # an unreadable override file: the alert on a missing series says it
+            return None
+        return GaugeMetricFamily("rightsizer_calendar_covered_until",
+                                 "Start of the first day the working-day calendar does not cover (Unix time): "
+                                 "from here on nothing is issued; add the year to [calendar] overrides",
+                                 value=datetime(end.year, end.month, end.day, tzinfo=s.tz).timestamp())
+
     def collect(self):
+        horizon = self._horizon()
+        if horizon is not None:
+            yield horizon
         up = GaugeMetricFamily("rightsizer_store_up", "Whether the store could be read at this scrape")
         now = self.metrics.clock().timestamp()
         try:

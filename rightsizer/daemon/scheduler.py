@@ -154,6 +154,8 @@ def _sweep(ctx: Context, now: datetime) -> str:
         log.info("closed (已办结)", extra={"notice": number})
     if r.not_issued:
         log.info("%s", r.not_issued)
+    if r.calendar_warning:
+        log.warning("%s", r.calendar_warning)
     return (f"{len(r.issued)} issued{f' (none issued: {r.not_issued})' if r.not_issued else ''}, "
             f"{r.rectified} rectified, {r.resolved} resolved, {r.reminded} reminded, {r.overdue} overdue")
 

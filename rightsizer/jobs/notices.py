@@ -62,6 +62,7 @@ class SweepReport:
     overdue: int = 0
     closed: list[str] = field(default_factory=list)
     not_issued: str = ""  # why no new notice was issued today (in Chinese), "" when the day allowed it
+    calendar_warning: str = ""  # the calendar ends soon: which year is missing, what follows, how to fix it
 
 
 def why_not_today(calendar: WorkCalendar, today) -> str:
@@ -179,6 +180,8 @@ def sweep(store: Store, settings: Settings, calendar: WorkCalendar, now: datetim
     if not issue_new:
         finish_drafts(store, settings, now)
     rep = SweepReport(issued=issue(store, settings, now, calendar) if issue_new else [], not_issued=why)
+    if deadlines:
+        rep.calendar_warning = _warn_horizon(store, settings, calendar, now, today)
     _release_held(store, settings, now)
     with store.read() as conn:
         ids = [nt.id for nt in db_notices.open_notices(conn)]
@@ -189,6 +192,18 @@ def sweep(store: Store, settings: Settings, calendar: WorkCalendar, now: datetim
                 _move(conn, settings, calendar, nt, now, today, deadlines, rep)
     finish_drafts(store, settings, now)  # e.g. a held deadline now known: the notice again, and the word of it
     return rep
+
+
+def _warn_horizon(store: Store, settings: Settings, calendar: WorkCalendar, now: datetime, today) -> str:
+    """The calendar's coming end, said to the operators' channels once per missing year; its text."""
+    from .coverage import horizon
+
+    h = horizon(calendar, today, settings.notices.workdays_to_rectify)
+    if h is None:
+        return ""
+    with store.begin() as conn:
+        alert(conn, settings, now, h.text(), f"calendar:{h.year}", subject=h.subject())
+    return h.text()
 
 
 def _release_held(store: Store, settings: Settings, now: datetime) -> None:

@@ -265,7 +265,7 @@ def test_alert_rules_pass_promtool_check_and_fire_when_they_should():
     r = subprocess.run([promtool, "check", "rules", str(ROOT / "config" / "rightsizer.rules.yml")],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "SUCCESS: 6 rules found" in r.stdout, r.stdout
+    assert "SUCCESS: 7 rules found" in r.stdout, r.stdout
     r = subprocess.run([promtool, "test", "rules", str(ROOT / "tests" / "integration" / "rules_test.yml")],
                        capture_output=True, text=True, cwd=ROOT / "tests" / "integration")
     assert r.returncode == 0 and "SUCCESS" in r.stdout, r.stdout + r.stderr
