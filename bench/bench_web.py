@@ -71,7 +71,11 @@ def main() -> int:
     con = sqlite3.connect(db)
     depts = [r[0] for r in con.execute("select name from departments order by name")]
     notice = {d: n for d, n in con.execute("select department, max(id) from notices group by department")}
-    last = con.execute("select max(at) from runs").fetchone()[0]
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    last_utc = con.execute("select max(at) from runs").fetchone()[0]  # fixed-width UTC text (the store's SQLite form)
+    last = datetime.fromisoformat(last_utc).replace(tzinfo=timezone.utc).astimezone(ZoneInfo("Asia/Shanghai"))
     servers = con.execute("select count(*) from servers").fetchone()[0]
     rs = [sys.executable, "-m", "rightsizer.cli"]
     names = [("ops", "operator", None)] + [(f"d{i:02d}", "department", d) for i, d in enumerate(depts)]
@@ -80,7 +84,7 @@ def main() -> int:
                         *(["--department", dept] if dept else [])], input=PASSWORD + "\n", text=True,
                        capture_output=True, cwd=ROOT)
     port = 18181
-    now = last[:10] + "T18:00:00+08:00"
+    now = last.replace(hour=18, minute=0, second=0, microsecond=0).isoformat()
     web = subprocess.Popen([*rs, "web", "--db", str(db), "--listen", f"127.0.0.1:{port}", "--now", now], cwd=ROOT,
                            stdout=subprocess.DEVNULL)
     try:

@@ -116,6 +116,14 @@ def test_resend_requeues_a_dead_delivery_with_the_same_key(store, tmp_path, caps
     relay.deliver(store, s, WorkCalendar(), Clock(AT), notifiers={"edu-im": broken, "centre": Recorder("centre"),
                                                                     "ops": Recorder("ops")})
     dead = next(r for r in _all(store, schema.deliveries) if r.status == "dead")
+    # the platform's error text is the centre's: a department's reading of the notice (its OA's copy) has none
+    from rightsizer.jobs.views import notice_view
+
+    with store.read() as conn:
+        centre = notice_view(conn, dead.notice_id, operator=True).to_json(TZ)["deliveries"]
+        department = notice_view(conn, dead.notice_id, operator=False).to_json(TZ)["deliveries"]
+    assert any(d["last_error"] and "310000" in d["last_error"] for d in centre)
+    assert all(d["last_error"] is None for d in department)
     with pytest.raises(Exception, match="没有投递失败"):
         actions.resend(store, op("x"), AT, dead.notice_id, channel="centre")
     assert actions.resend(store, op("中心 王五"), AT, dead.notice_id) == ["edu-im"]

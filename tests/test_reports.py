@@ -418,3 +418,15 @@ def test_the_rubric_bands_and_grades():
     assert score(perfect, r)[1:] == (100.0, "优秀")
     poor = {"waste_rate": 0.4, "in_time_share": 0.5, "overdue": 5, "unregistered_systems": 4}
     assert score(poor, r)[1:] == (20.0, "不合格")  # 40 × 0.5
+
+
+def test_a_column_of_times_with_gaps_counts_the_gaps_as_no_time():
+    """A revoked exemption beside live ones: the store's rows become a datetime column with NaT, which is no
+    time at all — never the smallest day number (it made every live exemption cover no day)."""
+    import pandas as pd
+
+    from rightsizer.reports.history import FOREVER, days
+
+    frame = pd.DataFrame.from_records([(datetime(2026, 10, 5, 1, tzinfo=TZ),), (None,)], columns=["revoked_at"])
+    got = days(frame["revoked_at"], TZ, FOREVER)
+    assert list(got) == [(date(2026, 10, 5) - date(1970, 1, 1)).days, FOREVER]

@@ -32,8 +32,9 @@ def parse_date(text: str, name: str) -> date:
 
 
 def now_of(args, s: Settings) -> datetime:
-    """``--now``, else the clock (the one place the CLI reads it)."""
-    return parse_time(getattr(args, "now", None), s, "--now") or datetime.now(s.tz)
+    """``--now``, else the clock (the one place the CLI reads it), in the configured zone: the day a job takes
+    of it is the centre's day, whatever offset ``--now`` was written with."""
+    return (parse_time(getattr(args, "now", None), s, "--now") or datetime.now(s.tz)).astimezone(s.tz)
 
 
 def settings_of(args) -> Settings:

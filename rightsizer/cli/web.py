@@ -15,7 +15,8 @@ def cmd_web(args) -> int:
     if args.db:
         s = s.model_copy(update={"store": s.store.model_copy(update={"url": db_url(args, s)})})
     print(f"rightsizer web: http://{args.listen or s.web.listen}/ (stop with Ctrl-C)", flush=True)
-    return web.run(s, args.listen, now=parse_time(args.now, s, "--now"))
+    now = parse_time(args.now, s, "--now")
+    return web.run(s, args.listen, now=now.astimezone(s.tz) if now else None)
 
 
 def _password(args) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -54,7 +55,7 @@ def _merge_findings(conn: Connection, run_id: int, evaluated: set[str], found: l
                    department=f.department, last_run_id=run_id)
         if key in open_rows:
             updates.append({**row, "fid": open_rows[key]})
-            if saving_now[open_rows[key]] != row["monthly_saving_cny"]:
+            if saving_now[open_rows[key]] != Decimal(row["monthly_saving_cny"]):  # the store gives Decimal
                 changed.append({"finding_id": open_rows[key], "run_id": run_id,
                                 "monthly_saving_cny": row["monthly_saving_cny"]})
         else:

@@ -45,12 +45,17 @@ def resume_deadline(conn, settings: Settings, calendar: WorkCalendar, nt: Notice
     db_notices.add_event(conn, nt.id, now, "sweep", nt.state, nt.state,
                          f"deadline resumed: due {due.isoformat()} ({settings.notices.workdays_to_rectify} working "
                          f"days from {start.isoformat()}); the calendar now covers it")
-    # the department is told, with the notice rendered again (its files a new version): drafts, rendered after
+    tell_due_known(conn, settings, nt, now)
+    return db_notices.get(conn, nt.id)
+
+
+def tell_due_known(conn, settings: Settings, nt: Notice, now: datetime) -> None:
+    """The department is told its held deadline, with the notice rendered again (its files a new version):
+    drafts, rendered after the transaction (:func:`rightsizer.jobs.render.render_into`)."""
     contacts = settings.departments.get(nt.department)
     for channel in (contacts.channels if contacts else []):
         db_outbox.queue(conn, nt.id, "due-known", channel, f"{nt.number}:due-known:{channel}", nt.number, {}, now,
                         contacts.emails, draft=True)
-    return db_notices.get(conn, nt.id)
 
 
 def verify(conn, settings: Settings, nt: Notice, now: datetime, exempt: dict[str, str], rep) -> None:

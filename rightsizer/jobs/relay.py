@@ -35,15 +35,16 @@ from ..db import Store
 from ..db import documents as db_documents
 from ..db import notices as db_notices
 from ..db import outbox as db_outbox
-from ..errors import CalendarError, NotFoundError
+from ..errors import CalendarError
 from ..format import date_zh, local_date
 from ..lifecycle import NoticeState
 from ..records import Delivery
 from ..settings import Settings
-from .followup import alert
+from .followup import alert, tell_due_known
 from .views import notice_view
 
 log = logging.getLogger("rightsizer.relay")
+CENTRE_PURPOSES = ("cc", "escalation", "alert")  # what goes to the centre, not to the department
 MIME = {"pdf": "application/pdf", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
@@ -160,10 +161,11 @@ def _message(store: Store, settings: Settings, row: Delivery, with_notice: bool)
     with store.read() as conn:
         files = db_documents.of_delivery(conn, row.id)
         if with_notice and row.notice_id is not None:
-            try:
-                notice = notice_view(conn, row.notice_id).to_json(settings.tz)
-            except NotFoundError:
-                pass
+            try:  # a department's copy carries no operator-only text (the platforms' errors)
+                notice = notice_view(conn, row.notice_id, operator=row.purpose in CENTRE_PURPOSES).to_json(settings.tz)
+            except Exception:  # noqa: BLE001 - the message goes out without it rather than not at all
+                log.warning("notice #%s: its view could not be read for %s; sent without it", row.notice_id,
+                            row.channel)
     body = row.body
     return Message(key=row.idempotency_key, subject=row.subject, text=body.get("text", ""),
                    markdown=body.get("markdown", ""), html=body.get("html", ""), recipients=row.recipients,
@@ -244,6 +246,8 @@ def _delivered(conn, notice_id: int, at: datetime, settings: Settings, calendar:
                 if cur.due_date:  # delivered late: the date moves, and the department is told
                     note += f", moved from {cur.due_date.isoformat()} (delivered late)"
                     _tell_moved(conn, settings, cur, due, at)
+                elif cur.hold_reason:  # issued held, the calendar has the year now: the date is told (the next
+                    tell_due_known(conn, settings, cur, at)  # sweep renders the word and the notice again)
         except CalendarError as exc:
             values["hold_reason"] = str(exc)
             note += "; deadline held: the working-day calendar does not cover it"

@@ -114,8 +114,10 @@ def _narrow(viewer: Viewer, department: str | None) -> str | None:
 
 # -- notices -------------------------------------------------------------------------------------------------------
 
-def notice_view(conn, notice_id: int, viewer: Viewer | None = None) -> NoticeView:
-    """The view of one notice in ``viewer``'s scope (none: the system itself, e.g. the relay), in ``conn``."""
+def notice_view(conn, notice_id: int, viewer: Viewer | None = None, operator: bool | None = None) -> NoticeView:
+    """The view of one notice in ``viewer``'s scope (none: the system itself, e.g. the relay), in ``conn``.
+    ``operator`` says whether its reader is the centre (the platforms' error text is the centre's only); by
+    default, whether the viewer is an operator."""
     scope = viewer.scope if viewer is not None else None
     n = db_notices.get(conn, notice_id, scope)
     if n is None:
@@ -126,7 +128,7 @@ def notice_view(conn, notice_id: int, viewer: Viewer | None = None) -> NoticeVie
     return NoticeView(n, follows.number if follows else None, items, db_notices.answers(conn, [i.id for i in items]),
                       db_notices.events(conn, n.id), db_outbox.of_notice(conn, n.id), first.get("text", ""),
                       first.get("html", ""), db_documents.newest(conn, n.id, "pdf"),
-                      operator=viewer is None or viewer.role == "operator")
+                      operator=(viewer is None or viewer.role == "operator") if operator is None else operator)
 
 
 def notice(store: Store, viewer: Viewer, notice_id: int) -> NoticeView:

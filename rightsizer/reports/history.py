@@ -40,9 +40,10 @@ def days(values, tz: ZoneInfo, missing: int) -> np.ndarray:
     out = np.full(len(s), missing, dtype=np.int64)
     if not len(s):
         return out
-    is_time = s.map(lambda v: isinstance(v, datetime)).to_numpy(dtype=bool)
-    is_day = s.map(lambda v: isinstance(v, date) and not isinstance(v, datetime)).to_numpy(dtype=bool)
-    other = s.notna().to_numpy() & ~is_time & ~is_day
+    known = s.notna().to_numpy(dtype=bool)  # None and NaT (a datetime column with gaps) are "no time"
+    is_time = known & s.map(lambda v: isinstance(v, datetime)).to_numpy(dtype=bool)
+    is_day = known & s.map(lambda v: isinstance(v, date) and not isinstance(v, datetime)).to_numpy(dtype=bool)
+    other = known & ~is_time & ~is_day
     if other.any():
         raise TypeError(f"not a time or a date: {s[other].iloc[0]!r}")
     if is_time.any():

@@ -114,6 +114,18 @@ def test_recurring_finding_keeps_one_row_and_gone_findings_close(store_url):
     assert st.counts()["findings"] == 1
 
 
+def test_a_saving_that_did_not_change_is_not_recorded_again(store_url):
+    """Each finding's saving over time has a row per change, not per run (the store gives Decimal, the run
+    computes text: they are compared as money)."""
+    from rightsizer.db.schema import finding_values
+
+    st = Store.open(store_url)
+    for day in ("day-1", "day-2", "day-3"):
+        record(st, _ev(cpu=10), "test", day, Settings())
+    with st.read() as c:
+        assert c.execute(sa.select(sa.func.count()).select_from(finding_values)).scalar() == 1
+
+
 def test_inventory_changes_are_recorded(store_url):
     st = Store.open(store_url)
     ev = _ev()

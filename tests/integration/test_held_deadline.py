@@ -78,3 +78,33 @@ def test_a_held_deadline_is_told_with_its_date_once_the_calendar_has_the_year(tm
     cli("sweep", "--now", "2026-12-31T09:00:00+08:00")  # told once
     cli("deliver", "--now", "2026-12-31T09:05:00+08:00")
     assert len(oa.received) == 2
+
+
+def test_a_deadline_held_at_issue_and_known_by_delivery_is_told_too(tmp_path, oa, capsys):
+    """The notice went out held; the centre added 2027 before it reached the department: the date is set at
+    delivery — and the department is told it (its notice as sent says "期限另行通知")."""
+    from test_evaluate_cli import AT, write_inputs
+
+    db, cfg = tmp_path / "rs.db", tmp_path / "rs.toml"
+    cfg.write_text(f'[[notifiers]]\nname = "oa"\ntype = "webhook"\nurl = "{oa.url}/webhook"\n'
+                   'secret = { env = "RS_WH_SECRET" }\n'
+                   '[departments."市档案馆"]\nchannels = ["oa"]\n', encoding="utf-8")
+    common = ["--config", str(cfg), "--db", str(db)]
+
+    def cli(*argv: str) -> str:
+        capsys.readouterr()
+        assert main([*argv, *common]) == 0, capsys.readouterr().err
+        return capsys.readouterr().out
+
+    inv, samples = write_inputs(tmp_path)
+    cli("evaluate", "--inventory", str(inv), "--samples", str(samples), "--at", AT.isoformat())
+    cli("sweep", "--now", "2026-12-28T09:00:00+08:00")  # issued held
+    (tmp_path / "holidays.toml").write_text(YEAR_2027, encoding="utf-8")
+    cfg.write_text(cfg.read_text(encoding="utf-8") + '[calendar]\noverrides = "holidays.toml"\n', encoding="utf-8")
+    cli("deliver", "--now", "2026-12-28T09:05:00+08:00")  # delivered: the date is set now
+    (_, first), = oa.received
+    assert "期限另行通知" in first["text"]
+    cli("sweep", "--now", "2026-12-29T09:00:00+08:00")
+    cli("deliver", "--now", "2026-12-29T09:05:00+08:00")
+    (_, told), = oa.received[1:]
+    assert told["subject"].startswith("【期限确定】") and "请于2027年1月12日前完成整改" in told["text"]
