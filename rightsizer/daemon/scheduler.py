@@ -29,7 +29,7 @@ from ..db import Store
 from ..db import jobruns
 from ..db.leader import Fenced
 from ..crontab import cron_fields
-from ..errors import CalendarError, describe
+from ..errors import describe
 from ..settings import JobSchedule, Settings
 
 log = logging.getLogger("rightsizer.jobs")
