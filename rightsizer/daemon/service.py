@@ -259,8 +259,10 @@ class Daemon(Leadership):
     def serve_forever(self, early: list[int] = ()) -> int:
         for sig, event in ((signal.SIGHUP, "reload"), (signal.SIGTERM, "stop"), (signal.SIGINT, "stop")):
             signal.signal(sig, lambda *_a, e=event: self.events.put(e))
-        if early:  # asked to stop while starting
+        if any(sig != signal.SIGHUP for sig in early):  # asked to stop while starting
             self.events.put("stop")
+        elif early:  # a reload asked for while starting (READY=1 is out before this loop runs): done now
+            self.events.put("reload")
         usec = sdnotify.watchdog_usec()
         ping = usec / 2e6 if usec else None
         next_ping = 0.0
@@ -319,8 +321,10 @@ class Daemon(Leadership):
 
 def run(config: str, now: datetime | None = None) -> int:
     """The daemon's life; the exit status (2: bad configuration, 1: the store or the listen address failed)."""
-    early: list[int] = []  # SIGTERM/SIGINT while starting: honoured once the loop runs, never a half start
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    # SIGTERM/SIGINT/SIGHUP while starting: honoured once the loop runs, never a half start; a SIGHUP right
+    # after READY=1 (systemctl reload) must not take SIGHUP's default action, which ends the process
+    early: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda signum, _f: early.append(signum))
     setup_logging()
     try:

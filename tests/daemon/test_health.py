@@ -57,3 +57,25 @@ def test_one_line_per_event_with_job_notice_and_journal_priority():
         rec2 = logging.LogRecord("r", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
     line = OneLine().format(rec2)
     assert "\n" not in line and "Traceback" in line and "ValueError: x" in line
+
+
+def test_a_reload_asked_for_while_starting_is_done_not_fatal(daemon, monkeypatch):
+    """systemctl reload right after READY=1 (before the main loop has its handlers): the SIGHUP is held by the
+    start-up handler and the reload done once the loop runs — never SIGHUP's default, which ends the process."""
+    import signal
+
+    done = []
+
+    def reload():
+        done.append(True)
+        daemon.events.put("stop")
+        return True
+
+    monkeypatch.setattr(daemon, "reload", reload)
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)}
+    try:
+        assert daemon.serve_forever([signal.SIGHUP]) == 0
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+    assert done == [True]
