@@ -25,13 +25,8 @@ def oa(monkeypatch):
         yield fake
 
 
-def _pdf_text(path) -> str:
-    out = subprocess.run([servers.binary("pdftotext"), "-layout", str(path), "-"], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    return out.stdout.replace(" ", "")
-
-
-def test_a_held_deadline_is_told_with_its_date_once_the_calendar_has_the_year(tmp_path, oa, capsys):
+def _city(tmp_path, oa, capsys):
+    """The archive's findings of 20 November in a store, its notices to its OA webhook; the CLI on them."""
     from test_evaluate_cli import AT, write_inputs
 
     db, cfg = tmp_path / "rs.db", tmp_path / "rs.toml"
@@ -47,6 +42,17 @@ def test_a_held_deadline_is_told_with_its_date_once_the_calendar_has_the_year(tm
 
     inv, samples = write_inputs(tmp_path)
     cli("evaluate", "--inventory", str(inv), "--samples", str(samples), "--at", AT.isoformat())
+    return cli, cfg
+
+
+def _pdf_text(path) -> str:
+    out = subprocess.run([servers.binary("pdftotext"), "-layout", str(path), "-"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.replace(" ", "")
+
+
+def test_a_held_deadline_is_told_with_its_date_once_the_calendar_has_the_year(tmp_path, oa, capsys):
+    cli, cfg = _city(tmp_path, oa, capsys)
     cli("sweep", "--now", "2026-12-28T09:00:00+08:00")  # a Monday of 2026: the notice goes out
     cli("deliver", "--now", "2026-12-28T09:05:00+08:00")
     shown = json.loads(cli("notices", "show", "1", "--format", "json"))
@@ -83,21 +89,7 @@ def test_a_held_deadline_is_told_with_its_date_once_the_calendar_has_the_year(tm
 def test_a_deadline_held_at_issue_and_known_by_delivery_is_told_too(tmp_path, oa, capsys):
     """The notice went out held; the centre added 2027 before it reached the department: the date is set at
     delivery — and the department is told it (its notice as sent says "期限另行通知")."""
-    from test_evaluate_cli import AT, write_inputs
-
-    db, cfg = tmp_path / "rs.db", tmp_path / "rs.toml"
-    cfg.write_text(f'[[notifiers]]\nname = "oa"\ntype = "webhook"\nurl = "{oa.url}/webhook"\n'
-                   'secret = { env = "RS_WH_SECRET" }\n'
-                   '[departments."市档案馆"]\nchannels = ["oa"]\n', encoding="utf-8")
-    common = ["--config", str(cfg), "--db", str(db)]
-
-    def cli(*argv: str) -> str:
-        capsys.readouterr()
-        assert main([*argv, *common]) == 0, capsys.readouterr().err
-        return capsys.readouterr().out
-
-    inv, samples = write_inputs(tmp_path)
-    cli("evaluate", "--inventory", str(inv), "--samples", str(samples), "--at", AT.isoformat())
+    cli, cfg = _city(tmp_path, oa, capsys)
     cli("sweep", "--now", "2026-12-28T09:00:00+08:00")  # issued held
     (tmp_path / "holidays.toml").write_text(YEAR_2027, encoding="utf-8")
     cfg.write_text(cfg.read_text(encoding="utf-8") + '[calendar]\noverrides = "holidays.toml"\n', encoding="utf-8")
