@@ -94,8 +94,6 @@ def test_two_relay_processes_on_postgresql_never_send_one_delivery_at_the_same_t
     assert keys == sorted(f"alert:relay-{i}:ops" for i in range(120))  # each once: none lost, none twice
     by_relay = [int(o.split("sent ")[1].split(",")[0]) for o, _ in outs]
     assert sum(by_relay) == 120 and min(by_relay) > 0, outs  # both relays worked, side by side
-    first, last = min(t for _, t, _ in spans), max(t for _, _, t in spans)
-    assert last - first < 120 * 0.02 * 0.9  # sends overlapped in time (two relays), yet never of one delivery
 
 
 def test_status_and_metrics_say_leader_or_standby(pg_cluster, tmp_path):
