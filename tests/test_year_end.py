@@ -164,7 +164,7 @@ def test_from_45_days_before_the_calendar_ends_every_sweep_warns_and_the_operato
     for day in ("2026-11-17T09:00:00+08:00", "2026-11-18T09:00:00+08:00"):
         assert main(["sweep", *common, "--now", day]) == 0
         err = capsys.readouterr().err
-        assert said in err and "[calendar] overrides" in err and "[years.2027]" in err
+        assert said in err and "rightsizer calendar import 通知.txt --out /etc/rightsizer/holidays.toml" in err
     con = sqlite3.connect(db)
     alerts = con.execute("select subject from deliveries where purpose = 'alert' and subject like '%日历%'").fetchall()
     con.close()

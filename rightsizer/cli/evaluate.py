@@ -33,6 +33,22 @@ def cmd_add_workdays(args) -> int:
     return 0
 
 
+def cmd_calendar_import(args) -> int:
+    from .. import holiday_notice
+
+    notices = holiday_notice.read_files([Path(f) for f in args.files])
+    out = Path(args.out) if args.out else None
+    text, said = holiday_notice.write(notices, out)
+    warn(holiday_notice.compare_with_package(notices))
+    if out is None:
+        sys.stdout.write(text)
+    for line in said:
+        print(line + (f" → {out}" if out else ""), file=sys.stderr)
+    if out is not None:
+        print(f"reload the service to use it: systemctl reload rightsizer", file=sys.stderr)
+    return 0
+
+
 def cmd_inventory_sync(args) -> int:
     from ..format import size_short
     from ..jobs import inventory
@@ -108,6 +124,12 @@ def register(sub) -> None:
     a.add_argument("--holidays", help="override TOML for years chinese_calendar does not know")
     add_common(a, db=False)
     a.set_defaults(func=cmd_add_workdays)
+
+    i = cal.add_parser("import", help="read the State Council's holiday notices (text) into the override TOML")
+    i.add_argument("files", nargs="+", metavar="FILE", help="one notice a file, pasted as UTF-8 text")
+    i.add_argument("--out", metavar="FILE", help="merge into this override file, replaced atomically "
+                   "(default: print the TOML)")
+    i.set_defaults(func=cmd_calendar_import)
 
     inv = sub.add_parser("inventory", help="the cloud's inventory").add_subparsers(dest="inventory_command",
                                                                                   required=True)

@@ -19,19 +19,27 @@ from ..format import date_zh
 WARN_DAYS = 45
 
 
+def fix_zh(calendar: WorkCalendar, year: int) -> str:
+    """The one command that gives the calendar ``year``, in the words an operator follows."""
+    out = calendar.overrides_path or "/etc/rightsizer/holidays.toml"
+    tail = "" if calendar.overrides_path else f"，并在配置的 [calendar] overrides 中填上 {out}"
+    return (f"国务院办公厅发布《关于{year}年部分节假日安排的通知》后，把通知全文存为文本文件，运行 "
+            f"rightsizer calendar import 通知.txt --out {out}{tail}，再 systemctl reload rightsizer")
+
+
 @dataclass(frozen=True)
 class Horizon:
     year: int  # the first year the calendar does not cover
     held_from: date  # a notice issued from this day on has its deadline held
     none_from: date  # nothing is issued from this day on
     days_left: int
+    fix: str  # the command that fixes it (:func:`fix_zh`)
 
     def text(self) -> str:
         """What an operator reads (Chinese, then the one thing to do)."""
         return (f"日历尚无{self.year}年的节假日安排：自{date_zh(self.held_from)}起新下发通知的整改期限将暂缓，"
                 f"自{date_zh(self.none_from)}起不再下发新通知（还有 {self.days_left} 天）。"
-                f"请在国务院办公厅发布《关于{self.year}年部分节假日安排的通知》后，在 [calendar] overrides 文件中补上 "
-                f"[years.{self.year}]（complete = true，holidays，workdays；格式见 config/holidays.example.toml）。")
+                f"请在{self.fix}。")
 
     def subject(self) -> str:
         return f"[rightsizer 告警] 日历缺少{self.year}年节假日安排"
@@ -52,4 +60,4 @@ def horizon(calendar: WorkCalendar, today: date, workdays: int, warn_days: int =
             held = day
             break
         day += timedelta(days=1)
-    return Horizon(end.year, held, end, left)
+    return Horizon(end.year, held, end, left, fix_zh(calendar, end.year))

@@ -72,8 +72,10 @@ def why_not_today(calendar: WorkCalendar, today) -> str:
         if calendar.is_workday(today):
             return ""
     except CalendarError:
+        from .coverage import fix_zh
+
         return (f"{date_zh(today)}是否工作日未知（日历尚无{today.year}年的节假日安排），今天不下发新通知；"
-                f"在 [calendar] overrides 文件中补上{today.year}年的安排（见 config/holidays.example.toml）后恢复")
+                f"{fix_zh(calendar, today.year)}后恢复")
     return f"{date_zh(today)}不是工作日，今天不下发新通知"
 
 
