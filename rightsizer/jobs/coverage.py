@@ -42,7 +42,7 @@ class Horizon:
                 f"请在{self.fix}。")
 
     def subject(self) -> str:
-        return f"[rightsizer 告警] 日历缺少{self.year}年节假日安排"
+        return f"日历缺少{self.year}年节假日安排"
 
 
 def horizon(calendar: WorkCalendar, today: date, workdays: int, warn_days: int = WARN_DAYS) -> Horizon | None:

@@ -25,11 +25,12 @@ from ..settings import Settings
 from .render import attaches
 
 
-def alert(conn, settings: Settings, now: datetime, text: str, key: str, subject: str | None = None) -> None:
-    """An operator alert through the operator channels (itself an outbox row: never lost); once per ``key``."""
+def alert(conn, settings: Settings, now: datetime, text: str, key: str, subject: str) -> None:
+    """An operator alert through the operator channels (itself an outbox row: never lost); once per ``key``.
+    ``subject`` is whole (never a cut of ``text``): "[rightsizer 告警] " and what happened, in Chinese."""
     for channel in settings.notices.operator_channels:
-        db_outbox.queue(conn, None, "alert", channel, f"alert:{key}:{channel}",
-                        subject or f"[rightsizer 告警] {text[:80]}", {"text": text, "markdown": text}, now)
+        db_outbox.queue(conn, None, "alert", channel, f"alert:{key}:{channel}", f"[rightsizer 告警] {subject}",
+                        {"text": text, "markdown": text}, now)
 
 
 def resume_deadline(conn, settings: Settings, calendar: WorkCalendar, nt: Notice, now: datetime) -> Notice:

@@ -212,12 +212,14 @@ def _record(store: Store, row, token: str, result: SendResult | None, at: dateti
             number = db_outbox.notice_number(conn, row.notice_id)
             db_notices.add_event(conn, row.notice_id, at, "relay", None, "undeliverable",
                                  f"{row.channel}: {why}: {result.detail[:300]}")
-            what = f"{number} via {row.channel}"
+            what, english = f"{number}（渠道 {row.channel}）", f"{number} via {row.channel}"
         else:
-            what = f"alert via {row.channel}"
+            what, english = f"{row.purpose}（渠道 {row.channel}）", f"{row.purpose} via {row.channel}"
         if row.purpose != "alert":  # an alert that cannot be delivered stays dead and listed, no alert loop
-            alert(conn, settings, at, f"{what} could not be delivered ({why}): {result.detail[:300]}",
-                  f"dead:{row.idempotency_key}")
+            tried = "永久性错误" if not result.recoverable else f"已试 {attempts} 次"
+            alert(conn, settings, at, f"{what}投递失败，已停止重试（{tried}），请处理后在控制台或用 notices resend 重发。"
+                  f"\n{english} could not be delivered ({why}): "
+                  f"{result.detail[:300]}", f"dead:{row.idempotency_key}", subject=f"{what}投递失败")
         return "dead"
 
 
@@ -251,7 +253,9 @@ def _delivered(conn, notice_id: int, at: datetime, settings: Settings, calendar:
         except CalendarError as exc:
             values["hold_reason"] = str(exc)
             note += "; deadline held: the working-day calendar does not cover it"
-            alert(conn, settings, at, f"{cur.number}: deadline held: {exc}", f"hold:{cur.number}")
+            alert(conn, settings, at, f"{cur.number}（{cur.department}）已送达，整改期限暂缓：日历尚无所需年份的节假日安排，"
+                  f"补上后下一次 sweep 定出期限并告知该部门。\n{cur.number}: deadline held: {exc}", f"hold:{cur.number}",
+                  subject=f"{cur.number} 整改期限暂缓（日历尚无节假日安排）")
     db_notices.set_state(conn, notice_id, NoticeState.DELIVERED, **values)
     db_notices.add_event(conn, notice_id, at, "relay", NoticeState.ISSUED, NoticeState.DELIVERED, note)
 
