@@ -164,6 +164,11 @@ def build(notice: Notice, follows: str | None, found: list[Finding], settings: S
                 parts.append(f"{DIM_ZH.get(d, d)} {v['from']:g}→{v['to']:g}{'核' if d == 'cpu' else 'GiB'}，每月"
                              + (f"增加 {cost:,.2f} 元" if cost > 0 else f"减少 {-cost:,.2f} 元"))
             r.note = f"套用规格 {ev.get('flavor') or ''}：" + "；".join(parts) + "（已计入本项）"
+        if ev.get("no_flavor_fits") and "规格目录" not in r.note:
+            r.note = _join(r.note, "规格目录中没有容纳该配置的规格，建议配置未按规格取整")
+        if ev.get("undoes_shrink") and "核减要求" not in r.note:
+            dims = "、".join(DIM_ZH.get(d, d) for d in ev["undoes_shrink"])
+            r.note = _join(r.note, f"容纳该配置的规格会使{dims}不低于现配置，与上文的核减要求冲突，扩容前请与市大数据发展中心确认规格")
     order = {k: i for i, k in enumerate(RECTIFY_ORDER)}
     row_list = sorted(rows.values(), key=lambda r: (min(order.get(k, 9) for k in r.kinds), r.system, r.server_id))
     advice_list = sorted(advice.values(), key=lambda r: (r.system, r.server_id))
@@ -184,4 +189,8 @@ def build(notice: Notice, follows: str | None, found: list[Finding], settings: S
         total=_q(sum((r.saving for r in row_list), Decimal(0))),
         advice_total=_q(sum((r.cost for r in advice_list), Decimal(0))),
         contact=s.contact, link=f"{s.link_base.rstrip('/')}/{notice.id}" if s.link_base else "",
-        unsnapped=any(not f.evidence.get("flavor") for f in found if f.kind in ("shrink", "expand")))
+        unsnapped=not settings.sizing.flavors and any(f.kind in ("shrink", "expand") for f in found))
+
+
+def _join(note: str, more: str) -> str:
+    return f"{note}；{more}" if note else more

@@ -95,38 +95,65 @@ def _judge(server: Server, summary: UsageSummary, at: datetime, settings: Settin
 
 
 def _resize(server: Server, summary: UsageSummary, settings: Settings) -> list[Finding]:
-    """Shrink and expand findings with one whole recommended size for the server.
+    """Shrink and expand findings, each section with its own whole recommended size.
 
-    Only dimensions that really shrink (or grow) are asked of the catalogue; the snapped size is the
-    recommendation of every finding. Costs are whole: together the findings save the price difference
-    of the whole current and recommended sizes — a dimension that snapping changed without a finding of
-    its own is priced on the first finding and shown there (``snapping``). A shrink that snapping makes
-    no cheaper is no recommendation at all."""
+    A shrink is compulsory and stands on its own: the catalogue is asked for the shrinking dimensions only,
+    and the shrinks together save the price difference of today's size and that one (≥ 0; a shrink that
+    snapping makes no cheaper is no recommendation at all). What the snap changed elsewhere is carried by
+    the shrinks, each at most its own saving, so that no compulsory item ever costs money. An expansion is
+    advice on top of that: the catalogue is asked for the shrinks and the expansions together, and the
+    expansions carry the whole difference from the compulsory size — what the snap forced included."""
     shrink = pingdu.shrink_dimensions(summary, settings.policy)
     expand = pingdu.expand_dimensions(summary, settings.policy)
     if not shrink and not expand:
         return []
     sz = settings.sizing
-    changes: dict[Dimension, float] = {}
+    cut: dict[Dimension, float] = {}
+    grow: dict[Dimension, float] = {}
     for dim in (*shrink, *expand):
         need = sizing.needed(dim, server.size.get(dim), pingdu.sizing_stat(summary, dim), sz,
                              max_pct=summary.memory_max_pct if dim is Dimension.MEMORY else None)
         cur = server.size.get(dim)
-        if (need < cur) if dim in shrink else (need > cur):  # at the floor, or the observed maximum forbids it
-            changes[dim] = need
-    if not changes:
-        return []
-    rec, flavor = sizing.recommend(server.size, changes, sz, settings.prices)
-    findings = []
-    for dim, threshold in (*((d, t) for d, t in shrink.items()), *((d, t) for d, t in expand.items())):
-        if dim not in changes:
-            continue
-        kind = Kind.SHRINK if dim in shrink else Kind.EXPAND
+        if dim in shrink and need < cur:  # else at the floor, or the observed maximum forbids it
+            cut[dim] = need
+        elif dim in expand and need > cur:
+            grow[dim] = need
+    from dataclasses import replace
+
+    out: list[Finding] = []
+    base = server.size
+    if cut:
+        rec, flavor = sizing.recommend(server.size, cut, sz, settings.prices)
+        made = _findings(server, summary, settings, Kind.SHRINK, shrink, rec, flavor)
+        whole = sizing.monthly_cost(server.size, settings.prices) - sizing.monthly_cost(rec, settings.prices)
+        if made and whole > 0:
+            out += _priced(made, server.size, rec, whole, settings)
+            base = rec
+        else:
+            cut = {}  # the flavor that covers the shrink costs as much as today's size: nothing to save
+    if grow:
+        rec, flavor = sizing.recommend(server.size, {**cut, **grow}, sz, settings.prices)
+        made = _findings(server, summary, settings, Kind.EXPAND, expand, rec, flavor)
+        undone = [f.dimension.value for f in out if rec.get(f.dimension) >= server.size.get(f.dimension)]
+        if made and undone:
+            made = [replace(f, evidence={**f.evidence, "undoes_shrink": undone}) for f in made]
+        if made:
+            whole = sizing.monthly_cost(base, settings.prices) - sizing.monthly_cost(rec, settings.prices)
+            out += _priced(made, base, rec, whole, settings)
+    return out
+
+
+def _findings(server: Server, summary: UsageSummary, settings: Settings, kind: Kind, thresholds: dict,
+              rec: Size, flavor: str | None) -> list[Finding]:
+    """One finding per dimension of ``kind`` that ``rec`` really moves, priced on its own dimension."""
+    sz = settings.sizing
+    out = []
+    for dim, threshold in thresholds.items():
         cur, new = server.size.get(dim), rec.get(dim)
         if (new >= cur) if kind is Kind.SHRINK else (new <= cur):
             continue  # snapped back: this dimension does not change after all
         price = sizing.unit_price(dim, settings.prices)
-        findings.append(Finding(
+        out.append(Finding(
             server_id=server.server_id, department=server.department, kind=kind, dimension=dim,
             observed=pingdu.observed(summary, dim), threshold=threshold, current=server.size, recommended=rec,
             monthly_saving_cny=(Decimal(str(cur)) - Decimal(str(new))) * price,
@@ -141,34 +168,50 @@ def _resize(server: Server, summary: UsageSummary, settings: Settings) -> list[F
                 "target_pct": sz.target_pct,
                 "unit_price_cny_month": str(price),
                 "flavor": flavor,
+                # a catalogue is configured, yet no flavor holds this size: said on the item, not "no catalogue"
+                **({"no_flavor_fits": True} if sz.flavors and flavor is None else {}),
                 "mode": settings.policy.shrink.mode,
             },
         ))
-    whole = sizing.monthly_cost(server.size, settings.prices) - sizing.monthly_cost(rec, settings.prices)
-    if findings and all(f.kind is Kind.SHRINK for f in findings) and whole <= 0:
-        return []  # the flavor that covers the shrink costs as much as today's size: nothing to save
-    return _whole(findings, server, rec, whole, settings)
+    return out
 
 
-def _whole(findings: list[Finding], server: Server, rec: Size, whole: Decimal, settings: Settings) -> list[Finding]:
+def _priced(findings: list[Finding], base: Size, rec: Size, whole: Decimal, settings: Settings) -> list[Finding]:
+    """``findings`` (one section of one server, ``base`` → ``rec``) priced to add up to ``whole``.
+
+    What the snap changed in a dimension without a finding (``snapping``) is shown on the item that carries
+    its cost: for expansions the first (the advice forced it); for shrinks the items with the largest
+    savings first, none beyond its own saving (their sum, ``whole``, is positive)."""
     from dataclasses import replace
 
-    if not findings:
-        return findings
     own = {f.dimension for f in findings}
-    side, side_cost = {}, Decimal(0)
+    side: dict[str, dict] = {}
     for dim in Dimension:
-        cur, new = server.size.get(dim), rec.get(dim)
+        cur, new = base.get(dim), rec.get(dim)
         if dim not in own and new != cur:
             cost = (Decimal(str(new)) - Decimal(str(cur))) * sizing.unit_price(dim, settings.prices)
             side[dim.value] = {"from": cur, "to": new, "cost_cny": cny_text(cost)}
-            side_cost += cost
+    savings = [f.monthly_saving_cny for f in findings]
+    for i, f in enumerate(findings):  # an expansion's own change is counted from ``base`` (the compulsory size)
+        if f.kind is Kind.EXPAND:
+            savings[i] = (Decimal(str(base.get(f.dimension))) - Decimal(str(rec.get(f.dimension)))) * \
+                sizing.unit_price(f.dimension, settings.prices)
+    left = sum(savings, Decimal(0)) - whole  # what the snap costs (< 0: what it saves)
+    if findings[0].kind is Kind.EXPAND or left < 0:
+        order = list(range(len(findings)))  # the first item takes it all
+    else:
+        order = sorted(range(len(findings)), key=lambda i: -savings[i])
+    carrier = order[0]
+    for i in order:
+        if not left:
+            break
+        take = left if findings[i].kind is Kind.EXPAND or left < 0 else min(left, savings[i])
+        savings[i] -= take
+        left -= take
     out = []
     for i, f in enumerate(findings):
         ev = {**f.evidence, "server_saving_cny": cny_text(whole)}
-        saving = f.monthly_saving_cny
-        if i == 0 and side:
+        if i == carrier and side:
             ev["snapping"] = side
-            saving -= side_cost
-        out.append(replace(f, monthly_saving_cny=saving, evidence=ev))
+        out.append(replace(f, monthly_saving_cny=savings[i], evidence=ev))
     return out

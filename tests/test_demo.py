@@ -1,6 +1,7 @@
 import re
 import sqlite3
 from collections import defaultdict
+from decimal import Decimal
 
 import openpyxl
 import pytest
@@ -79,6 +80,17 @@ def test_demo_command(tmp_path, capsys):
     for col in ("本月浪费（元）", "本月费用（元）", "本月已实现节约（元）"):
         j = head.index(col)
         assert total[j] == pytest.approx(sum(r[j] for r in body)) and total[j] > 0, col
+    # no compulsory item costs money, in either store, in the notices or in finance's report (issue 23.5)
+    for db in (con, month):
+        savings = db.execute("select kind, monthly_saving_cny from findings").fetchall()
+        assert [k for k, v in savings if k in ("shrink", "release", "undeployed") and Decimal(v) < 0] == []
+        assert any(k == "expand" and Decimal(v) < 0 for k, v in savings)  # advice does cost: its own money
+    for txt in (out / "notices.txt", out / "month" / "notices.txt"):
+        notice_text = txt.read_text(encoding="utf-8")
+        assert "预计每月节约" in notice_text and "预计每月节约：-" not in notice_text
+    servers_sheet = list(wb["服务器明细"].iter_rows(values_only=True))
+    j = servers_sheet[0].index("本月浪费（元）")
+    assert all(r[j] >= 0 for r in servers_sheet[1:] if r[j] is not None)
     assert (out / "2026-10-云资源浪费报告.csv").read_bytes().startswith(b"\xef\xbb\xbf")
     assert "<svg" in (out / "2026-10-云资源浪费报告.html").read_text(encoding="utf-8")
     # Running the demo again does not duplicate anything, and sends nothing new.

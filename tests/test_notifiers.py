@@ -397,7 +397,7 @@ def test_the_centres_copy_and_alerts_reach_the_email_channels_own_list(smtp, tmp
     run(store, s, [("e1", "市教育和体育局", LOW)])
     notices.issue(store, s, AT)
     with store.begin() as c:
-        alert(c, s, AT, "测试告警", "test")
+        alert(c, s, AT, "测试告警", "test", subject="测试告警")
     rep = relay.deliver(store, s, WorkCalendar(), Clock(AT))
     assert rep.sent == 3 and rep.dead == 0
     to = sorted(tuple(rcpts) for rcpts, _ in handler.messages)

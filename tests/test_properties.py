@@ -54,16 +54,24 @@ def test_recommendations_are_safe(cpu, mem, mem_extra, disk, vcpus, ram, disk_gi
     server = make_server(vcpus=vcpus, ram=ram, disk=disk_gib)
     found = evaluate_server(server, make_summary(cpu=cpu, mem=mem, memory_max_pct=mem_max, disk=disk,
                                                  recent_cpu_p95_pct=max(cpu, 5)), AT, s, CAL)
-    resize = [f for f in found if f.kind in (Kind.SHRINK, Kind.EXPAND)]
-    if resize:
-        # costs are whole: the findings together save the price difference of the whole sizes (snapping included)
-        from policies.sizing import monthly_cost
+    from policies.sizing import monthly_cost
 
-        assert len({f.recommended for f in resize}) == 1
-        whole = monthly_cost(server.size, s.prices) - monthly_cost(resize[0].recommended, s.prices)
-        assert sum(f.monthly_saving_cny for f in resize) == whole
-        if all(f.kind is Kind.SHRINK for f in resize):
-            assert whole > 0  # a shrink that saves nothing is not recommended
+    cuts = [f for f in found if f.kind is Kind.SHRINK]
+    grows = [f for f in found if f.kind is Kind.EXPAND]
+    base = server.size
+    if cuts:
+        # compulsory and whole: one size; together they save today's cost less that size's, which is positive,
+        # and no item costs money (a snap's cost is never left on a compulsory item)
+        assert len({f.recommended for f in cuts}) == 1
+        base = cuts[0].recommended
+        whole = monthly_cost(server.size, s.prices) - monthly_cost(base, s.prices)
+        assert sum(f.monthly_saving_cny for f in cuts) == whole and whole > 0
+        assert all(f.monthly_saving_cny >= 0 for f in cuts)
+    if grows:
+        # advice on top of the compulsory size: it carries all the rest, what its snap forced included
+        assert len({f.recommended for f in grows}) == 1
+        assert sum(f.monthly_saving_cny for f in grows) == monthly_cost(base, s.prices) - monthly_cost(
+            grows[0].recommended, s.prices)
     for f in found:
         if f.kind is Kind.SHRINK:
             # a shrink never recommends more than the current size in its dimension
