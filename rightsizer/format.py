@@ -48,9 +48,9 @@ def cny(x: Decimal | None) -> str | None:
     return None if x is None else str(Decimal(x).quantize(Decimal("0.01")))
 
 
-def money(x: Decimal) -> str:
-    """CNY with two decimals and thousands separators: ``12,345.60``."""
-    return f"{Decimal(x).quantize(Decimal('0.01')):,}"
+def money(x: Decimal | None) -> str:
+    """CNY with two decimals and thousands separators: ``12,345.60``; an amount not known "—" (never 0)."""
+    return "—" if x is None else f"{Decimal(x).quantize(Decimal('0.01')):,}"
 
 
 def local(t: datetime, tz: tzinfo) -> datetime:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..settings import Settings, load_settings
-from .common import add_common, db_url, now_of, open_store, parse_time, settings_of, store_exists
+from .common import add_common, db_url, now_of, open_store, parse_time, settings_of, store_exists, warn
 
 
 def cmd_report(args) -> int:
@@ -24,6 +24,8 @@ def cmd_report(args) -> int:
         r = reports.monthly(store, s, month, now, args.department)
         data, name = writers.monthly(r, args.format), f"{month}-云资源浪费报告.{args.format}"
         table = reports.summary_text(r)
+        if reports.unmonitored_zh(r):
+            warn([reports.unmonitored_zh(r)])
     else:
         if args.quarter is not None and not 1 <= args.quarter <= 4:
             raise UsageError(f"--quarter: {args.quarter} is not 1-4")

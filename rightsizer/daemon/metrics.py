@@ -212,7 +212,8 @@ class _StoreCollector:
         for key, name, text in MONEY_SERIES:
             g = GaugeMetricFamily(name, text, labels=["department"])
             for dept, figures in sorted(money.items()):
-                g.add_metric([dept], float(figures[key]))
+                if key in figures:  # a department not monitored this month has no waste series (never 0)
+                    g.add_metric([dept], float(figures[key]))
             yield g
         s = GaugeMetricFamily("rightsizer_notices", "Notices by state (every state the lifecycle has)",
                               labels=["state"])

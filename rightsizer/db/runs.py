@@ -124,7 +124,7 @@ def report_rows(conn: Connection, kinds: tuple[str, ...]) -> dict[str, tuple[lis
     """What the reports read of the evaluations, as ``(columns, rows)``: ``findings`` of ``kinds`` with
     ``first_at`` (the run that first saw it) and ``last_at`` (the last run that saw it open, or — when ``gone`` —
     the run that found it gone); ``values``, each finding's saving from each run that set it, oldest first;
-    ``runs``, the evaluation time of every run."""
+    ``runs``, the evaluation time of every run; ``watched``, each server's first evaluation."""
     first, last = runs.alias("first_run"), runs.alias("last_run")
     found = (sa.select(findings.c.id, findings.c.server_id, findings.c.department, findings.c.kind,
                        findings.c.dimension, findings.c.status, findings.c.monthly_saving_cny,
@@ -138,7 +138,17 @@ def report_rows(conn: Connection, kinds: tuple[str, ...]) -> dict[str, tuple[lis
         result = conn.execute(q)
         out[name] = (list(result.keys()), [tuple(r) for r in result])
     out["runs"] = list(conn.execute(sa.select(runs.c.at)).scalars())
+    # each server's first evaluation: its time under monitoring starts that day
+    watched = (sa.select(summaries.c.server_id, sa.func.min(runs.c.at).label("first_at"))
+               .join(runs, runs.c.id == summaries.c.run_id).group_by(summaries.c.server_id))
+    result = conn.execute(watched)
+    out["watched"] = (list(result.keys()), [tuple(r) for r in result])
     return out
+
+
+def run_times(conn: Connection) -> list[datetime]:
+    """The evaluation time of every run, oldest first."""
+    return list(conn.execute(sa.select(runs.c.at).order_by(runs.c.at)).scalars())
 
 
 def run_exists(conn: Connection, run_key: str) -> bool:

@@ -53,6 +53,12 @@ def monthly(store: Store, settings: Settings, month: Month, now: datetime, depar
     return mr.build(h, month, now, settings.prices, department)
 
 
+def evaluated_months(store: Store, settings: Settings) -> set[Month]:
+    """The months with at least one evaluation: the only ones with a report to read."""
+    with store.read() as conn:
+        return {Month.of(t.astimezone(settings.tz).date()) for t in db_runs.run_times(conn)}
+
+
 def month_to_date(store: Store, settings: Settings, now: datetime) -> dict[str, dict]:
     """Per department, this month so far: waste, run rate, realised savings, unregistered cost (/metrics)."""
     return mr.month_to_date(load(store, settings), now)
@@ -136,16 +142,29 @@ def send_monthly(store: Store, settings: Settings, calendar: WorkCalendar, now: 
 
 def _summary(r: MonthlyReport) -> str:
     t = r.totals
-    share = f"{t['waste'] / t['cost'] * 100:.2f}%" if t["cost"] else "—"
+    share = f"{t['waste'] / t['cost'] * 100:.2f}%" if t["cost"] and t["waste"] is not None else "—"
     lines = [f"{r.month.label()}政务云资源浪费报告（{(r.department or '全市')}）",
+             *([unmonitored_zh(r)] if unmonitored_zh(r) else []),
              f"本月费用 {money(t['cost'])} 元，资源浪费 {money(t['waste'])} 元（{share}），"
              f"月末浪费速率 {money(t['run_rate'])} 元/月；",
              f"经核验的整改本月实现节约 {money(t['realised'])} 元，本年累计 {money(t['realised_ytd'])} 元；",
              f"未备案服务器 {t['unregistered_servers']} 台，月费用 {money(t['unregistered_run_rate'])} 元。",
              "浪费最多的部门："]
-    top = r.departments.sort_values("waste", ascending=False).head(5)
+    top = r.departments[[w is not None for w in r.departments["waste"]]].sort_values("waste", ascending=False).head(5)
     lines += [f"{i}. {d}：{money(row['waste'])} 元" for i, (d, row) in enumerate(top.iterrows(), 1) if row["waste"]]
     return "\n".join(lines)
+
+
+def unmonitored_zh(r: MonthlyReport) -> str:
+    """What the report cannot say for want of evaluations ("" when every department was monitored)."""
+    if not r.coverage["days_with_evaluation"]:
+        return (f"{r.month.label()}没有任何评估记录：本月费用、浪费与月末浪费速率无法计算，以“—”表示"
+                f"（不是 0，也不按全月浪费计）。")
+    blind = [d for d, c in zip(r.departments.index, r.departments["cost"]) if c is None]
+    if blind:
+        return (f"{r.month.label()}尚未监测的部门 {len(blind)} 个（{'、'.join(blind[:5])}{'等' if len(blind) > 5 else ''}）："
+                f"其费用与浪费以“—”表示，不计入合计。")
+    return ""
 
 
 def summary_text(r: MonthlyReport) -> str:
@@ -157,5 +176,6 @@ def summary_text(r: MonthlyReport) -> str:
             "unregistered_run_rate", "issued", "closed_in_time", "overdue"]
     spec = {k: (h, kind) for k, h, kind in columns.SUMMARY}
     rows = [*columns.summary_rows(r).to_dict("records"), columns.totals_row(r)]
-    return table([spec[k][0] for k in keys], [[columns.text(row.get(k), spec[k][1]) for k in keys] for row in rows],
+    said = unmonitored_zh(r)
+    return (said + "\n" if said else "") + table([spec[k][0] for k in keys], [[columns.text(row.get(k), spec[k][1]) for k in keys] for row in rows],
                  right=set(range(1, len(keys))))

@@ -32,7 +32,8 @@ SUMMARY: list[Column] = [
 SERVERS: list[Column] = [
     ("department", "部门", "text"), ("system", "系统", "text"), ("name", "服务器", "text"),
     ("server_id", "服务器ID", "text"), ("vcpus", "vCPU（核）", "int"), ("ram_gib", "内存（GiB）", "num"),
-    ("disk_gib", "硬盘（GiB）", "num"), ("present_days", "本月在网天数", "int"), ("cost", "本月费用（元）", "money"),
+    ("disk_gib", "硬盘（GiB）", "num"), ("present_days", "本月在网天数", "int"),
+    ("monitored_days", "本月监测天数", "int"), ("cost", "本月费用（元）", "money"),
     ("waste", "本月浪费（元）", "money"), ("run_rate", "月末浪费速率（元/月）", "money"),
     ("realised", "本月已实现节约（元）", "money"), ("unregistered", "未备案本月计（元）", "money"),
     ("insufficient_days", "数据不足天数", "int"), ("kinds_at_end", "月末发现", "text"),
@@ -53,8 +54,8 @@ TREND: list[Column] = [
     ("realised", "已实现节约（元）", "money"), ("run_rate", "月末浪费速率（元/月）", "money"),
 ]
 EVALUATION: list[Column] = [
-    ("department", "部门", "text"), ("servers", "服务器（台）", "int"), ("cost", "期间费用（元）", "money"),
-    ("waste", "期间浪费（元）", "money"), ("waste_rate", "平均浪费率", "pct"), ("issued", "收到通知", "int"),
+    ("department", "部门", "text"), ("servers", "服务器（台）", "int"), ("monitored_days", "监测天数（台·天）", "int"),
+    ("cost", "期间费用（元）", "money"), ("waste", "期间浪费（元）", "money"), ("waste_rate", "平均浪费率", "pct"), ("issued", "收到通知", "int"),
     ("closed_in_time", "按期整改", "int"), ("in_time_share", "按期整改率", "pct"), ("overdue", NoticeState.OVERDUE.label, "int"),
     ("escalated", NoticeState.ESCALATED.label, "int"), ("unregistered_systems", "未备案系统", "int"),
     ("realised", "已实现节约（元）", "money"), ("points_waste_rate", "浪费率得分", "num"),
@@ -63,21 +64,25 @@ EVALUATION: list[Column] = [
 ]
 
 
-def _share(part: Decimal, whole: Decimal) -> float | None:
-    return None if not whole else float(part / whole)
+def _share(part: Decimal | None, whole: Decimal | None) -> float | None:
+    return None if not whole or part is None else float(part / whole)
+
+
+def _change(now: Decimal | None, before: Decimal | None) -> Decimal | None:
+    return None if now is None or before is None else now - before
 
 
 def summary_rows(r: MonthlyReport) -> pd.DataFrame:
     d = r.departments.reset_index()
     d["waste_share"] = [_share(w, c) for w, c in zip(d["waste"], d["cost"])]
-    d["waste_change"] = d["waste"] - d["waste_prev"]
+    d["waste_change"] = [_change(w, p) for w, p in zip(d["waste"], d["waste_prev"])]
     return d
 
 
 def totals_row(r: MonthlyReport) -> dict:
     t = dict(r.totals, department="合计")
     t["waste_share"] = _share(t["waste"], t["cost"])
-    t["waste_change"] = t["waste"] - t["waste_prev"]
+    t["waste_change"] = _change(t["waste"], t["waste_prev"])
     return t
 
 
@@ -106,10 +111,14 @@ def cell(value, kind: str):
     return str(value)
 
 
+MISSING = "—"  # an amount or a share that is not known (no monitored day): never shown as 0
+
+
 def text(value, kind: str) -> str:
-    """A value as CSV and HTML show it: money with two decimals, a share as a percentage."""
+    """A value as CSV and HTML show it: money with two decimals, a share as a percentage; an unknown amount
+    or share "—"."""
     if value is None or (isinstance(value, float) and value != value):
-        return ""
+        return MISSING if kind in ("money", "pct") else ""
     if kind == "money":
         return f"{Decimal(value):.2f}"
     if kind == "pct":

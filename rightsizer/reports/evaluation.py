@@ -45,8 +45,14 @@ def band(value: float, bands: list[tuple[float, float]]) -> float:
     return 0.0
 
 
-def score(r, rubric: EvaluationSettings) -> tuple[dict[str, float], float, str]:
-    """Points per indicator, the score out of 100 and its grade."""
+UNSCORED = "未监测"  # the grade of a department with no monitored day in the period: no score, never full marks
+
+
+def score(r, rubric: EvaluationSettings) -> tuple[dict[str, float | None], float | None, str]:
+    """Points per indicator, the score out of 100 and its grade; a department whose waste rate is not known
+    (no monitored day in the period) is not scored."""
+    if r["waste_rate"] is None:
+        return {k: None for k in INDICATORS}, None, UNSCORED
     w = rubric.weights.model_dump()
     share = {
         "waste_rate": band(r["waste_rate"], rubric.waste_rate_bands),
@@ -66,7 +72,7 @@ def build(h: History, year: int, quarter: int | None, now: datetime, rubric: Eva
     today = int(np.datetime64(now.astimezone(h.tz).date(), "D").astype(np.int64))
     cut = today + 1
     months = [m for m in months if m.first < cut] or months[:1]
-    per = [servers_month(h, m, cut) for m in months]
+    per = [servers_month(h, m, cut) for m in months]  # only monitored days count: a month nobody evaluated adds none
     notes = [notices_month(h, m, cut) for m in months]
     depts = sorted(set().union(*(set(p["department"]) for p in per), *(set(n.index) for n in notes)))
     rows = []
@@ -78,8 +84,10 @@ def build(h: History, year: int, quarter: int | None, now: datetime, rubric: Eva
                   for k in ("issued", "closed_in_time", "overdue", "escalated")}
         judged = counts["closed_in_time"] + counts["overdue"]
         unreg = pd.concat([m[m["unregistered"] > 0] for m in mine])
-        r = {"department": d, "servers": int(mine[-1]["present_at_end"].sum()),
-             "cost": cost, "waste": waste, "waste_rate": float(waste / cost) if cost else 0.0,
+        seen = sum(int(m["monitored_days"].sum()) for m in mine)
+        r = {"department": d, "servers": int(mine[-1]["present_at_end"].sum()), "monitored_days": seen,
+             "cost": cost if seen else None, "waste": waste if seen else None,
+             "waste_rate": float(waste / cost) if seen and cost else None,
              **counts, "in_time_share": counts["closed_in_time"] / judged if judged else None,
              "unregistered_servers": unreg.index.nunique(),
              "unregistered_systems": unreg["system"].where(unreg["system"] != "", unreg["name"]).nunique(),

@@ -12,6 +12,11 @@ What ends a compulsory finding's days of waste, whichever comes first:
 
 Exempted days (an approved exemption of the server or its system, until it expires or is
 revoked) are not waste either; :func:`exempt_days` counts them.
+
+Only monitored time counts: a server is monitored from the day of its first evaluation
+(``watched``), and only in a month with at least one evaluation (:meth:`History.monitored`).
+Its cost and waste before that, or in a month nobody evaluated, are unknown — never zero,
+never a month of full waste.
 """
 
 from __future__ import annotations
@@ -68,13 +73,19 @@ def monthly_cost(vcpus, ram_gib, disk_gib, prices: PriceSettings) -> list[Decima
 @dataclass
 class History:
     tz: ZoneInfo
-    servers: pd.DataFrame  # index server_id: name, department, system, vcpus, ram_gib, disk_gib, start, end, cost
+    servers: pd.DataFrame  # index server_id: name, department, system, vcpus, ram_gib, disk_gib, start, end, cost,
+    #                        watched (the day of its first evaluation; FOREVER: never evaluated)
     segments: pd.DataFrame  # server_id, start, end, cost: the server's size over time (resizes split it)
     findings: pd.DataFrame  # id, server_id, department, kind, dimension, status, saving, start, end
     items: pd.DataFrame  # id, notice_id, finding_id, server_id, kind, status, closed, realised, department, due
     notices: pd.DataFrame  # id, number, department, status, issued, due, closed, overdue, escalated
     eval_days: np.ndarray  # sorted distinct days with an evaluation
     exemptions: list[tuple[str, str, int, int]] = field(default_factory=list)  # scope, target, start, end
+
+    def monitored(self, lo: int, hi: int) -> bool:
+        """Whether any evaluation ran on a day of ``[lo, hi)``."""
+        i = np.searchsorted(self.eval_days, lo)
+        return bool(i < len(self.eval_days) and self.eval_days[i] < hi)
 
     def exempt_days(self, server_ids, starts, ends) -> np.ndarray:
         """Days of each ``[start, end)`` on which an exemption covered the server (or its system)."""
@@ -105,6 +116,9 @@ def build(rows: dict, tz: ZoneInfo, prices: PriceSettings) -> History:
     if len(gone):
         srv.loc[gone["server_id"], "end"] = days(gone["at"], tz, FOREVER)
     srv["cost"] = monthly_cost(srv["vcpus"], srv["ram_gib"], srv["disk_gib"], prices)
+    watched = _frame(rows["watched"]) if "watched" in rows else pd.DataFrame(columns=["server_id", "first_at"])
+    first = pd.Series(days(watched["first_at"], tz, FOREVER), index=watched["server_id"], dtype=np.int64)
+    srv["watched"] = first.reindex(srv.index).fillna(FOREVER).astype(np.int64)
     segments = _segments(srv, _frame(rows["resizes"]), tz, prices)
 
     f = _frame(rows["findings"])

@@ -2,8 +2,8 @@
 
 The formulas (also printed on the report's notes sheet):
 
-* **cost** — each size's contract price a month × days the server had it in the month ÷
-  days in the month;
+* **cost** — each size's contract price a month × days the server had it in the month, under
+  monitoring (from its first evaluation, in a month with an evaluation), ÷ days in the month;
 * **waste** — each compulsory finding (shrink, release, undeployed): its monthly saving ×
   days it was open and not exempted in the month ÷ days in the month;
 * **run rate** — the monthly saving of the compulsory findings open on the month's last day;
@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..lifecycle import NoticeState
-from .history import COMPULSORY, History
+from .history import COMPULSORY, FOREVER, History
 
 FEN = Decimal("0.01")
 MONEY = ("cost", "waste", "run_rate", "realised", "unregistered", "unregistered_run_rate")
@@ -90,20 +90,22 @@ def _per_server(ids, amounts) -> dict[str, Decimal]:
 
 def servers_month(h: History, m: Month, cut: int) -> pd.DataFrame:
     """Per server: cost, waste, run_rate, realised, unregistered(_run_rate) (Decimal, rounded to the fen),
-    present_days, present_at_end, insufficient_days, insufficient_at_end, kinds_at_end. ``cut`` ends the
+    present_days, monitored_days (cost and waste count only these), present_at_end, insufficient_days, insufficient_at_end, kinds_at_end. ``cut`` ends the
     counted days (exclusive; at most the month's end)."""
     lo, dim = m.first, Decimal(m.days)
     cut = min(cut, m.end)
     last = cut - 1
     s = h.servers
     seg = h.segments
-    d = overlap(seg["start"], seg["end"], lo, cut)
+    mon = h.monitored(lo, cut)  # a month nobody evaluated: no day of it is known
+    watched = seg["server_id"].map(s["watched"]).fillna(FOREVER).to_numpy(dtype=np.int64)
+    d = overlap(np.maximum(seg["start"], watched), seg["end"], lo, cut) * mon  # cost: monitored days only
     cost = _per_server(seg["server_id"], (c * int(n) / dim if n else 0 for c, n in zip(seg["cost"], d)))
 
     f = h.findings
     fd = overlap(f["start"], f["end"], lo, cut)
     on_last = ((f["start"] <= last) & (f["end"] > last)).to_numpy() & (cut > lo)
-    comp = f["kind"].isin(COMPULSORY).to_numpy() & ((fd > 0) | on_last)
+    comp = f["kind"].isin(COMPULSORY).to_numpy() & ((fd > 0) | on_last) & mon
     fc = f[comp]
     fdc = fd[comp] - h.exempt_days(fc["server_id"], np.maximum(fc["start"], lo), np.minimum(fc["end"], cut))
     exempt_last = h.exempt_days(fc["server_id"], np.full(len(fc), last), np.full(len(fc), cut)) > 0
@@ -128,6 +130,8 @@ def servers_month(h: History, m: Month, cut: int) -> pd.DataFrame:
     keep = set(s.index[present > 0]) | cost.keys() | waste.keys() | realised.keys() | unreg.keys()
     out = s.loc[s.index.isin(keep), ["name", "department", "system", "vcpus", "ram_gib", "disk_gib"]].copy()
     out["present_days"] = pd.Series(present, index=s.index).reindex(out.index).astype(int)
+    seen = overlap(np.maximum(s["start"], s["watched"]), s["end"], lo, cut) * mon
+    out["monitored_days"] = pd.Series(seen, index=s.index).reindex(out.index).astype(int)
     out["present_at_end"] = ((s["start"] <= last) & (s["end"] > last)).reindex(out.index)
     for name, values in (("cost", cost), ("waste", waste), ("run_rate", run), ("realised", realised),
                          ("unregistered", unreg), ("unregistered_run_rate", unreg_run)):

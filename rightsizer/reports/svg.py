@@ -15,17 +15,21 @@ def _money(v: float) -> str:
     return f"¥{v:,.0f}" if abs(v) >= 100 else f"¥{v:,.2f}"
 
 
-def bars(labels: list[str], values: list[float], title: str, width: int = 720) -> str:
-    """Horizontal bars, one per label, the value at the end of each."""
+def bars(labels: list[str], values: list[float | None], title: str, width: int = 720) -> str:
+    """Horizontal bars, one per label, the value at the end of each; an unknown value (``None``) no bar, "—"."""
     left, row, top = 190, 24, 34
     height = top + row * max(1, len(labels)) + 12
-    top_value = max([v for v in values if v > 0] + [1.0])
+    top_value = max([v for v in values if v is not None and v > 0] + [1.0])
     span = width - left - 110
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
            f'role="img" aria-label="{escape(title)}" {FONT}>',
            f'<text x="{width / 2}" y="18" text-anchor="middle" font-size="14" font-weight="bold">{escape(title)}</text>']
     for i, (label, v) in enumerate(zip(labels, values)):
         y = top + i * row
+        if v is None:
+            out.append(f'<text x="{left - 8}" y="{y + 15}" text-anchor="end">{escape(label)}</text>'
+                       f'<text x="{left + 6}" y="{y + 15}" fill="#777">—（未监测）</text>')
+            continue
         w = max(0.0, v) / top_value * span
         out.append(f'<text x="{left - 8}" y="{y + 15}" text-anchor="end">{escape(label)}</text>'
                    f'<rect x="{left}" y="{y + 3}" width="{w:.1f}" height="{row - 8}" fill="{COLOURS[0]}"/>'
@@ -34,11 +38,12 @@ def bars(labels: list[str], values: list[float], title: str, width: int = 720) -
     return "".join(out)
 
 
-def lines(labels: list[str], series: dict[str, list[float]], title: str, width: int = 720, height: int = 300,
-          unit: str = "money") -> str:
-    """One line per series over the labels (months), with a legend and a money axis."""
+def lines(labels: list[str], series: dict[str, list[float | None]], title: str, width: int = 720,
+          height: int = 300, unit: str = "money") -> str:
+    """One line per series over the labels (months), with a legend and a money axis. A value not known
+    (``None``: a month not monitored) has no point: the line breaks there, it never drops to 0."""
     left, right, top, bottom = 80, 20, 40, 56
-    top_value = max([v for vs in series.values() for v in vs if v > 0] + [1.0])
+    top_value = max([v for vs in series.values() for v in vs if v is not None and v > 0] + [1.0])
     if unit == "%":
         top_value = 100.0
     axis = _money if unit == "money" else (lambda v: f"{v:g}{unit}")
@@ -56,9 +61,16 @@ def lines(labels: list[str], series: dict[str, list[float]], title: str, width: 
         out.append(f'<text x="{x(i):.1f}" y="{height - bottom + 16}" text-anchor="middle">{escape(label)}</text>')
     for c, (name, vs) in enumerate(series.items()):
         colour = COLOURS[c % len(COLOURS)]
-        pts = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(vs))
-        out.append(f'<polyline points="{pts}" fill="none" stroke="{colour}" stroke-width="2"/>')
-        out.extend(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="3" fill="{colour}"/>' for i, v in enumerate(vs))
+        runs: list[list[str]] = [[]]
+        for i, v in enumerate(vs):
+            if v is None:
+                runs.append([])
+            else:
+                runs[-1].append(f"{x(i):.1f},{y(v):.1f}")
+        out.extend(f'<polyline points="{" ".join(r)}" fill="none" stroke="{colour}" stroke-width="2"/>'
+                   for r in runs if len(r) > 1)
+        out.extend(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="3" fill="{colour}"/>'
+                   for i, v in enumerate(vs) if v is not None)
         lx = left + c * 160
         out.append(f'<rect x="{lx}" y="{height - 18}" width="12" height="12" fill="{colour}"/>'
                    f'<text x="{lx + 16}" y="{height - 8}">{escape(name)}</text>')

@@ -76,19 +76,22 @@ _TH = "border:1px solid #999;padding:4px 6px;background:#ddebf7;"
 _TD = "border:1px solid #ccc;padding:3px 6px;"
 
 
+def _floats(values) -> list[float | None]:
+    return [None if v is None else float(v) for v in values]
+
+
 def html(r: MonthlyReport) -> str:
     """One self-contained page: the summary, the charts, 未备案, the systems, notes (server detail: the xlsx)."""
     summary = C.summary_rows(r)
     t = C.totals_row(r)
-    chart_bars = svg.bars(list(summary["department"]), [float(v) for v in summary["waste"]],
+    chart_bars = svg.bars(list(summary["department"]), _floats(summary["waste"]),
                           f"{r.month.label()} 各部门资源浪费（元）")
     chart_lines = svg.lines(list(r.trend["label"].str.replace(r"^\d+年", "", regex=True)),
-                            {"浪费": [float(v) for v in r.trend["waste"]],
-                             "已实现节约": [float(v) for v in r.trend["realised"]],
-                             "月末浪费速率": [float(v) for v in r.trend["run_rate"]]}, "近12个月资源浪费与节约（元）")
+                            {"浪费": _floats(r.trend["waste"]), "已实现节约": _floats(r.trend["realised"]),
+                             "月末浪费速率": _floats(r.trend["run_rate"])}, "近12个月资源浪费与节约（元）")
     scope = r.department or "全市各使用部门"
     lead = (f"{r.month.label()}，{scope}云服务器本月费用 {C.text(t['cost'], 'money')} 元，其中资源浪费 "
-            f"{C.text(t['waste'], 'money')} 元（占 {C.text(t['waste_share'], 'pct') or '—'}），月末浪费速率 "
+            f"{C.text(t['waste'], 'money')} 元（占 {C.text(t['waste_share'], 'pct')}），月末浪费速率 "
             f"{C.text(t['run_rate'], 'money')} 元/月；经核验的整改本月实现节约 {C.text(t['realised'], 'money')} 元，"
             f"本年累计 {C.text(t['realised_ytd'], 'money')} 元；未备案服务器 {t['unregistered_servers']} 台，"
             f"月费用 {C.text(t['unregistered_run_rate'], 'money')} 元。")

@@ -38,10 +38,16 @@ class _Book:
                      for k, f in (("money", self.fmt["money"]), ("pct", self.fmt["pct"]), ("int", self.fmt["int"]),
                                   ("num", self.fmt["num"]), ("text", self.fmt["text"]))}
 
-    def table(self, sheet: str, frame: pd.DataFrame, cols: list[C.Column], totals: dict | None = None):
+    def table(self, sheet: str, frame: pd.DataFrame, cols: list[C.Column], totals: dict | None = None,
+              missing: str | None = C.MISSING):
         """Write ``frame``'s ``cols`` with Chinese headers, formats and frozen headers; a totals row of
-        SUM formulas when ``totals`` (the values to cache) is given. Returns the worksheet."""
-        body = pd.DataFrame({head: [C.cell(v, kind) for v in (frame[key] if key in frame else [None] * len(frame))]
+        SUM formulas when ``totals`` (the values to cache) is given. An unknown amount or share is the text
+        ``missing`` ("—"; a chart's table leaves it blank, a gap in the line). Returns the worksheet."""
+        def put(v, kind):
+            c = C.cell(v, kind)
+            return missing if c is None and kind in ("money", "pct") else c
+
+        body = pd.DataFrame({head: [put(v, kind) for v in (frame[key] if key in frame else [None] * len(frame))]
                              for key, head, kind in cols})
         body.to_excel(self.writer, sheet_name=sheet, index=False)
         ws = self.writer.sheets[sheet]
@@ -61,6 +67,8 @@ class _Book:
             value = C.cell(totals.get(key), kind)
             if j == 0:
                 ws.write_string(row, j, "合计", self.bold["text"])
+            elif value is None and kind in ("money", "pct") and key in totals:
+                ws.write_string(row, j, C.MISSING, self.bold["text"])  # not known: never a SUM of nothing
             elif key == "waste_share":
                 cost, waste = _col(cols, "cost"), _col(cols, "waste")
                 ws.write_formula(row, j, f"=IF({cost}{row + 1}=0,0,{waste}{row + 1}/{cost}{row + 1})",
@@ -105,8 +113,9 @@ def monthly(r: MonthlyReport) -> bytes:
         chart.set_legend({"none": True})
         chart.set_size({"width": 720, "height": max(288, 24 * n + 96)})
         ws.insert_chart(n + 4, 0, chart)
-    trend = b.table("趋势", r.trend, C.TREND)
+    trend = b.table("趋势", r.trend, C.TREND, missing=None)  # a month not monitored: no point, a gap
     line = b.wb.add_chart({"type": "line"})
+    line.show_blanks_as("gap")
     for key, name in (("waste", "浪费"), ("realised", "已实现节约"), ("run_rate", "月末浪费速率")):
         j = _index(C.TREND, key)
         line.add_series({"name": name, "categories": ["趋势", 1, 0, len(r.trend), 0],
@@ -119,15 +128,21 @@ def monthly(r: MonthlyReport) -> bytes:
     b.table("未备案", unreg, C.UNREGISTERED, {k: sum(unreg[k]) if len(unreg) else 0
                                               for k in ("unregistered_run_rate", "unregistered")})
     srv = C.server_rows(r)
-    b.table("服务器明细", srv, C.SERVERS, {k: sum(srv[k]) if len(srv) else 0
+    b.table("服务器明细", srv, C.SERVERS, {k: _known_sum(srv[k])
                                         for k in ("cost", "waste", "run_rate", "realised", "unregistered")})
-    b.table("系统小计", r.systems, C.SYSTEMS, {k: sum(r.systems[k]) if len(r.systems) else 0
+    b.table("系统小计", r.systems, C.SYSTEMS, {k: _known_sum(r.systems[k])
                                           for k in ("servers", "cost", "waste", "run_rate", "realised")})
     notes = pd.DataFrame(r.notes, columns=["item", "text"])
     ws = b.table("说明", notes, [("item", "项目", "text"), ("text", "说明", "text")])
     ws.set_column(1, 1, 110, b.wb.add_format({"text_wrap": True}))
     b.close()
     return buf.getvalue()
+
+
+def _known_sum(values):
+    """The sum of the known values; ``None`` when none is known (or there are none)."""
+    known = [v for v in values if v is not None]
+    return sum(known) if known else (0 if not len(values) else None)
 
 
 def _index(cols: list[C.Column], key: str) -> int:
@@ -145,7 +160,9 @@ def evaluation(e: EvaluationReport) -> bytes:
              ("浪费率分档", _bands(rubric.waste_rate_bands, pct=True)),
              ("按期整改率", "按期整改的通知 ÷（按期整改 + 逾期）的通知，按比例得分；期间无此类通知得满分"),
              ("逾期分档", _bands(rubric.overdue_bands)), ("未备案分档", _bands(rubric.unregistered_bands)),
-             ("等级", "；".join(f"{name} ≥ {lowest:g}" for lowest, name in rubric.grades))]
+             ("等级", "；".join(f"{name} ≥ {lowest:g}" for lowest, name in rubric.grades)),
+             ("监测期", "费用与浪费只计监测期：各服务器自首次评估之日起、且当月有评估的天数；"
+                     "期间没有监测天数的部门不评分（等级“未监测”），从不按满分或零分计")]
     ws = b.table("评分规则", pd.DataFrame(rules, columns=["item", "text"]),
                  [("item", "项目", "text"), ("text", "说明", "text")])
     ws.set_column(1, 1, 100, b.wb.add_format({"text_wrap": True}))

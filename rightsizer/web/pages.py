@@ -68,6 +68,11 @@ def _month_view(city: MonthlyReport, viewer: Viewer):
     return for_department(city, viewer.scope)
 
 
+def _floats(values) -> list[float | None]:
+    """A chart's values: an amount not known (a month not monitored) stays ``None``, a gap — never 0."""
+    return [None if x is None else float(x) for x in values]
+
+
 def _safe_next(target: str | None) -> str:
     return target if target and target.startswith("/") and not target.startswith("//") else "/"
 
@@ -121,11 +126,11 @@ def overview(request: Request):
     state = rs(request)
     month = Month.of(state.clock().astimezone(state.settings.tz).date())
     rows, t, trend_rows = _month_view(_city_month(request, month), v)
-    d = rows.sort_values("waste", ascending=False)
-    bars = svg.bars(list(d.index), [float(x) for x in d["waste"]], f"{month.label()}至今 各部门资源浪费（元）")
+    d = rows.sort_values("waste", ascending=False, key=lambda c: c.map(lambda x: -1 if x is None else x))
+    bars = svg.bars(list(d.index), _floats(d["waste"]), f"{month.label()}至今 各部门资源浪费（元）")
     trend = svg.lines([x.split("年")[1] for x in trend_rows["label"]],
-                      {"浪费": [float(x) for x in trend_rows["waste"]],
-                       "已实现节约": [float(x) for x in trend_rows["realised"]]}, "近12个月资源浪费与节约（元）")
+                      {"浪费": _floats(trend_rows["waste"]), "已实现节约": _floats(trend_rows["realised"])},
+                      "近12个月资源浪费与节约（元）")
     kpis = [("本月至今浪费", f"¥{money(t['waste'])}"), ("月末浪费速率", f"¥{money(t['run_rate'])}/月"),
             ("本月已实现节约", f"¥{money(t['realised'])}"), ("本年已实现节约", f"¥{money(t['realised_ytd'])}"),
             ("未结通知", str(t["open_at_end"])), ("逾期未结", str(t["overdue_open_at_end"]))]
@@ -160,8 +165,8 @@ def server(request: Request, server_id: str):
     labels = [h.at.astimezone(state.settings.tz).strftime("%m-%d") for h in hist]
     step = max(1, len(labels) // 12)
     chart = svg.lines([x if i % step == 0 else "" for i, x in enumerate(labels)],
-                      {"CPU P95 %": [h.cpu_p95_pct or 0 for h in hist],
-                       "内存周期峰值 %": [h.memory_peak_pct or 0 for h in hist]},
+                      {"CPU P95 %": [h.cpu_p95_pct for h in hist],
+                       "内存周期峰值 %": [h.memory_peak_pct for h in hist]},
                       "各次评估的 CPU P95 与内存周期峰值（%）", unit="%") if hist else ""
     p = state.settings.policy
     return page(request, "server.html", {"title": data.server.name, "server": data.server, "findings": data.findings,
@@ -266,7 +271,8 @@ def exemption_decide(request: Request, request_id: int, csrf: str = Form(""), de
 def reports_page(request: Request):
     signed_in(request)
     now = rs(request).clock().astimezone(rs(request).settings.tz)
-    months = [Month.of(now.date()).shift(-k) for k in range(0, 13)]
+    seen = reports.evaluated_months(rs(request).store, rs(request).settings)  # only months with data
+    months = [m for m in (Month.of(now.date()).shift(-k) for k in range(0, 13)) if m in seen]
     return page(request, "reports.html", {"title": "报告", "months": months, "year": now.year})
 
 
