@@ -75,6 +75,14 @@ class AnswerKind(_Labelled):
     OBJECTION = "objection"
 
 
+class ServerState(_Labelled):
+    """What the console says of a server, first that applies: given back, exempted, to rectify, nothing due."""
+    RELEASED = "released"
+    EXEMPTED = "exempted"
+    TO_RECTIFY = "to_rectify"
+    CLEAR = "clear"
+
+
 # -- the one table of Chinese labels ---------------------------------------------------------------------------
 
 NOTICE_LABELS: dict[NoticeState, str] = {
@@ -95,8 +103,12 @@ REQUEST_LABELS: dict[RequestState, str] = {
     RequestState.PENDING: "待审批", RequestState.APPROVED: "已批准", RequestState.REJECTED: "已驳回",
 }
 ANSWER_LABELS: dict[AnswerKind, str] = {AnswerKind.DONE: "已整改，待核验", AnswerKind.OBJECTION: "异议"}
+SERVER_LABELS: dict[ServerState, str] = {
+    ServerState.RELEASED: "已释放", ServerState.EXEMPTED: "已豁免", ServerState.TO_RECTIFY: "待整改",
+    ServerState.CLEAR: "无未结发现",
+}
 LABELS: dict[type, dict] = {NoticeState: NOTICE_LABELS, ItemState: ITEM_LABELS, DeliveryState: DELIVERY_LABELS,
-                            RequestState: REQUEST_LABELS, AnswerKind: ANSWER_LABELS}
+                            RequestState: REQUEST_LABELS, AnswerKind: ANSWER_LABELS, ServerState: SERVER_LABELS}
 ROLE_LABELS = {"operator": "中心", "department": "", "finance": "财政局"}
 # what a notice event's to_status may also be (an item reopened: not a notice state)
 EVENT_LABELS = {"item reopened": "事项恢复", "undeliverable": "无法投递"}

@@ -81,7 +81,7 @@ def test_no_time_is_sliced_or_compared_as_text_outside_the_formatting_module():
 
 
 LABELS = {*lifecycle.NOTICE_LABELS.values(), *lifecycle.ITEM_LABELS.values(), *lifecycle.DELIVERY_LABELS.values(),
-          *lifecycle.REQUEST_LABELS.values(), *lifecycle.ANSWER_LABELS.values()}
+          *lifecycle.REQUEST_LABELS.values(), *lifecycle.ANSWER_LABELS.values(), *lifecycle.SERVER_LABELS.values()}
 STATES = {s.value for s in (*lifecycle.NoticeState, *lifecycle.ItemState)} - {"open"}
 
 

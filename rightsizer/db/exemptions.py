@@ -84,6 +84,16 @@ def exempted_servers(conn: Connection, today: date) -> dict[str, str]:
     return out
 
 
+def in_force_for(conn: Connection, server_id: str, today: date):
+    """The exemption of the server, or of its system, in force on ``today`` that lasts longest (or ``None``)."""
+    system = conn.execute(sa.select(systems.c.name).join(servers, servers.c.system_id == systems.c.id)
+                          .where(servers.c.server_id == server_id)).scalar()
+    q = sa.select(exemptions).where(exemptions.c.expires_on >= today, exemptions.c.revoked_at.is_(None),
+                                    sa.or_(sa.and_(exemptions.c.scope == "server", exemptions.c.target == server_id),
+                                           sa.and_(exemptions.c.scope == "system", exemptions.c.target == system)))
+    return conn.execute(q.order_by(exemptions.c.expires_on.desc()).limit(1)).first()
+
+
 def report_rows(conn: Connection) -> dict[str, tuple[list[str], list[tuple]]]:
     """What the reports read of the exemptions, as ``(columns, rows)``: ``exemptions`` (scope, target,
     created_at, expires_on, revoked_at)."""

@@ -136,6 +136,16 @@ def changes_since(conn: Connection, server_id: str, since: datetime) -> list[Cha
                    r.at) for r in conn.execute(q)]
 
 
+def removed_at(conn: Connection, server_id: str) -> datetime | None:
+    """When the cloud dropped the server, if it is gone now (``None`` while the cloud lists it, or never synced)."""
+    present = conn.execute(sa.select(cloud_servers.c.present).where(cloud_servers.c.server_id == server_id)).scalar()
+    if present is None or present:
+        return None
+    return conn.execute(sa.select(inventory_changes.c.at).where(
+        inventory_changes.c.server_id == server_id, inventory_changes.c.change == "removed")
+        .order_by(inventory_changes.c.id.desc()).limit(1)).scalar()
+
+
 def last_resized(conn: Connection) -> dict[str, datetime]:
     """Server id -> when a sync last saw it resized."""
     q = sa.select(inventory_changes.c.server_id, inventory_changes.c.at).where(inventory_changes.c.change == "resized") \

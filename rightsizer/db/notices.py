@@ -159,6 +159,13 @@ def items(conn: Connection, notice_id: int) -> list[NoticeItem]:
     return [_item(r) for r in conn.execute(_items_query().where(notice_items.c.notice_id == notice_id))]
 
 
+def server_items(conn: Connection, server_id: str) -> list[NoticeItem]:
+    """Every notice item of a server, newest notice first."""
+    q = _items_query().where(notice_items.c.server_id == server_id).order_by(None).order_by(
+        notice_items.c.notice_id.desc(), notice_items.c.id)
+    return [_item(r) for r in conn.execute(q)]
+
+
 def open_items(conn: Connection, notice_id: int) -> list[NoticeItem]:
     return [_item(r) for r in conn.execute(_items_query().where(notice_items.c.notice_id == notice_id,
                                                                 notice_items.c.status == ItemState.OPEN))]

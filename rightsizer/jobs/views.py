@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
+from decimal import Decimal
 
 from ..db import Store
 from ..db import documents as db_documents
@@ -28,7 +29,8 @@ from ..db import outbox as db_outbox
 from ..db import runs as db_runs
 from ..errors import NotFoundError
 from ..format import DIM_ZH, KIND_ZH, cny, date_zh, iso_time, size_json
-from ..lifecycle import ANSWER_LABELS, AnswerKind, Viewer, check, delivery_label, label
+from ..lifecycle import (ANSWER_LABELS, AnswerKind, ItemState, NoticeState, RequestState, ServerState, Viewer, check,
+                         delivery_label, label)
 from ..models import Finding
 from ..records import Answer, Delivery, Document, Notice, NoticeEvent, NoticeItem
 
@@ -173,8 +175,41 @@ def notices(store: Store, viewer: Viewer, department: str | None = None, state: 
 @dataclass(frozen=True)
 class ServerView:
     server: object  # the server's row: server_id, name, department, system, size, delivered_at
-    findings: list[tuple[int, Finding]]
+    findings: list[tuple[int, Finding]]  # open findings; none once it is released or while it is exempted
     history: list  # (at, cpu_p95_pct, memory_peak_pct, disk_latest_pct, coverage) per run, oldest first
+    status: ServerStatus = None  # type: ignore[assignment]
+
+
+@dataclass
+class ServerStatus:
+    """Where a server stands, first that applies: given back (the day the cloud dropped it, the saving verified),
+    exempted (until), to rectify (an open notice item, or an open finding), or nothing due."""
+    state: ServerState
+    released_at: datetime | None = None
+    realised_saving: Decimal | None = None  # a verified release's saving a month
+    exempted_until: date | None = None
+    exemption: str = ""  # whose, and why
+    request_pending: bool = False  # the department asked for an exemption, not decided yet
+    notices: list[tuple[Notice, list[NoticeItem]]] = field(default_factory=list)  # newest first
+
+    def notice_zh(self, n: Notice) -> str:
+        """A notice's state as the server page says it: an overdue one "已逾期" (and "已督办" once escalated)."""
+        if n.state == NoticeState.ESCALATED:
+            return f"{NoticeState.OVERDUE.label}，{n.state.label}"
+        return n.state.label
+
+    def to_json(self, tz: tzinfo) -> dict:
+        return {"state": self.state.value, "state_zh": self.state.label,
+                "released_at": iso_time(self.released_at, tz) if self.released_at else None,
+                "realised_saving_cny": cny(self.realised_saving),
+                "exempted_until": self.exempted_until.isoformat() if self.exempted_until else None,
+                "exemption": self.exemption or None, "exemption_requested": self.request_pending,
+                "notices": [{"id": n.id, "number": n.number, "state": n.state.value, "state_zh": self.notice_zh(n),
+                             "overdue": n.state in (NoticeState.OVERDUE, NoticeState.ESCALATED),
+                             "due_date": n.due_date.isoformat() if n.due_date else None,
+                             "items": [{"kind": it.kind, "dimension": it.dimension, "state": it.state.value,
+                                        "state_zh": it.state.label} for it in items]}
+                            for n, items in self.notices]}
 
 
 def servers(store: Store, viewer: Viewer, limit: int | None = None, offset: int = 0,
@@ -184,15 +219,37 @@ def servers(store: Store, viewer: Viewer, limit: int | None = None, offset: int 
         return db_inventory.server_rows(conn, _narrow(viewer, department), limit, offset)
 
 
-def server(store: Store, viewer: Viewer, server_id: str) -> ServerView:
-    """A server with its open findings and the history of its statistics (the evidence)."""
+def server(store: Store, viewer: Viewer, server_id: str, today: date) -> ServerView:
+    """A server with where it stands, its open findings and the history of its statistics (the evidence)."""
     _need(viewer)
     with store.read() as conn:
         row = db_inventory.server_row(conn, server_id, viewer.scope)
         if row is None:
             raise NotFoundError(f"没有服务器 {server_id}")
-        return ServerView(row, db_runs.open_finding_ids(conn, viewer.scope, server_id),
-                          db_runs.summary_history(conn, server_id))
+        found = db_runs.open_finding_ids(conn, viewer.scope, server_id)
+        items = db_notices.server_items(conn, server_id)
+        by_notice: dict[int, list[NoticeItem]] = {}
+        for it in items:
+            by_notice.setdefault(it.notice_id, []).append(it)
+        st = ServerStatus(ServerState.CLEAR, notices=[(db_notices.get(conn, nid), its)
+                                                      for nid, its in by_notice.items()])
+        gone = db_inventory.removed_at(conn, server_id)
+        ex = db_exemptions.in_force_for(conn, server_id, today)
+        st.request_pending = any(r.server_id == server_id and r.state == RequestState.PENDING
+                                 for r in db_exemptions.requests(conn, row.department))
+        if gone is not None:
+            released = [it for it in items if it.kind in ("release", "undeployed") and it.state == ItemState.RECTIFIED]
+            st.state, st.released_at = ServerState.RELEASED, gone
+            st.realised_saving = released[0].realised_saving_cny if released else None
+            found = []
+        elif ex is not None:
+            st.state, st.exempted_until = ServerState.EXEMPTED, ex.expires_on
+            st.exemption = (f"{'本系统' if ex.scope == 'system' else '本服务器'}经 {ex.approver} 批准豁免："
+                            f"{ex.reason}")
+            found = []
+        elif found or any(it.state == ItemState.OPEN for it in items):
+            st.state = ServerState.TO_RECTIFY
+        return ServerView(row, found, db_runs.summary_history(conn, server_id), st)
 
 
 def findings(store: Store, viewer: Viewer, department: str | None = None) -> list[tuple[int, Finding]]:

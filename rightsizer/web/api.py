@@ -66,10 +66,11 @@ def create_api(state) -> FastAPI:
 
     @api.get("/servers/{server_id}", summary="A server with its open findings and statistics over time")
     def server(server_id: str, v: Viewer = Depends(who)):
-        d = views.server(state.store, v, server_id)
+        d = views.server(state.store, v, server_id, state.clock().astimezone(tz).date())
         s = d.server
         return {"server_id": s.server_id, "name": s.name, "department": s.department, "system": s.system,
-                "size": size_json(_size(s)), "findings": [f.to_json() | {"id": i} for i, f in d.findings],
+                "size": size_json(_size(s)), "status": d.status.to_json(tz),
+                "findings": [f.to_json() | {"id": i} for i, f in d.findings],
                 "history": [{"at": iso_time(h.at, tz), "cpu_p95_pct": h.cpu_p95_pct,
                              "memory_peak_pct": h.memory_peak_pct, "disk_latest_pct": h.disk_latest_pct,
                              "coverage": h.coverage} for h in d.history]}

@@ -160,7 +160,7 @@ def department(request: Request, name: str):
 def server(request: Request, server_id: str):
     s = signed_in(request)
     state = rs(request)
-    data = views.server(state.store, viewer(request), server_id)
+    data = views.server(state.store, viewer(request), server_id, state.clock().astimezone(state.settings.tz).date())
     hist = data.history
     labels = [h.at.astimezone(state.settings.tz).strftime("%m-%d") for h in hist]
     step = max(1, len(labels) // 12)
@@ -170,7 +170,8 @@ def server(request: Request, server_id: str):
                       "各次评估的 CPU P95 与内存周期峰值（%）", unit="%") if hist else ""
     p = state.settings.policy
     return page(request, "server.html", {"title": data.server.name, "server": data.server, "findings": data.findings,
-                                         "chart": chart, "policy": p, "csrf": s.csrf,
+                                         "chart": chart, "policy": p, "csrf": s.csrf, "st": data.status,
+                                         "tz": state.settings.tz,
                                          "today": state.clock().astimezone(state.settings.tz).date().isoformat()})
 
 
