@@ -192,6 +192,22 @@ class ServerStatus:
     request_pending: bool = False  # the department asked for an exemption, not decided yet
     notices: list[tuple[Notice, list[NoticeItem]]] = field(default_factory=list)  # newest first
 
+    @property
+    def released(self) -> bool:
+        return self.state is ServerState.RELEASED
+
+    @property
+    def exempted(self) -> bool:
+        return self.state is ServerState.EXEMPTED
+
+    @property
+    def to_rectify(self) -> bool:
+        return self.state is ServerState.TO_RECTIFY
+
+    @staticmethod
+    def overdue(n: Notice) -> bool:
+        return n.state in (NoticeState.OVERDUE, NoticeState.ESCALATED)
+
     def notice_zh(self, n: Notice) -> str:
         """A notice's state as the server page says it: an overdue one "已逾期" (and "已督办" once escalated)."""
         if n.state == NoticeState.ESCALATED:
@@ -205,7 +221,7 @@ class ServerStatus:
                 "exempted_until": self.exempted_until.isoformat() if self.exempted_until else None,
                 "exemption": self.exemption or None, "exemption_requested": self.request_pending,
                 "notices": [{"id": n.id, "number": n.number, "state": n.state.value, "state_zh": self.notice_zh(n),
-                             "overdue": n.state in (NoticeState.OVERDUE, NoticeState.ESCALATED),
+                             "overdue": self.overdue(n),
                              "due_date": n.due_date.isoformat() if n.due_date else None,
                              "items": [{"kind": it.kind, "dimension": it.dimension, "state": it.state.value,
                                         "state_zh": it.state.label} for it in items]}
