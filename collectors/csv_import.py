@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from rightsizer.errors import InputError
+from rightsizer.format import count
 from rightsizer.models import RegisteredSystem, Server, Size
 from rightsizer.summaries import SampleGrid
 
@@ -208,8 +209,9 @@ def read_samples(path: str | Path, servers: list[Server], tz: ZoneInfo, start: i
     if warnings is not None:
         if unknown.any():
             ids = sorted({table.rows[i][sid_col].strip() for i in np.nonzero(unknown)[0]})
-            warnings.append(f"{table.path}: {int(unknown.sum()):,} samples of {len(ids)} servers not in the inventory "
-                            f"were skipped (released?): {', '.join(show(x, 30) for x in ids[:5])}"
+            n = int(unknown.sum())
+            warnings.append(f"{table.path}: {count(n, 'sample')} of {count(len(ids), 'server')} not in the inventory "
+                            f"{'was' if n == 1 else 'were'} skipped (released?): {', '.join(show(x, 30) for x in ids[:5])}"
                             + (f" and {len(ids) - 5} more" if len(ids) > 5 else ""))
         warnings += _emptiness(table.path, servers, rows[known], ts[known], start, start + step * slots, step, tz)
     return grid
@@ -220,7 +222,7 @@ def _emptiness(path: str, servers: list[Server], rows: np.ndarray, ts: np.ndarra
     """Warnings for a clean samples file that leaves the window empty, or has samples after it, with counts."""
     last = end - step  # the window's last slot
     if len(rows) == 0:
-        return [f"{path}: no samples (only the header): all {len(servers)} servers are insufficient_data"]
+        return [f"{path}: no samples (only the header): all {count(len(servers), 'server')} are insufficient_data"]
     before, after = int((ts < start).sum()), int((ts >= end).sum())
     inside = len(ts) - before - after
     span = f"{datetime.fromtimestamp(start, tz):%Y-%m-%d %H:%M} – {datetime.fromtimestamp(last, tz):%Y-%m-%d %H:%M}"
@@ -228,7 +230,7 @@ def _emptiness(path: str, servers: list[Server], rows: np.ndarray, ts: np.ndarra
     if inside == 0:
         first, last = datetime.fromtimestamp(int(ts.min()), tz), datetime.fromtimestamp(int(ts.max()), tz)
         out.append(f"{path}: none of its {len(ts):,} samples ({first:%Y-%m-%d} – {last:%Y-%m-%d}) lies in the "
-                   f"window {span}: all {len(servers)} servers are insufficient_data; check --at and the file")
+                   f"window {span}: all {count(len(servers), 'server')} are insufficient_data; check --at and the file")
     elif after:
         out.append(f"{path}: {after:,} of {len(ts):,} samples are after the end of the window {span} and were "
                    "ignored; check --at and the file's times")

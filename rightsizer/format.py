@@ -48,6 +48,11 @@ def cny(x: Decimal | None) -> str | None:
     return None if x is None else str(Decimal(x).quantize(Decimal("0.01")))
 
 
+def count(n: int, word: str, plural: str | None = None) -> str:
+    """``n`` and the English noun agreeing with it: "1 finding", "2 findings", "1,204 samples"."""
+    return f"{n:,} {word if n == 1 else (plural or word + 's')}"
+
+
 def money(x: Decimal | None) -> str:
     """CNY with two decimals and thousands separators: ``12,345.60``; an amount not known "—" (never 0)."""
     return "—" if x is None else f"{Decimal(x).quantize(Decimal('0.01')):,}"

@@ -62,7 +62,8 @@ class NoticeEvent:
     actor: str
     from_state: str | None  # a notice state, or None for the first event
     to_state: str  # a notice state, or an event of its own ("item reopened", "undeliverable")
-    note: str
+    note: str  # for the centre
+    note_zh: str = ""  # for the department ("" for events before r0012)
 
 
 @dataclass(frozen=True)

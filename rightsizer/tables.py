@@ -7,7 +7,7 @@ from collections import defaultdict
 from datetime import date, tzinfo
 from decimal import Decimal
 
-from .format import KIND_ZH, day, minute, money, size_short
+from .format import KIND_ZH, count, day, minute, money, size_short
 from .lifecycle import label
 from .models import Finding, Kind
 
@@ -34,7 +34,7 @@ def findings_table(found: list[Finding]) -> str:
              "-" if f.observed is None else f"{f.observed:.1f}", "-" if f.threshold is None else f"{f.threshold:g}",
              size_short(f.current), size_short(f.recommended), money(f.monthly_saving_cny)] for f in found]
     return table(["server_id", "department", "kind", "dim", "observed", "threshold", "current", "recommended",
-                  "saving CNY/month"], rows, right={4, 5, 8}) + f"\n{len(found)} findings"
+                  "saving CNY/month"], rows, right={4, 5, 8}) + f"\n{count(len(found), 'finding')}"
 
 
 def monthly_waste(found: list[Finding]) -> Decimal:

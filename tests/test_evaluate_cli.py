@@ -430,3 +430,47 @@ def test_samples_of_released_servers_are_skipped_with_a_warning(tmp_path, capsys
     assert json.loads(out.out)["findings"] == plain  # nothing charged to anyone else
     assert (f"warning: {samples}: 42 samples of 6 servers not in the inventory were skipped (released?): "
             "'old-1', 'old-2', 'old-3', 'old-4', 'old-5' and 1 more") in out.err, out.err
+
+
+def test_the_readmes_samples_example_is_what_the_tool_says(tmp_path, capsys):
+    """README, "CSV input": the two errors of a bad file, then the warning for a server not in the inventory,
+    word for word (issue 23.10)."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    part = readme[readme.index("A bad file is reported problem by problem"):]
+    errors, warning = re.findall(r"```\n(.*?)```", part, re.S)[:2]
+    inv = tmp_path / "inv.csv"
+    inv.write_text(INV_HEADER + "\nbig-1,审批库,市行政审批服务局,业务审批系统,16,64,500,2025-03-01T00:00:00+08:00\n",
+                   encoding="utf-8")
+    rows = [f"big-1,2026-11-19T10:{m:02d}:00+08:00,11,21,30" for m in range(0, 35, 5)]
+    bad = rows[:1] + ["big-1,2026-11-19 10:05,11.2,,30.0"] + rows[2:5] + ["big-1,2026-11-19T10:25:00+08:00,11,120,30"]
+    samples = tmp_path / "samples.csv"
+    samples.write_text("server_id,timestamp,cpu_pct,mem_pct,disk_pct\n" + "\n".join(bad) + "\n", encoding="utf-8")
+    at = "2026-11-20T00:00:00+08:00"
+    common = ["--inventory", str(inv), "--samples", str(samples), "--at", at, "--db", str(tmp_path / "rs.db")]
+    assert main(["evaluate", *common]) == 2
+    said = capsys.readouterr().err.replace(str(samples), "samples.csv")
+    assert said.strip() == errors.strip()
+    assert not (tmp_path / "rs.db").exists() or sqlite3.connect(tmp_path / "rs.db").execute(
+        "select count(*) from runs").fetchone() == (0,)
+    samples.write_text("server_id,timestamp,cpu_pct,mem_pct,disk_pct\n" + "\n".join(
+        [*rows, "ghost-9,2026-11-19T10:35:00+08:00,11,21,30"]) + "\n", encoding="utf-8")
+    assert main(["evaluate", *common]) == 0
+    assert warning.strip() in capsys.readouterr().err.replace(str(samples), "samples.csv")
+
+
+def test_a_command_that_makes_a_new_default_store_says_where(tmp_path, capsys, monkeypatch):
+    """Without --config or --db a command opens the default [store] (state_dir); when that store is new, it
+    says so — a forgotten --config is seen at once, not after a week of notices in the wrong store."""
+    from rightsizer.cli import common
+    from rightsizer.settings import Settings
+
+    here = Settings.model_validate({"store": {"state_dir": str(tmp_path)}})  # the default, moved to tmp_path
+    monkeypatch.setattr(common, "load_settings", lambda path: here)
+    assert main(["sweep", "--now", "2026-11-23T09:00:00+08:00"]) == 0
+    err = capsys.readouterr().err
+    assert f"creating a new store {tmp_path / 'rightsizer.db'}" in err and "--config" in err
+    assert main(["sweep", "--now", "2026-11-24T09:00:00+08:00"]) == 0  # it exists now: nothing to say
+    assert "creating a new store" not in capsys.readouterr().err

@@ -58,9 +58,15 @@ def db_url(args, s: Settings) -> str:
 
 
 def open_store(args, s: Settings):
+    """The store; one about to be made where neither ``--db`` nor ``--config`` said (the default state
+    directory) is named on stderr first, so that a forgotten ``--config`` does not go unseen."""
     from ..db import Store
 
-    return Store.open(db_url(args, s), s.store.busy_seconds)
+    url = db_url(args, s)
+    if not args.db and not getattr(args, "config", None) and not store_exists(args, s):
+        print(f"note: no --config or --db: creating a new store {url.removeprefix('sqlite:///')} "
+              f"(the default [store] state_dir); pass --config FILE to use the service's", file=sys.stderr)
+    return Store.open(url, s.store.busy_seconds)
 
 
 def store_exists(args, s: Settings) -> bool:

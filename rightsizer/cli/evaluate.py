@@ -8,6 +8,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from ..format import count
 from ..settings import load_settings
 from .common import (add_common, calendar_of, now_of, open_store, parse_date, parse_time, settings_of,
                      store_exists, warn)
@@ -57,14 +58,14 @@ def cmd_inventory_sync(args) -> int:
     r = inventory.sync(open_store(args, s), s, calendar_of(s), now_of(args, s), cloud=args.cloud, out=args.out,
                        csv=Path(args.csv) if args.csv else None)
     warn(r.warnings)
-    print(f"{r.servers} servers from {r.source}: {r.count('added')} new, {r.count('resized')} resized, "
+    print(f"{count(r.servers, 'server')} from {r.source}: {r.count('added')} new, {r.count('resized')} resized, "
           f"{r.count('removed')} gone")
     for c in r.changes:
         if c.change != "added":
             print(f"  {c.change:8} {c.server_id}  {c.old_flavor or '-'} {size_short(c.old_size)} -> "
                   f"{c.new_flavor or '-'} {size_short(c.new_size)}")
     if r.rectified or r.closed:
-        print(f"{r.rectified} findings on open notices verified as rectified; closed: {', '.join(r.closed) or '-'}")
+        print(f"{count(r.rectified, 'finding')} on open notices verified as rectified; closed: {', '.join(r.closed) or '-'}")
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+from ..format import count
 from .common import add_common, calendar_of, emit, now_of, open_store, parse_date, parse_time, settings_of, warn
 
 
@@ -20,7 +21,7 @@ def cmd_sweep(args) -> int:
     r = notices.sweep(open_store(args, s), s, calendar_of(s), now_of(args, s))
     for i in r.issued:
         extra = f" (follow-up of {i.follows})" if i.follows else ""
-        print(f"issued {i.number} to {i.department}: {i.items} findings{extra} -> {', '.join(i.channels) or 'HELD'}"
+        print(f"issued {i.number} to {i.department}: {count(i.items, 'finding')}{extra} -> {', '.join(i.channels) or 'HELD'}"
               f"  （已发出，{i.items} 项{'，补充通知' if i.follows else ''}{'' if i.channels else '，暂缓：部门未配置渠道'}）")
     for number in r.closed:
         print(f"closed {number}  （已办结）")
@@ -28,8 +29,8 @@ def cmd_sweep(args) -> int:
         print(f"no new notice today: {r.not_issued}")
     if r.calendar_warning:
         warn([r.calendar_warning])
-    print(f"{len(r.issued)} notices issued; {r.rectified} findings rectified (verified), {r.resolved} resolved by "
-          f"themselves; {r.reminded} reminders, {r.overdue} overdue and escalated  （发出通知 {len(r.issued)} 份；"
+    print(f"{count(len(r.issued), 'notice')} issued; {count(r.rectified, 'finding')} rectified (verified), "
+          f"{r.resolved} resolved by themselves; {count(r.reminded, 'reminder')}, {r.overdue} overdue and escalated  （发出通知 {len(r.issued)} 份；"
           f"核实整改 {r.rectified} 项，自行消除 {r.resolved} 项；提醒 {r.reminded} 次，逾期督办 {r.overdue} 份）")
     return 0
 

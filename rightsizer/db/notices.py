@@ -22,7 +22,8 @@ from sqlalchemy.engine import Connection
 from ..lifecycle import OPEN_STATES, ItemState, NoticeState
 from ..models import Finding
 from ..records import Answer, Notice, NoticeEvent, NoticeItem
-from .schema import deliveries, findings, item_answers, notice_events, notice_items, notice_seq, notices
+from .schema import (deliveries, findings, item_answers, notice_event_notes, notice_events, notice_items,
+                     notice_seq, notices)
 
 
 def next_seq(conn: Connection, prefix: str, year: int) -> int:
@@ -53,9 +54,12 @@ def add_items(conn: Connection, notice_id: int, rows: list) -> None:
 
 
 def add_event(conn: Connection, notice_id: int, at: datetime, actor: str, old: str | None, new: str,
-              note: str) -> None:
-    conn.execute(notice_events.insert().values(notice_id=notice_id, at=at, actor=actor, from_status=old,
-                                               to_status=new, note=note))
+              note: str, zh: str) -> None:
+    """An event: ``note`` for the centre (details, channel names), ``zh`` what the department reads."""
+    eid = conn.execute(notice_events.insert().values(notice_id=notice_id, at=at, actor=actor, from_status=old,
+                                                     to_status=new, note=note)).inserted_primary_key[0]
+    if zh:
+        conn.execute(notice_event_notes.insert().values(event_id=eid, note_zh=zh))
 
 
 def findings_ever_noticed(conn: Connection, among: list[int] | None = None) -> set[int]:
@@ -207,9 +211,11 @@ def withdraw_items(conn: Connection, notice_id: int) -> None:
 # -- events and answers ------------------------------------------------------------------------------------------
 
 def events(conn: Connection, notice_id: int) -> list[NoticeEvent]:
-    return [NoticeEvent(r.id, r.notice_id, r.at, r.actor, r.from_status, r.to_status, r.note)
-            for r in conn.execute(sa.select(notice_events).where(notice_events.c.notice_id == notice_id)
-                                  .order_by(notice_events.c.id))]
+    q = (sa.select(notice_events, notice_event_notes.c.note_zh)
+         .outerjoin(notice_event_notes, notice_event_notes.c.event_id == notice_events.c.id)
+         .where(notice_events.c.notice_id == notice_id).order_by(notice_events.c.id))
+    return [NoticeEvent(r.id, r.notice_id, r.at, r.actor, r.from_status, r.to_status, r.note, r.note_zh or "")
+            for r in conn.execute(q)]
 
 
 def add_answer(conn: Connection, item_id: int, kind: str, note: str, actor: str, at: datetime) -> None:

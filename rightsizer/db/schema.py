@@ -182,7 +182,14 @@ notice_events = sa.Table(
     sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("from_status", sa.String(16)),
     sa.Column("to_status", sa.String(16), nullable=False),
-    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("note", sa.Text, nullable=False),  # what happened, for the centre (English, with details)
+)
+
+# -- what each event says to the department, in Chinese (revision r0012; events before it have none) --------
+notice_event_notes = sa.Table(
+    "notice_event_notes", md,
+    sa.Column("event_id", sa.ForeignKey("notice_events.id"), primary_key=True),
+    sa.Column("note_zh", sa.Text, nullable=False),
 )
 
 deliveries = sa.Table(

@@ -56,11 +56,13 @@ def transition(store: Store, viewer: Viewer, now: datetime, notice_id: int, acti
         target = ACTION_TARGET[action]
         if action == "ack" and n.state in (NoticeState.OVERDUE, NoticeState.ESCALATED):
             db_notices.add_event(conn, n.id, now, viewer.label(), n.state, n.state,
-                                 "acknowledged" + (f": {note}" if note else ""))
+                                 "acknowledged" + (f": {note}" if note else ""),
+                                 NoticeState.ACKNOWLEDGED.label + (f"：{note}" if note else ""))
             done = Transition(n.number, n.state, n.state)
         else:
             db_notices.set_state(conn, n.id, target)
-            db_notices.add_event(conn, n.id, now, viewer.label(), n.state, target, note)
+            db_notices.add_event(conn, n.id, now, viewer.label(), n.state, target, note,
+                                 target.label + (f"：{note}" if note else ""))
             if target == NoticeState.WITHDRAWN:
                 db_notices.withdraw_items(conn, n.id)
                 db_outbox.withdraw_pending(conn, n.id)
@@ -86,7 +88,8 @@ def resend(store: Store, viewer: Viewer, now: datetime, notice_id: int, channel:
         channels = db_outbox.resend(conn, n.id, channel, now)
         if not channels:
             raise StateError(f"{n.number} 没有投递失败（dead）的消息" + (f"（渠道 {channel}）" if channel else ""))
-        db_notices.add_event(conn, n.id, now, viewer.label(), n.state, n.state, f"resend: {', '.join(channels)}")
+        db_notices.add_event(conn, n.id, now, viewer.label(), n.state, n.state, f"resend: {', '.join(channels)}",
+                             "已重新发送")
         _audit(conn, viewer, now, "notice.resend", n.number, n.department, {}, {"channels": channels})
         return channels
 
@@ -105,8 +108,8 @@ def answer(store: Store, viewer: Viewer, now: datetime, notice_id: int, item_id:
             raise NotFoundError(f"没有事项 #{item_id}")
         check(viewer, "answer", notice=n, item=item, what=f"事项 #{item_id}")
         db_notices.add_answer(conn, item_id, kind, note.strip(), viewer.label(), now)
-        db_notices.add_event(conn, n.id, now, viewer.label(), n.state, n.state,
-                             f"{ANSWER_LABELS[AnswerKind(kind)]}（{item.server_id}）：{note.strip()}")
+        said = f"{ANSWER_LABELS[AnswerKind(kind)]}（{item.server_id}）：{note.strip()}"
+        db_notices.add_event(conn, n.id, now, viewer.label(), n.state, n.state, said, said)
         _audit(conn, viewer, now, f"item.{kind}", f"{n.number}#{item_id}", n.department,
                {"item": item.state}, {"answer": kind, "note": note.strip()})
 

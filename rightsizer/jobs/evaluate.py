@@ -27,6 +27,7 @@ from ..db import inventory as db_inventory
 from ..db import runs as db_runs
 from ..engine import Evaluation
 from ..errors import UsageError
+from ..format import count
 from ..models import Server
 from ..settings import Settings
 from ..summaries import SampleGrid
@@ -142,7 +143,7 @@ def prepare(settings: Settings, calendar: WorkCalendar, at: datetime, sources: S
         inv_digest += ":" + file_digest(cat_file)
     future = [s for s in servers if s.delivered_at > at]
     if future:
-        warnings.append(f"{len(future)} of {len(servers)} servers were delivered after {at.isoformat()} "
+        warnings.append(f"{len(future)} of {count(len(servers), 'server')} were delivered after {at.isoformat()} "
                         f"(e.g. {future[0].server_id} on {future[0].delivered_at.isoformat()}): "
                         "check --at and delivered_at")
     if sources.grid is not None:  # given: its name and digest are the inventory's (one simulated city)

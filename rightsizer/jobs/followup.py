@@ -43,9 +43,11 @@ def resume_deadline(conn, settings: Settings, calendar: WorkCalendar, nt: Notice
     except CalendarError:
         return nt
     db_notices.set_state(conn, nt.id, nt.state, due_date=due, hold_reason=None)
+    n = settings.notices.workdays_to_rectify
     db_notices.add_event(conn, nt.id, now, "sweep", nt.state, nt.state,
-                         f"deadline resumed: due {due.isoformat()} ({settings.notices.workdays_to_rectify} working "
-                         f"days from {start.isoformat()}); the calendar now covers it")
+                         f"deadline resumed: due {due.isoformat()} ({n} working days from {start.isoformat()}); "
+                         f"the calendar now covers it",
+                         f"整改期限确定：请于{date_zh(due)}前完成整改（自{date_zh(start)}收到通知起 {n} 个工作日）")
     tell_due_known(conn, settings, nt, now)
     return db_notices.get(conn, nt.id)
 
@@ -138,7 +140,8 @@ def remind(conn, settings: Settings, nt: Notice, now: datetime, to_go: int, left
         added |= db_outbox.queue(conn, nt.id, "reminder", channel, f"{nt.number}:reminder:{channel}",
                                  "【提醒】" + subject, body, now, contacts.emails)
     if added:
-        db_notices.add_event(conn, nt.id, now, "sweep", nt.state, nt.state, f"reminder: {to_go} working days to go")
+        db_notices.add_event(conn, nt.id, now, "sweep", nt.state, nt.state, f"reminder: {to_go} working days to go",
+                             f"提醒：距整改期限还有 {to_go} 个工作日")
     return added
 
 
@@ -155,7 +158,8 @@ def escalate(conn, settings: Settings, nt: Notice, now: datetime, left: int) -> 
                         body, now, contacts.head_emails if contacts else [], documents=files)
     db_notices.set_state(conn, nt.id, NoticeState.ESCALATED)
     db_notices.add_event(conn, nt.id, now, "sweep", NoticeState.OVERDUE, NoticeState.ESCALATED,
-                         f"escalation to {', '.join(settings.notices.escalation_channels) or 'no channel configured'}")
+                         f"escalation to {', '.join(settings.notices.escalation_channels) or 'no channel configured'}",
+                         "逾期未整改，已报请督办")
 
 
 def _due(nt: Notice) -> str:

@@ -34,7 +34,7 @@ from ..db import notices as db_notices
 from ..db import outbox as db_outbox
 from ..db import runs as db_runs
 from ..errors import CalendarError
-from ..format import date_zh
+from ..format import count, date_zh
 from ..lifecycle import ItemState, NoticeState
 from ..settings import Settings
 from .followup import alert, escalate, remind, resume_deadline, verify
@@ -106,7 +106,8 @@ def issue(store: Store, settings: Settings, now: datetime, calendar: WorkCalenda
             for item_id in back:
                 nid = db_notices.reopen_item(conn, item_id)
                 db_notices.add_event(conn, nid, now, "rightsizer", None, "item reopened",
-                                     f"item {item_id}: its exemption ended; the finding is back on this notice")
+                                     f"item {item_id}: its exemption ended; the finding is back on this notice",
+                                     f"事项 #{item_id} 豁免期满，重新列入本通知")
     out: list[Issued] = []
     for dept in sorted(by_dept):
         with store.begin() as conn:  # short: numbers, rows and drafts; no rendering
@@ -132,16 +133,19 @@ def _issue_one(conn, settings: Settings, calendar: WorkCalendar, now: datetime, 
     number = n.number_format.format(prefix=n.prefix, year=today.year, seq=seq)
     nid = db_notices.create(conn, number, dept, open_one.id if open_one else None, now)
     db_notices.add_items(conn, nid, items)
-    note = f"{len(items)} findings" + (f"; follow-up of {open_one.number}" if open_one else "")
+    note = count(len(items), "finding") + (f"; follow-up of {open_one.number}" if open_one else "")
+    zh = f"下发，共 {len(items)} 项" + (f"（{open_one.number}的补充通知）" if open_one else "")
     if any(r.kind != "expand" for r in items):  # an advice-only notice (建议扩容) has no deadline
         try:  # printed in the notice; moved later if the notice reaches the department on a later day
             due = calendar.add_workdays(today, n.workdays_to_rectify)
             db_notices.set_state(conn, nid, NoticeState.ISSUED, due_date=due)
             note += f"; due {due.isoformat()}"
+            zh += f"；整改期限{date_zh(due)}"
         except CalendarError as exc:
             db_notices.set_state(conn, nid, NoticeState.ISSUED, hold_reason=str(exc))
             note += "; deadline held: the working-day calendar does not cover it"
-    db_notices.add_event(conn, nid, now, "rightsizer", None, NoticeState.ISSUED, note)
+            zh += "；整改期限待定（节假日安排未发布）"
+    db_notices.add_event(conn, nid, now, "rightsizer", None, NoticeState.ISSUED, note, zh)
     contacts = settings.departments.get(dept)
     channels = [(c, "notice") for c in (contacts.channels if contacts else [])]
     channels += [(c, "cc") for c in n.cc_channels]
@@ -151,7 +155,8 @@ def _issue_one(conn, settings: Settings, calendar: WorkCalendar, now: datetime, 
                         recipients, draft=True)
     if not contacts or not contacts.channels:
         db_notices.add_event(conn, nid, now, "rightsizer", NoticeState.ISSUED, NoticeState.ISSUED,
-                             f"held: no channel configured for {dept} (add [departments.\"{dept}\"])")
+                             f"held: no channel configured for {dept} (add [departments.\"{dept}\"])",
+                             "暂缓发出：尚未配置本部门的通知渠道")
         alert(conn, settings, now, f"{number}（{dept}）暂未发出：该部门没有配置通知渠道，请在配置中加上 "
               f"[departments.\"{dept}\"] channels 后 systemctl reload rightsizer。\n"
               f"{number}: {dept} has no notice channel; the notice is held", f"nochannel:{number}",
@@ -222,10 +227,13 @@ def _release_held(store: Store, settings: Settings, now: datetime) -> None:
                 db_outbox.queue(conn, nt.id, "notice", channel, f"{nt.number}:notice:{channel}", nt.number, {}, now,
                                 contacts.emails, draft=True)
             db_notices.add_event(conn, nt.id, now, "sweep", nt.state, nt.state,
-                                 f"released: {nt.department} now has the channel(s) {', '.join(contacts.channels)}")
+                                 f"released: {nt.department} now has the channel(s) {', '.join(contacts.channels)}",
+                                 "已配置本部门的通知渠道，通知发出")
         render_into(store, settings, nt.id, now)
 
 
+_FINAL_ZH = {NoticeState.RECTIFIED: "经云平台清单核实，已全部整改", NoticeState.ADVISED: "扩容建议已送达",
+             NoticeState.EXEMPTED: "所有服务器均已豁免", NoticeState.RESOLVED: "所有问题已自行消除"}
 _FINAL_NOTES = {NoticeState.RECTIFIED: "verified from the inventory", NoticeState.ADVISED: "expansion advice delivered",
                 NoticeState.EXEMPTED: "every server is exempted", NoticeState.RESOLVED: "every finding went away by itself"}
 
@@ -247,7 +255,7 @@ def _move(conn, settings: Settings, calendar: WorkCalendar, nt, now: datetime, t
             final = (NoticeState.RECTIFIED if ItemState.RECTIFIED in rest
                      else NoticeState.EXEMPTED if rest == {ItemState.EXEMPTED} else NoticeState.RESOLVED)
         db_notices.set_state(conn, nt.id, final)
-        db_notices.add_event(conn, nt.id, now, "sweep", nt.state, final, _FINAL_NOTES[final])
+        db_notices.add_event(conn, nt.id, now, "sweep", nt.state, final, _FINAL_NOTES[final], _FINAL_ZH[final])
         rep.closed.append(nt.number)
         return
     if nt.due_date is None or not deadlines:
@@ -260,7 +268,8 @@ def _move(conn, settings: Settings, calendar: WorkCalendar, nt, now: datetime, t
     if today > nt.due_date and waiting:
         db_notices.set_state(conn, nt.id, NoticeState.OVERDUE)
         db_notices.add_event(conn, nt.id, now, "sweep", nt.state, NoticeState.OVERDUE,
-                             f"due {nt.due_date.isoformat()}, {left} findings open")
+                             f"due {nt.due_date.isoformat()}, {count(left, 'finding')} open",
+                             f"已逾期：整改期限{date_zh(nt.due_date)}，尚有 {left} 项未整改")
         escalate(conn, settings, nt, now, left)
         rep.overdue += 1
     elif 0 < to_go <= settings.notices.reminder_workdays_before and waiting:

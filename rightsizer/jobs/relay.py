@@ -211,7 +211,7 @@ def _record(store: Store, row, token: str, result: SendResult | None, at: dateti
         if row.notice_id is not None:
             number = db_outbox.notice_number(conn, row.notice_id)
             db_notices.add_event(conn, row.notice_id, at, "relay", None, "undeliverable",
-                                 f"{row.channel}: {why}: {result.detail[:300]}")
+                                 f"{row.channel}: {why}: {result.detail[:300]}", "一个渠道投递失败，中心正在处理")
             what, english = f"{number}（渠道 {row.channel}）", f"{number} via {row.channel}"
         else:
             what, english = f"{row.purpose}（渠道 {row.channel}）", f"{row.purpose} via {row.channel}"
@@ -235,29 +235,33 @@ def _delivered(conn, notice_id: int, at: datetime, settings: Settings, calendar:
     if cur.state != NoticeState.ISSUED:
         return
     values = {"delivered_at": at}
-    note = "first delivery to the department"
+    note, zh = "first delivery to the department", "已送达"
     n = settings.notices
     if cur.due_date or cur.hold_reason:  # not an advice-only notice (建议扩容 has no deadline)
         try:
             due = calendar.add_workdays(local_date(at, settings.tz), n.workdays_to_rectify)
             if cur.due_date and due <= cur.due_date:
                 note += f"; due {cur.due_date.isoformat()} as printed"
+                zh += f"；整改期限{date_zh(cur.due_date)}（与通知所印一致）"
             else:
                 values.update(due_date=due, hold_reason=None)
                 note += f"; due {due.isoformat()} ({n.workdays_to_rectify} working days)"
+                zh += f"；整改期限{date_zh(due)}（自收到之日起 {n.workdays_to_rectify} 个工作日）"
                 if cur.due_date:  # delivered late: the date moves, and the department is told
                     note += f", moved from {cur.due_date.isoformat()} (delivered late)"
+                    zh += f"，因送达晚于发文由{date_zh(cur.due_date)}顺延"
                     _tell_moved(conn, settings, cur, due, at)
                 elif cur.hold_reason:  # issued held, the calendar has the year now: the date is told (the next
                     tell_due_known(conn, settings, cur, at)  # sweep renders the word and the notice again)
         except CalendarError as exc:
             values["hold_reason"] = str(exc)
             note += "; deadline held: the working-day calendar does not cover it"
+            zh += "；整改期限待定（节假日安排未发布）"
             alert(conn, settings, at, f"{cur.number}（{cur.department}）已送达，整改期限暂缓：日历尚无所需年份的节假日安排，"
                   f"补上后下一次 sweep 定出期限并告知该部门。\n{cur.number}: deadline held: {exc}", f"hold:{cur.number}",
                   subject=f"{cur.number} 整改期限暂缓（日历尚无节假日安排）")
     db_notices.set_state(conn, notice_id, NoticeState.DELIVERED, **values)
-    db_notices.add_event(conn, notice_id, at, "relay", NoticeState.ISSUED, NoticeState.DELIVERED, note)
+    db_notices.add_event(conn, notice_id, at, "relay", NoticeState.ISSUED, NoticeState.DELIVERED, note, zh)
 
 
 def _tell_moved(conn, settings: Settings, cur, due, at: datetime) -> None:

@@ -70,7 +70,9 @@ class NoticeView:
         return self.summary_json(tz) | {
             "items": [item_json(i, self.answers.get(i.id, []), tz) for i in self.items],
             "events": [{"at": iso_time(e.at, tz), "actor": e.actor, "from": e.from_state, "to": e.to_state,
-                        "from_zh": label(e.from_state), "to_zh": label(e.to_state), "note": e.note}
+                        "from_zh": label(e.from_state), "to_zh": label(e.to_state),
+                        "note": e.note if self.operator else None,  # the centre's detail (channels, errors)
+                        "note_zh": e.note_zh or None}
                        for e in self.events],
             "deliveries": [{"channel": d.channel, "purpose": d.purpose, "state": d.state.value,
                             "state_zh": delivery_label(d.state), "attempts": d.attempts,

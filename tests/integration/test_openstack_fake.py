@@ -130,7 +130,7 @@ def test_sync_reports_flavor_changes_and_evaluate_reads_the_cloud(clouds_yaml, t
         assert "20 servers from openstack:gov-cloud: 0 new, 1 resized, 1 gone" in text
         assert "resized  srv-00005  s8.16g 8C/16G/0G -> s2.4g 2C/4G/40G" in text
         assert "removed  srv-00007" in text
-        assert "1 findings on open notices verified as rectified; closed: 平大数据调〔2026〕1号" in text
+        assert "1 finding on open notices verified as rectified; closed: 平大数据调〔2026〕1号" in text
         # evaluate straight from the cloud: samples for none of them -> insufficient data, never idle
         samples.write_text("server_id,timestamp,cpu_pct,mem_pct,disk_pct\n")
         assert main(["evaluate", "--openstack", "--cloud", name, "--samples", str(samples), "--db", db,

@@ -117,3 +117,17 @@ def test_the_api_carries_the_servers_state(lived):
     assert lazy["status"]["state"] == "to_rectify" and lazy["status"]["state_zh"] == "待整改"
     (n,) = lazy["status"]["notices"]
     assert n["overdue"] and n["state_zh"].startswith("已逾期") and n["due_date"] == "2026-12-07"
+
+
+def test_the_departments_notice_page_tells_each_event_in_chinese(lived):
+    app, _ = lived
+    c = _as(app, "edu")
+    nid = re.search(r'<a href="/notices/(\d+)">', c.get("/servers/lazy-1").text).group(1)
+    page = c.get(f"/notices/{nid}").text
+    events = re.search(r'<table id="events">(.*?)</table>', page, re.S).group(1)
+    notes = [re.findall(r"<td>(.*?)</td>", row, re.S)[-1] for row in re.findall(r"<tr><td>(.*?)</tr>", events, re.S)]
+    assert len(notes) >= 4  # issued, delivered, overdue, escalated
+    for note in notes:
+        assert re.search(r"[\u4e00-\u9fff]", note) and not re.search(r"[A-Za-z]{3,}", note), note
+    assert any("已逾期：整改期限2026年12月7日" in n for n in notes)
+    assert any(n.startswith("已送达；整改期限2026年12月7日") for n in notes)
