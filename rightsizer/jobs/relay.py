@@ -235,7 +235,7 @@ def _delivered(conn, notice_id: int, at: datetime, settings: Settings, calendar:
     if cur.state != NoticeState.ISSUED:
         return
     values = {"delivered_at": at}
-    note, zh = "first delivery to the department", "已送达"
+    note, zh = "first delivery to the department", NoticeState.DELIVERED.label
     n = settings.notices
     if cur.due_date or cur.hold_reason:  # not an advice-only notice (建议扩容 has no deadline)
         try:
