@@ -75,3 +75,10 @@ def a_notice(number: str = "N1", department: str = "市教育和体育局", issu
     from rightsizer.records import Notice
 
     return Notice(notice_id, number, department, NoticeState(state), None, issued_at or AT, None, due, None)
+
+
+def days(first, last):
+    """Every date from ``first`` to ``last``, both included: the days a replay lives."""
+    while first <= last:
+        yield first
+        first += timedelta(days=1)

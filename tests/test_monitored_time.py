@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import csv
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -25,6 +25,8 @@ import openpyxl
 import pytest
 
 from rightsizer.cli import main
+
+from helpers import days
 
 TZ = ZoneInfo("Asia/Shanghai")
 HEAD = "server_id,name,department,system,vcpus,ram_gib,disk_gib,delivered_at"
@@ -35,12 +37,6 @@ SERVERS = [  # id, department, system, size, (cpu, mem, disk) %
     ("arch-1", "市档案馆", "档案库", (8, 32, 200), (1, 6, 20)),
     ("arch-2", "市档案馆", "影像库", (8, 16, 300), (40, 55, 60)),
 ]
-
-
-def _days(a: date, b: date):
-    while a <= b:
-        yield a
-        a += timedelta(days=1)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +55,7 @@ def quarter(tmp_path_factory):
     db, cfg = d / "rs.db", d / "rs.toml"
     cfg.write_text("[window]\nstep_seconds = 3600\n", encoding="utf-8")  # hourly samples, as a TSDB keeps them
     common = ["--db", str(db), "--config", str(cfg)]
-    for day in (*_days(date(2026, 10, 1), date(2026, 10, 31)), *_days(date(2026, 12, 1), date(2026, 12, 31))):
+    for day in (*days(date(2026, 10, 1), date(2026, 10, 31)), *days(date(2026, 12, 1), date(2026, 12, 31))):
         inv = d / "inv.csv"
         rows = [f"{sid},{sid},{dept},{system},{v},{r},{k},2025-03-01T09:00:00+08:00"
                 for sid, dept, system, (v, r, k), _ in SERVERS if dept != "市档案馆" or day.month == 12]

@@ -24,6 +24,7 @@ import pytest
 import servers
 from collectors.csv_import import read_inventory, write_inventory
 from fake_im import FakeIM
+from helpers import days
 from rightsizer import demo
 from rightsizer.calendar import WorkCalendar
 from rightsizer.cli import main
@@ -38,10 +39,7 @@ LATE = datetime(2026, 12, 21, 10, tzinfo=TZ)  # its deployment deadline falls in
 
 
 def _days():
-    day = START
-    while day <= END:
-        yield day
-        day += timedelta(days=1)
+    return days(START, END)
 
 
 @pytest.fixture(scope="module")
