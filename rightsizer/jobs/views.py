@@ -249,8 +249,10 @@ def server(store: Store, viewer: Viewer, server_id: str, today: date) -> ServerV
         by_notice: dict[int, list[NoticeItem]] = {}
         for it in items:
             by_notice.setdefault(it.notice_id, []).append(it)
-        st = ServerStatus(ServerState.CLEAR, notices=[(db_notices.get(conn, nid), its)
-                                                      for nid, its in by_notice.items()])
+        listed = [(db_notices.get(conn, nid, viewer.scope), its) for nid, its in by_notice.items()]
+        listed = [(n, its) for n, its in listed if n is not None]  # a server moved here: not the old one's notices
+        items = [it for n, its in listed for it in its]
+        st = ServerStatus(ServerState.CLEAR, notices=listed)
         gone = db_inventory.removed_at(conn, server_id)
         ex = db_exemptions.in_force_for(conn, server_id, today)
         st.request_pending = any(r.server_id == server_id and r.state == RequestState.PENDING
