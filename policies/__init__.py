@@ -78,7 +78,7 @@ def _judge(server: Server, summary: UsageSummary, at: datetime, settings: Settin
         deploying, late = True, False
     if deploying:
         # still deploying: no release, shrink or undeployed; an overloaded server may be told to expand
-        return [f for f in _resize(server, summary, settings) if f.kind is Kind.EXPAND]
+        return _resize(server, summary, settings, expand_only=True)
     if late:
         u = settings.policy.undeployed
         return [_server_level(
@@ -94,7 +94,7 @@ def _judge(server: Server, summary: UsageSummary, at: datetime, settings: Settin
     return _resize(server, summary, settings)
 
 
-def _resize(server: Server, summary: UsageSummary, settings: Settings) -> list[Finding]:
+def _resize(server: Server, summary: UsageSummary, settings: Settings, expand_only: bool = False) -> list[Finding]:
     """Shrink and expand findings, each section with its own whole recommended size.
 
     A shrink is compulsory and stands on its own: the catalogue is asked for the shrinking dimensions only,
@@ -103,7 +103,7 @@ def _resize(server: Server, summary: UsageSummary, settings: Settings) -> list[F
     the shrinks, each at most its own saving, so that no compulsory item ever costs money. An expansion is
     advice on top of that: the catalogue is asked for the shrinks and the expansions together, and the
     expansions carry the whole difference from the compulsory size — what the snap forced included."""
-    shrink = pingdu.shrink_dimensions(summary, settings.policy)
+    shrink = {} if expand_only else pingdu.shrink_dimensions(summary, settings.policy)  # deploying: advice only
     expand = pingdu.expand_dimensions(summary, settings.policy)
     if not shrink and not expand:
         return []

@@ -90,12 +90,17 @@ def read(text: str, source: str = "<text>") -> Notice:
     """One notice's text → :class:`Notice`; :class:`InputError` with every unreadable line (file:line)."""
     r = _Reader(source)
     lines = unicodedata.normalize("NFKC", text).splitlines()
-    m = _TITLE.search(re.sub(r"\s+", "", "".join(lines)))
+    flat = re.sub(r"\s+", "", "".join(lines))
+    m = _TITLE.search(flat)
+    years = {int(t.group(1) or t.group(2)) for t in _TITLE.finditer(flat)}
+    if len(years) > 1:
+        raise InputError(f"{source}:1: 一个文件里有多份通知（{'、'.join(f'{y}年' for y in sorted(years))}）：每份通知存一个文件")
     if m is None:
         raise InputError(f"{source}:1: 找不到年份：应含《国务院办公厅关于20XX年部分节假日安排的通知》的标题，"
                          f"或“现将20XX年元旦……”一句")
     notice = Notice(int(m.group(1) or m.group(2)), source)
-    items, n = 0, 0
+    items, n, numbers = 0, 0, set()
+    given: dict[date, str] = {}  # each day, by the item that gave it: a day in two items is an error
     while n < len(lines):
         line, first = re.sub(r"\s+", "", lines[n]), n + 1
         n += 1
@@ -106,12 +111,19 @@ def read(text: str, source: str = "<text>") -> Notice:
                 r.fail(first, f"这一句不在“一、元旦：……”这样的条目里：“{line}”")
             continue
         items += 1
+        if m.group(1) in numbers:
+            r.fail(first, f"条目“{m.group(1)}、”出现了两次（是否粘贴了两份通知？）")
+        numbers.add(m.group(1))
         name, body = m.group(2).strip(), m.group(3)
         while n < len(lines) and _continues(body, re.sub(r"\s+", "", lines[n])):
             body += re.sub(r"\s+", "", lines[n])  # an item the paste wrapped onto the next line
             n += 1
+        mine: dict[date, str] = {}
         for sentence in filter(None, body.split("。")):
-            _sentence(r, first, name, sentence, notice)
+            _sentence(r, first, name, sentence, notice, mine)
+        for d in sorted(set(mine) & set(given)):
+            r.fail(first, f"{d.isoformat()} 已在“{given[d]}”中安排，又出现在“{name}”中")
+        given.update({d: name for d in mine})
     if not items:
         r.fail(len(lines) or 1, "没有找到“一、元旦：……”这样的安排条目")
     if r.problems:
@@ -127,7 +139,7 @@ def _continues(body: str, line: str) -> bool:
     return not body.endswith("。") or bool(_ONE.search(line) and re.search("放假|上班", line)) or line.startswith("鼓励")
 
 
-def _sentence(r: _Reader, n: int, name: str, sentence: str, notice: Notice) -> None:
+def _sentence(r: _Reader, n: int, name: str, sentence: str, notice: Notice, mine: dict[date, str]) -> None:
     if sentence.startswith("鼓励"):  # encouragement: nobody is given the day off
         return
     m = _SPAN.match(sentence)
@@ -157,7 +169,7 @@ def _sentence(r: _Reader, n: int, name: str, sentence: str, notice: Notice) -> N
             day = start + timedelta(days=i)
             if day in notice.workdays:
                 r.fail(n, f"{sentence!r}: {day.isoformat()} 既是放假日又是上班日")
-            notice.holidays[day] = name
+            notice.holidays[day] = mine[day] = name
         return
     m = _WORK.match(sentence)
     if m:
@@ -171,7 +183,7 @@ def _sentence(r: _Reader, n: int, name: str, sentence: str, notice: Notice) -> N
                 r.fail(n, f"{sentence!r}: {day.isoformat()} 本是工作日，不是调休上班的周末")
             if day in notice.holidays:
                 r.fail(n, f"{sentence!r}: {day.isoformat()} 既是放假日又是上班日")
-            notice.workdays[day] = name
+            notice.workdays[day] = mine[day] = name
         return
     r.fail(n, f"读不懂这一句：“{sentence}”（{name}）")
 
@@ -304,6 +316,7 @@ def write(notices: list[Notice], out: Path | None) -> tuple[str, list[str]]:
         _load_overrides(out)  # a broken file is reported as the calendar reports it, and not overwritten
         existing = tomllib.loads(out.read_text(encoding="utf-8"))
     before = {int(k) for k, t in (existing.get("years") or {}).items() if t.get("complete")}
+    old = merge(existing, [])
     years = merge(existing, notices)
     text = to_toml(years)
     said = []
@@ -312,6 +325,14 @@ def write(notices: list[Notice], out: Path | None) -> tuple[str, list[str]]:
         y = years[nt.year]
         said.append(f"years.{nt.year} {verb}: {len(y.holidays)} days off, {len(y.workdays)} make-up working days "
                     f"(from {nt.source})")
+    for nt in notices:  # a day the file had that this notice does not give: said, never lost unseen
+        was = old.get(nt.year)
+        if was is None:
+            continue
+        lost = sorted((set(was.holidays) - set(years[nt.year].holidays)) | (set(was.workdays) - set(years[nt.year].workdays)))
+        if lost:
+            said.append(f"warning: years.{nt.year}: {', '.join(d.isoformat() for d in lost)} were in {out} but not in "
+                        f"the {nt.year} notice and are gone (a day the next year's notice gave? import it too)")
     for year in sorted(set(years) - {nt.year for nt in notices}):
         if any(d.year == year for nt in notices for d in (*nt.holidays, *nt.workdays)):
             said.append(f"years.{year}: days the {year + 1} notice gives were added"

@@ -70,16 +70,21 @@ class RequestState(_Labelled):
     REJECTED = "rejected"
 
 
+RECTIFY_KINDS = frozenset({"shrink", "release", "undeployed", "unregistered"})  # what a notice makes compulsory
+
+
 class AnswerKind(_Labelled):
     DONE = "done"
     OBJECTION = "objection"
 
 
 class ServerState(_Labelled):
-    """What the console says of a server, first that applies: given back, exempted, to rectify, nothing due."""
+    """What the console says of a server, first that applies: given back, exempted, to rectify (an open item, or a
+    finding a notice makes compulsory), advised (expansion advice only), nothing due (insufficient data included)."""
     RELEASED = "released"
     EXEMPTED = "exempted"
     TO_RECTIFY = "to_rectify"
+    ADVISED = "advised"
     CLEAR = "clear"
 
 
@@ -105,7 +110,7 @@ REQUEST_LABELS: dict[RequestState, str] = {
 ANSWER_LABELS: dict[AnswerKind, str] = {AnswerKind.DONE: "已整改，待核验", AnswerKind.OBJECTION: "异议"}
 SERVER_LABELS: dict[ServerState, str] = {
     ServerState.RELEASED: "已释放", ServerState.EXEMPTED: "已豁免", ServerState.TO_RECTIFY: "待整改",
-    ServerState.CLEAR: "无未结发现",
+    ServerState.ADVISED: "有扩容建议", ServerState.CLEAR: "无须整改",
 }
 LABELS: dict[type, dict] = {NoticeState: NOTICE_LABELS, ItemState: ITEM_LABELS, DeliveryState: DELIVERY_LABELS,
                             RequestState: REQUEST_LABELS, AnswerKind: ANSWER_LABELS, ServerState: SERVER_LABELS}

@@ -40,7 +40,8 @@ def test_six_years_of_notices_give_the_calendar_chinese_calendar_has_day_by_day(
     assert cal.is_workday(date(2024, 2, 4)) and cal.is_workday(date(2024, 2, 18))
     # 2023's 元旦 began on Saturday 31 December 2022: that day goes to 2022's table, which 2022's own notice
     # made complete
-    assert '"2022-12-31",  # 元旦 放假' in text and not cal.is_workday(date(2022, 12, 31))
+    assert '"2022-12-31",  # 元旦 放假' in text and '"2023-01-02",  # 元旦 放假' in text
+    assert not cal.is_workday(date(2023, 1, 2))  # a Monday, given off by the 2023 notice
 
 
 def test_printed_without_out_and_both_punctuations_read(tmp_path, capsys):
@@ -138,3 +139,28 @@ def test_a_year_the_package_knows_otherwise_is_warned_about(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "2024-06-10 is a working day here, a day off in chinese_calendar" in err
     assert "2024-06-11 is a day off here, a working day in chinese_calendar" in err
+
+
+def test_two_notices_in_one_file_or_a_day_in_two_items_is_an_error(tmp_path, capsys):
+    both = tmp_path / "both.txt"
+    both.write_text((NOTICES / "2024.txt").read_text(encoding="utf-8") + "\n"
+                    + (NOTICES / "2025.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    assert main(["calendar", "import", str(both)]) == 2
+    assert "一个文件里有多份通知（2024年、2025年）" in capsys.readouterr().err
+    twice = tmp_path / "twice.txt"
+    text = (NOTICES / "2026.txt").read_text(encoding="utf-8")
+    twice.write_text(text.replace("七、国庆节：10月1日", "六、国庆节：10月1日").replace(
+        "六、中秋节：9月25日（周五）至27日（周日）", "六、中秋节：9月25日（周五）至10月1日（周四）").replace(
+        "放假，共3天。\n六、国庆节", "放假，共7天。\n六、国庆节"), encoding="utf-8")
+    assert main(["calendar", "import", str(twice)]) == 2
+    err = capsys.readouterr().err
+    assert "条目“六、”出现了两次" in err and "2026-10-01 已在“中秋节”中安排，又出现在“国庆节”中" in err
+
+
+def test_re_importing_a_year_says_which_days_of_the_file_it_drops(tmp_path, capsys):
+    out = tmp_path / "h.toml"
+    assert main(["calendar", "import", str(NOTICES / "2022.txt"), str(NOTICES / "2023.txt"), "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["calendar", "import", str(NOTICES / "2022.txt"), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "warning: years.2022: 2022-12-31 were in" in err and "import it too" in err

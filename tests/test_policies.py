@@ -186,3 +186,18 @@ def test_an_undeployed_server_that_stays_idle_keeps_its_finding():
     other = Finding("r1", "部门", Kind.RELEASE, None, 0.5, 3, None, None, 0)
     kept = carry([release, other], {"u1"})
     assert [(f.server_id, f.kind) for f in kept] == [("u1", Kind.UNDEPLOYED), ("r1", Kind.RELEASE)]
+
+
+def test_a_deploying_server_gets_expansion_advice_sized_from_its_own_size(calendar):
+    """Still deploying: no shrink is asked, so the advice is not sized nor priced from a shrunk size."""
+    s = Settings.model_validate({"sizing": {"flavors": [{"name": "c4m16", "vcpus": 4, "ram_gib": 16},
+                                                        {"name": "c8m32", "vcpus": 8, "ram_gib": 32},
+                                                        {"name": "c8m64", "vcpus": 8, "ram_gib": 64}]}})
+    new = make_server(vcpus=8, ram=32, disk=500, delivered=AT - timedelta(days=3))
+    found = evaluate_server(new, make_summary(cpu=10.0, mem=85.0, disk=10.0, memory_max_pct=86.0,
+                                              delivered_in_window=True), AT, s, calendar)
+    (f,) = found
+    assert f.kind.value == "expand" and f.dimension is Dimension.MEMORY
+    assert f.recommended == Size(8, 64, 500)  # CPU and disk as they are: nothing was asked of them
+    assert f.monthly_saving_cny == -(32 * s.prices.cny_per_ram_gib_month)
+    assert "undoes_shrink" not in f.evidence

@@ -44,7 +44,7 @@ def cmd_calendar_import(args) -> int:
     if out is None:
         sys.stdout.write(text)
     for line in said:
-        print(line + (f" → {out}" if out else ""), file=sys.stderr)
+        print(line + (f" → {out}" if out and not line.startswith("warning") else ""), file=sys.stderr)
     if out is not None:
         print(f"reload the service to use it: systemctl reload rightsizer", file=sys.stderr)
     return 0

@@ -29,8 +29,8 @@ from ..db import outbox as db_outbox
 from ..db import runs as db_runs
 from ..errors import NotFoundError
 from ..format import DIM_ZH, KIND_ZH, cny, date_zh, iso_time, size_json
-from ..lifecycle import (ANSWER_LABELS, AnswerKind, ItemState, NoticeState, RequestState, ServerState, Viewer, check,
-                         delivery_label, label)
+from ..lifecycle import (ANSWER_LABELS, RECTIFY_KINDS, AnswerKind, ItemState, NoticeState, RequestState, ServerState,
+                         Viewer, check, delivery_label, label)
 from ..models import Finding
 from ..records import Answer, Delivery, Document, Notice, NoticeEvent, NoticeItem
 
@@ -264,11 +264,13 @@ def server(store: Store, viewer: Viewer, server_id: str, today: date) -> ServerV
             found = []
         elif ex is not None:
             st.state, st.exempted_until = ServerState.EXEMPTED, ex.expires_on
-            st.exemption = (f"{'本系统' if ex.scope == 'system' else '本服务器'}经 {ex.approver} 批准豁免："
-                            f"{ex.reason}")
+            st.exemption = (f"本服务器经 {ex.approver} 批准豁免：{ex.reason}" if ex.scope == "server" else
+                            f"所属系统“{ex.target}”整体豁免")  # a system's exemption: its reason is not this one's
             found = []
-        elif found or any(it.state == ItemState.OPEN for it in items):
+        elif any(f.kind in RECTIFY_KINDS for _, f in found) or any(it.state == ItemState.OPEN for it in items):
             st.state = ServerState.TO_RECTIFY
+        elif any(f.kind == "expand" for _, f in found):
+            st.state = ServerState.ADVISED
         return ServerView(row, found, db_runs.summary_history(conn, server_id), st)
 
 

@@ -105,9 +105,10 @@ def servers_month(h: History, m: Month, cut: int) -> pd.DataFrame:
     f = h.findings
     fd = overlap(f["start"], f["end"], lo, cut)
     on_last = ((f["start"] <= last) & (f["end"] > last)).to_numpy() & (cut > lo)
-    comp = f["kind"].isin(COMPULSORY).to_numpy() & ((fd > 0) | on_last) & mon
+    comp = f["kind"].isin(COMPULSORY).to_numpy() & ((fd > 0) | on_last)
     fc = f[comp]
-    fdc = fd[comp] - h.exempt_days(fc["server_id"], np.maximum(fc["start"], lo), np.minimum(fc["end"], cut))
+    fdc = (fd[comp] - h.exempt_days(fc["server_id"], np.maximum(fc["start"], lo), np.minimum(fc["end"], cut))) * mon
+    # (the run rate is the open findings' saving: known without an evaluation this month; the waste is not)
     exempt_last = h.exempt_days(fc["server_id"], np.full(len(fc), last), np.full(len(fc), cut)) > 0
     waste = _per_server(fc["server_id"], (v * int(n) / dim for v, n in zip(fc["saving"], fdc)))
     run = _per_server(fc["server_id"], (v if o and not x else 0

@@ -127,8 +127,8 @@ def build(h: History, month: Month, now: datetime, prices: PriceSettings, depart
     _unknown(depts, srv, per_month[month.shift(-1)])
     totals = {c: (_total(depts[c]) if c in (*MONEY, "realised_ytd", "waste_prev") else depts[c].sum())
               for c in SUMMED}
-    if any(p is None and n is not None for p, n in zip(depts["waste_prev"], depts["waste"])):
-        totals["waste_prev"] = None  # the city's last month would not compare with this one
+    if any((p is None) != (n is None) for p, n in zip(depts["waste_prev"], depts["waste"])):
+        totals["waste_prev"] = None  # not the same departments both months: the city's 环比 would not compare
     eval_days = [int(d) for d in h.eval_days if month.first <= d < cut]
     coverage = {"days_in_month": month.days, "days_counted": max(0, cut - month.first),
                 "days_with_evaluation": len(eval_days),
@@ -173,7 +173,7 @@ def month_to_date(h: History, now: datetime) -> dict[str, dict[str, Decimal]]:
     month = Month.of(now.astimezone(h.tz).date())
     srv = servers_month(h, month, today + 1)
     keys = ("waste", "run_rate", "realised", "unregistered_run_rate")
-    return {d: {k: sum(g[k], ZERO) for k in keys if k not in UNKNOWN_NOW or g["monitored_days"].sum()}
+    return {d: {k: sum(g[k], ZERO) for k in keys if k != "waste" or g["monitored_days"].sum()}
             for d, g in srv.groupby("department")}  # a department not monitored this month: no waste series
 
 

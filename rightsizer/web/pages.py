@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from ..errors import NotFoundError, UsageError
 from ..format import money
 from ..jobs import accounts, actions, reports, views
-from ..lifecycle import Viewer
+from ..lifecycle import RECTIFY_KINDS, Viewer
 from ..reports import Month, MonthlyReport, svg, writers
 from .common import (COOKIE, LOGIN_COOKIE, download, check_csrf, client_address, login_token, page, rs, secure,
                   set_session_cookie, signed_in, viewer)
@@ -151,7 +151,8 @@ def department(request: Request, name: str):
     savings: dict = {}
     for _, f in views.findings(store, v, department=name):
         found.setdefault(f.server_id, []).append(f)
-        savings[f.server_id] = savings.get(f.server_id, 0) + f.monthly_saving_cny
+        if f.kind in RECTIFY_KINDS:  # what rectifying saves; expansion advice costs, and is not a saving
+            savings[f.server_id] = savings.get(f.server_id, 0) + f.monthly_saving_cny
     return page(request, "department.html", {"title": name, "name": name, "servers": servers, "found": found,
                                              "savings": savings})
 

@@ -115,6 +115,10 @@ def test_the_api_carries_the_servers_state(lived):
     assert big["status"]["state"] == "exempted" and big["status"]["exempted_until"] == "2026-12-31"
     assert big["findings"] == []
     assert lazy["status"]["state"] == "to_rectify" and lazy["status"]["state_zh"] == "待整改"
+    # expansion advice only, and too little data: neither is "to rectify"
+    assert get("hot-1")["status"]["state"] == "advised" and get("hot-1")["status"]["state_zh"] == "有扩容建议"
+    gap = get("gap-1")
+    assert [f["kind"] for f in gap["findings"]] == ["insufficient_data"] and gap["status"]["state"] == "clear"
     (n,) = lazy["status"]["notices"]
     assert n["overdue"] and n["state_zh"].startswith("已逾期") and n["due_date"] == "2026-12-07"
 
