@@ -32,8 +32,12 @@ TEMPLATES = Path(__file__).parent / "templates"
 def _env(templates_dir: Path | None, autoescape: bool = False) -> jinja2.Environment:
     """One environment per templates directory and escaping: each template is compiled once (and again
     only when its file changes: jinja2's auto_reload), not at every notice."""
-    return jinja2.Environment(loader=jinja2.FileSystemLoader([str(p) for p in (templates_dir, TEMPLATES) if p]),
-                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=autoescape)
+    from rightsizer.format import md_safe
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader([str(p) for p in (templates_dir, TEMPLATES) if p]),
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=autoescape)
+    env.filters["md"] = md_safe  # a tenant's name in Markdown: shown, never acted on
+    return env
 
 
 @dataclass(frozen=True)

@@ -92,3 +92,18 @@ def day(t: datetime | date | None, tz: tzinfo | None = None, missing: str = "") 
 def date_zh(d: date | None) -> str:
     """``2026年11月20日`` (成文日期 style: no leading zeros); "" for none."""
     return "" if d is None else f"{d.year}年{d.month}月{d.day}日"
+
+
+_MD_ACTIVE = str.maketrans({"[": "［", "]": "］", "(": "（", ")": "）", "*": "＊", "_": "＿", "`": "｀", "#": "＃",
+                            "<": "＜", ">": "＞", "|": "｜", "!": "！", "~": "～", "\\": "＼", "\r": " ", "\n": " "})
+
+
+def md_safe(name: object) -> str:
+    """A tenant's name (department, system, server) as it goes into an IM robot's Markdown: what Markdown would act
+    on becomes its full-width look-alike, and a URL loses its "://" — so ``[点此核对](http://evil)`` is shown,
+    never a link. The console's own links are written by us, never through this."""
+    import re
+
+    text = str(name).translate(_MD_ACTIVE)
+    return re.sub(r"(?i)\b(https?|ftp|file)://", r"\1：//", text).replace("www.", "www．")
+

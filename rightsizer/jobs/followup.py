@@ -17,7 +17,7 @@ from ..db import inventory as db_inventory
 from ..db import notices as db_notices
 from ..db import outbox as db_outbox
 from ..errors import CalendarError
-from ..format import DIM_ZH, KIND_ZH, date_zh, local_date, minute, size_zh
+from ..format import DIM_ZH, KIND_ZH, date_zh, local_date, md_safe, minute, size_zh
 from ..lifecycle import ItemState, NoticeState
 from ..models import Dimension, cny_text
 from ..records import Notice
@@ -25,12 +25,17 @@ from ..settings import Settings
 from .render import attaches
 
 
-def alert(conn, settings: Settings, now: datetime, text: str, key: str, subject: str) -> None:
+def alert(conn, settings: Settings, now: datetime, text: str, key: str, subject: str, names: tuple[str, ...] = ()
+          ) -> None:
     """An operator alert through the operator channels (itself an outbox row: never lost); once per ``key``.
-    ``subject`` is whole (never a cut of ``text``): "[rightsizer 告警] " and what happened, in Chinese."""
+    ``subject`` is whole (never a cut of ``text``): "[rightsizer 告警] " and what happened, in Chinese. ``names``
+    are the tenants' names in ``text`` (a department's): in the Markdown they are shown, never acted on."""
+    markdown = text
+    for name in names:
+        markdown = markdown.replace(name, md_safe(name))
     for channel in settings.notices.operator_channels:
         db_outbox.queue(conn, None, "alert", channel, f"alert:{key}:{channel}", f"[rightsizer 告警] {subject}",
-                        {"text": text, "markdown": text}, now)
+                        {"text": text, "markdown": markdown}, now)
 
 
 def resume_deadline(conn, settings: Settings, calendar: WorkCalendar, nt: Notice, now: datetime) -> Notice:
@@ -115,6 +120,11 @@ def _open_items_body(conn, settings: Settings, nt: Notice, head: str) -> tuple[s
              for i, (sid, r) in enumerate(rows.items(), 1)]
     tail = f"\n\n详见 {nt.number}。\n\n{settings.notices.sender}\n"
     text = head + f"尚未整改的服务器（{len(rows)} 台）：\n" + "\n".join(lines) + tail
+    md_lines = [f"{i}. {md_safe(r['system']) if r['system'] else '（未登记系统）'}｜{md_safe(r['name'])}（{md_safe(sid)}）："
+                f"{'、'.join(r['problems'])}；当前配置 {size_zh(r['current'])}，建议配置 "
+                f"{size_zh(r['recommended']) if r['recommended'] else '释放'}" for i, (sid, r) in enumerate(rows.items(), 1)]
+    markdown = (head.replace(nt.department, md_safe(nt.department)) + f"尚未整改的服务器（{len(rows)} 台）：\n"
+                + "\n".join(md_lines) + tail)
     html = ("<div style=\"font-family:'SimSun','Noto Serif CJK SC',serif\">"
             + "".join(f"<p>{escape(p)}</p>" for p in head.strip().split("\n\n"))
             + f"<p>尚未整改的服务器（{len(rows)} 台）：</p><table border=\"1\" cellspacing=\"0\" cellpadding=\"4\">"
@@ -125,7 +135,7 @@ def _open_items_body(conn, settings: Settings, nt: Notice, head: str) -> tuple[s
                       "</td></tr>" for i, (sid, r) in enumerate(rows.items(), 1))
             + f"</table><p>详见 {escape(nt.number)}。</p><p style=\"text-align:right\">"
               f"{escape(settings.notices.sender)}</p></div>")
-    out = {"text": text, "markdown": text, "html": html}
+    out = {"text": text, "markdown": markdown, "html": html}
     if body.get("link"):
         out["link"] = body["link"]
     return subject, out

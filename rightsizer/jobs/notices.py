@@ -160,7 +160,7 @@ def _issue_one(conn, settings: Settings, calendar: WorkCalendar, now: datetime, 
         alert(conn, settings, now, f"{number}（{dept}）暂未发出：该部门没有配置通知渠道，请在配置中加上 "
               f"[departments.\"{dept}\"] channels 后 systemctl reload rightsizer。\n"
               f"{number}: {dept} has no notice channel; the notice is held", f"nochannel:{number}",
-              subject=f"{number} 暂未发出（部门未配置通知渠道）")
+              subject=f"{number} 暂未发出（部门未配置通知渠道）", names=(dept,))
     return Issued(nid, number, dept, len(items), open_one.number if open_one else None, [c for c, _ in channels])
 
 

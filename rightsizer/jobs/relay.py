@@ -36,7 +36,7 @@ from ..db import documents as db_documents
 from ..db import notices as db_notices
 from ..db import outbox as db_outbox
 from ..errors import CalendarError
-from ..format import date_zh, local_date
+from ..format import date_zh, local_date, md_safe
 from ..lifecycle import NoticeState
 from ..records import Delivery
 from ..settings import Settings
@@ -259,7 +259,7 @@ def _delivered(conn, notice_id: int, at: datetime, settings: Settings, calendar:
             zh += "；整改期限待定（节假日安排未发布）"
             alert(conn, settings, at, f"{cur.number}（{cur.department}）已送达，整改期限暂缓：日历尚无所需年份的节假日安排，"
                   f"补上后下一次 sweep 定出期限并告知该部门。\n{cur.number}: deadline held: {exc}", f"hold:{cur.number}",
-                  subject=f"{cur.number} 整改期限暂缓（日历尚无节假日安排）")
+                  subject=f"{cur.number} 整改期限暂缓（日历尚无节假日安排）", names=(cur.department,))
     db_notices.set_state(conn, notice_id, NoticeState.DELIVERED, **values)
     db_notices.add_event(conn, notice_id, at, "relay", NoticeState.ISSUED, NoticeState.DELIVERED, note, zh)
 
@@ -271,4 +271,5 @@ def _tell_moved(conn, settings: Settings, cur, due, at: datetime) -> None:
             f"\n\n{settings.notices.sender}\n")
     for channel in (contacts.channels if contacts else []):
         db_outbox.queue(conn, cur.id, "due-moved", channel, f"{cur.number}:due-moved:{channel}",
-                        f"【期限调整】{cur.number}", {"text": text, "markdown": text}, at, contacts.emails)
+                        f"【期限调整】{cur.number}", {"text": text, "markdown": text.replace(
+                            cur.department, md_safe(cur.department))}, at, contacts.emails)

@@ -56,7 +56,7 @@ def due_known(nt, settings: Settings, link: str = "") -> tuple[str, dict]:
     """The department told the due date of its notice, once the calendar gives it (text, Markdown, HTML)."""
     from html import escape
 
-    from ..format import date_zh, local_date
+    from ..format import date_zh, local_date, md_safe
 
     n = settings.notices
     start = local_date(nt.delivered_at or nt.issued_at, settings.tz)
@@ -67,7 +67,7 @@ def due_known(nt, settings: Settings, link: str = "") -> tuple[str, dict]:
     html = ("<div style=\"font-family:'SimSun','Noto Serif CJK SC',serif\">"
             + "".join(f"<p>{escape(p)}</p>" for p in head.split("\n\n"))
             + f"<p style=\"text-align:right\">{escape(n.sender)}</p></div>")
-    body = {"text": text, "markdown": text, "html": html}
+    body = {"text": text, "markdown": text.replace(nt.department, md_safe(nt.department)), "html": html}
     if link:
         body["link"] = link
     return f"【期限确定】{nt.number}", body

@@ -51,8 +51,17 @@ def _csv(frame: pd.DataFrame, cols: list[C.Column], totals: dict | None = None) 
     if totals is not None:
         rows.append(totals)
     for row in rows:
-        w.writerow([C.text(row.get(key), kind) for key, _, kind in cols])
+        w.writerow([_cell(C.text(row.get(key), kind), kind) for key, _, kind in cols])
     return buf.getvalue().encode("utf-8-sig")
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: str, kind: str) -> str:
+    """A CSV cell as Excel reads it: a text cell that would start a formula (= + - @, tab, CR — a tenant's name)
+    gets a leading apostrophe, as OWASP recommends; numbers, dates and shares stay as they are."""
+    return "'" + value if kind == "text" and value.startswith(FORMULA_START) else value
 
 
 def _table(frame: pd.DataFrame, cols: list[C.Column], totals: dict | None = None, limit: int | None = None) -> str:

@@ -22,7 +22,9 @@ PCT_FMT = "0.00%"
 
 class _Book:
     def __init__(self, buf: io.BytesIO):
-        self.writer = pd.ExcelWriter(buf, engine="xlsxwriter")
+        # names come from tenants (OpenStack project and VM names): a text cell is text, never a formula or a link
+        self.writer = pd.ExcelWriter(buf, engine="xlsxwriter", engine_kwargs={"options": {
+            "strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}})
         wb = self.writer.book
         self.wb = wb
         self.fmt = {
