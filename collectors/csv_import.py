@@ -75,6 +75,9 @@ def _parse_time(text: str, tz: ZoneInfo, allow_date: bool) -> datetime:
     return dt
 
 
+LONGEST = {"server_id": 128, "name": 255, "department": 255, "system": 255}  # Nova allows 255 for a name
+
+
 def read_inventory(path: str | Path, tz: ZoneInfo) -> list[Server]:
     problems: list[tuple[int, str]] = []
     table = read(Path(path), INVENTORY_COLUMNS, problems)
@@ -94,6 +97,9 @@ def read_inventory(path: str | Path, tz: ZoneInfo) -> list[Server]:
         for c in ("server_id", "department"):
             if not f[c]:
                 problems.append((line, f"{where}: {c}: empty"))
+        for c, most in LONGEST.items():  # what the store keeps (Nova's own limits): never a failure of the whole run
+            if len(f[c]) > most:
+                problems.append((line, f"{where}: {c}: {len(f[c])} characters, more than {most} ({show(f[c])})"))
         if f["server_id"] in seen:
             problems.append((line, f"{where}: server_id: duplicate {show(f['server_id'])} (first on line {seen[f['server_id']]})"))
         seen.setdefault(f["server_id"], line)

@@ -20,21 +20,21 @@ schema_version = sa.Table("schema_version", md, sa.Column("version", sa.Integer,
 departments = sa.Table(
     "departments", md,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("name", sa.Text, nullable=False, unique=True),
 )
 
 systems = sa.Table(
     "systems", md,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("department_id", sa.ForeignKey("departments.id"), nullable=False),
-    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
     sa.UniqueConstraint("department_id", "name"),
 )
 
 servers = sa.Table(
     "servers", md,
     sa.Column("server_id", sa.String(128), primary_key=True),
-    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
     sa.Column("department_id", sa.ForeignKey("departments.id"), nullable=False),
     sa.Column("system_id", sa.ForeignKey("systems.id"), nullable=False),
     sa.Column("vcpus", sa.Integer, nullable=False),
@@ -75,7 +75,7 @@ findings = sa.Table(
     "findings", md,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("server_id", sa.String(128), nullable=False),
-    sa.Column("department", sa.String(200), nullable=False),
+    sa.Column("department", sa.Text, nullable=False),
     sa.Column("kind", sa.String(32), nullable=False),
     sa.Column("dimension", sa.String(16), nullable=False),  # "" for server-level findings
     sa.Column("status", sa.String(16), nullable=False),  # open | gone
@@ -150,7 +150,7 @@ notices = sa.Table(
     "notices", md,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("number", sa.String(100), nullable=False, unique=True),
-    sa.Column("department", sa.String(200), nullable=False),
+    sa.Column("department", sa.Text, nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("follows_id", sa.ForeignKey("notices.id")),  # a follow-up of this open notice
     sa.Column("issued_at", Instant(), nullable=False),
@@ -179,7 +179,7 @@ notice_events = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("notice_id", sa.ForeignKey("notices.id"), nullable=False),
     sa.Column("at", Instant(), nullable=False),
-    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
     sa.Column("from_status", sa.String(16)),
     sa.Column("to_status", sa.String(16), nullable=False),
     sa.Column("note", sa.Text, nullable=False),  # what happened, for the centre (English, with details)
@@ -244,7 +244,7 @@ exemptions = sa.Table(  # e.g. a disaster-recovery standby, a system busy only i
     "exemptions", md,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("scope", sa.String(16), nullable=False),  # server | system
-    sa.Column("target", sa.String(200), nullable=False),  # server id, or system name
+    sa.Column("target", sa.Text, nullable=False),  # server id, or system name
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("approver", sa.String(200), nullable=False),
     sa.Column("expires_on", Day(), nullable=False),  # last day it holds
@@ -272,9 +272,9 @@ JOB_RUNS_PERIOD = sa.Index("job_runs_period", job_runs.c.job, job_runs.c.period)
 users = sa.Table(  # local accounts: argon2 hashes only
     "users", md,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("name", sa.String(200), nullable=False, unique=True),
+    sa.Column("name", sa.Text, nullable=False, unique=True),
     sa.Column("role", sa.String(16), nullable=False),  # operator | department | finance
-    sa.Column("department", sa.String(200)),  # the department of a department user
+    sa.Column("department", sa.Text),  # the department of a department user
     sa.Column("password_hash", sa.Text, nullable=False),  # "" for a single-sign-on-only account
     sa.Column("disabled", sa.Boolean, nullable=False),
     sa.Column("created_at", Instant(), nullable=False),
@@ -283,9 +283,9 @@ users = sa.Table(  # local accounts: argon2 hashes only
 web_sessions = sa.Table(  # server-side sessions: the cookie holds a random id, the store its hash
     "web_sessions", md,
     sa.Column("id_hash", sa.String(64), primary_key=True),
-    sa.Column("user", sa.String(200), nullable=False),
+    sa.Column("user", sa.Text, nullable=False),
     sa.Column("role", sa.String(16), nullable=False),
-    sa.Column("department", sa.String(200)),
+    sa.Column("department", sa.Text),
     sa.Column("csrf", sa.String(64), nullable=False),
     sa.Column("via", sa.String(16), nullable=False),  # password | sso
     sa.Column("created_at", sa.Float, nullable=False),
@@ -297,7 +297,7 @@ api_tokens = sa.Table(  # bearer tokens for systems that pull: shown once, store
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("name", sa.String(200), nullable=False, unique=True),
     sa.Column("role", sa.String(16), nullable=False),
-    sa.Column("department", sa.String(200)),
+    sa.Column("department", sa.Text),
     sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
     sa.Column("disabled", sa.Boolean, nullable=False),
     sa.Column("created_at", Instant(), nullable=False),
@@ -306,7 +306,7 @@ api_tokens = sa.Table(  # bearer tokens for systems that pull: shown once, store
 login_failures = sa.Table(  # the login rate limit, shared by every copy of the console
     "login_failures", md,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("key", sa.String(300), nullable=False, index=True),  # "user:NAME" and "ip:ADDR"
+    sa.Column("key", sa.Text, nullable=False, index=True),  # "user:NAME" and "ip:ADDR"
     sa.Column("at", sa.Float, nullable=False),
 )
 
@@ -314,11 +314,11 @@ audit = sa.Table(  # every action of the console: who, when, what, before and af
     "audit", md,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("at", Instant(), nullable=False),
-    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
     sa.Column("role", sa.String(16), nullable=False),
     sa.Column("action", sa.String(64), nullable=False),
-    sa.Column("target", sa.String(300), nullable=False),
-    sa.Column("department", sa.String(200)),  # whose data it touched
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("department", sa.Text),  # whose data it touched
     sa.Column("before", sa.Text, nullable=False),
     sa.Column("after", sa.Text, nullable=False),
 )
@@ -326,7 +326,7 @@ audit = sa.Table(  # every action of the console: who, when, what, before and af
 exemption_requests = sa.Table(  # a department asks; an operator approves (an exemption) or rejects
     "exemption_requests", md,
     sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("department", sa.String(200), nullable=False),
+    sa.Column("department", sa.Text, nullable=False),
     sa.Column("server_id", sa.String(128), nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("until", Day(), nullable=False),
