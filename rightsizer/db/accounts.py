@@ -77,6 +77,23 @@ def add_failure(conn: Connection, keys: list[str], now: float) -> None:
     conn.execute(login_failures.insert(), [{"key": k, "at": now} for k in keys])
 
 
+def reserve_attempt(conn: Connection, keys: list[str], now: float, since: float, limit: int) -> list[int] | None:
+    """Count an attempt for every key *before* its password is checked, atomically: ``None`` when a key has had
+    ``limit`` attempts since ``since`` (nothing written), else the ids of the rows written — the caller deletes
+    them when the password was right. Concurrent attempts are serialised per key (PostgreSQL: a transaction
+    advisory lock on each key; SQLite: its one writer), so that 29 guesses at once are 5 checks, not 29."""
+    if conn.dialect.name == "postgresql":
+        for k in sorted(keys):
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": k})
+    if any(failures(conn, k, since) >= limit for k in keys):
+        return None
+    return [conn.execute(login_failures.insert().values(key=k, at=now)).inserted_primary_key[0] for k in keys]
+
+
+def forget_attempt(conn: Connection, ids: list[int]) -> None:
+    conn.execute(login_failures.delete().where(login_failures.c.id.in_(ids)))
+
+
 def failures(conn: Connection, key: str, since: float) -> int:
     return conn.execute(sa.select(sa.func.count()).where(login_failures.c.key == key,
                                                          login_failures.c.at > since)).scalar()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -25,6 +26,9 @@ from ..lifecycle import ROLES, Viewer
 from ..settings import WebSettings
 
 TOKEN_PREFIX = "rsz_"
+
+
+_VERIFYING = threading.BoundedSemaphore(2)  # concurrent argon2 checks (each takes its memory_cost of RAM)
 
 
 def _hasher():
@@ -123,26 +127,27 @@ def login(store: Store, web: WebSettings, name: str, password: str, address: str
     t = now.timestamp()
     keys = [f"user:{name}", f"ip:{address}"]
     since = t - web.login_window_seconds
-    with store.read() as conn:
-        if any(db_accounts.failures(conn, k, since) >= web.login_max_failures for k in keys):
-            raise LoginRefused("登录失败次数过多，请稍后再试", limited=True)
-        row = db_accounts.user(conn, name)
+    with store.begin() as conn:  # the attempt is counted before the password is checked (issue 24.3)
+        db_accounts.prune_failures(conn, since)
+        reserved = db_accounts.reserve_attempt(conn, keys, t, since, web.login_max_failures)
+        row = db_accounts.user(conn, name) if reserved is not None else None
+    if reserved is None:
+        raise LoginRefused("登录失败次数过多，请稍后再试", limited=True)
     ok = False
-    if row is not None and not row.disabled and row.password_hash:
-        from argon2.exceptions import VerificationError
+    with _VERIFYING:  # argon2 takes its memory per check: a bounded number at once, the rest wait their turn
+        if row is not None and not row.disabled and row.password_hash:
+            from argon2.exceptions import VerificationError
 
-        try:
-            ok = _hasher().verify(row.password_hash, password)
-        except VerificationError:
-            ok = False
-    else:
-        _hasher().hash("timing: as slow as a real check")
+            try:
+                ok = _hasher().verify(row.password_hash, password)
+            except VerificationError:
+                ok = False
+        else:
+            _hasher().hash("timing: as slow as a real check")
     if not ok:
-        with store.begin() as conn:  # committed, then refused (an exception inside would roll it back)
-            db_accounts.prune_failures(conn, since)
-            db_accounts.add_failure(conn, keys, t)
-        raise LoginRefused("用户名或密码错误")
+        raise LoginRefused("用户名或密码错误")  # the reserved attempt stays: a failure
     with store.begin() as conn:
+        db_accounts.forget_attempt(conn, reserved)
         db_accounts.clear_failures(conn, [f"user:{name}"])
         return _start(conn, web, Viewer(row.name, row.role, row.department), "password", t)
 

@@ -27,5 +27,5 @@ def test_the_web_unit_passes_verify_and_scores_at_most_1_5(tmp_path):
     assert level <= 1.5, r.stdout[-3000:]
     for line in ("DynamicUser=yes", "User=rightsizer", "StateDirectory=rightsizer", "ProtectSystem=strict",
                  "NoNewPrivileges=yes", "CapabilityBoundingSet=\n", "MemoryDenyWriteExecute=yes",
-                 "SystemCallFilter=@system-service"):
+                 "SystemCallFilter=@system-service", "MemoryMax="):
         assert line in text, line
