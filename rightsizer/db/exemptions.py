@@ -26,6 +26,8 @@ def add(conn: Connection, scope: str, target: str, reason: str, approver: str, e
 
 
 def get(conn: Connection, exemption_id: int):
+    if not 0 < exemption_id < 2**31:
+        return None
     return conn.execute(sa.select(exemptions).where(exemptions.c.id == exemption_id)).first()
 
 
@@ -124,6 +126,8 @@ def requests(conn: Connection, department: str | None) -> list[ExemptionRequest]
 
 
 def request(conn: Connection, request_id: int, department: str | None) -> ExemptionRequest | None:
+    if not 0 < request_id < 2**31:
+        return None
     q = sa.select(exemption_requests).where(exemption_requests.c.id == request_id)
     if department is not None:
         q = q.where(exemption_requests.c.department == department)

@@ -101,7 +101,10 @@ def _scoped(q, department: str | None):
 
 
 def get(conn: Connection, notice_id: int, department: str | None = None) -> Notice | None:
-    """The notice, or ``None`` (also when it is another department's than ``department``)."""
+    """The notice, or ``None`` (also when it is another department's than ``department``, or the id is beyond any
+    database integer: a URL's ``/notices/99999999999999999999`` is not found, not an error)."""
+    if not 0 < notice_id < 2**31:
+        return None
     r = conn.execute(_scoped(sa.select(notices).where(notices.c.id == notice_id), department)).first()
     return _notice(r) if r else None
 

@@ -24,6 +24,22 @@ from ..errors import StoreError
 from . import migrations, schema
 
 
+def _check_url(url: str) -> None:
+    """What would make SQLAlchemy show a piece of the password (an ``@`` in it splits the URL elsewhere) or fail
+    with a traceback (a port that is not a number): said without repeating any part of the URL."""
+    if "://" not in url or url.startswith("sqlite:"):
+        return
+    netloc = url.split("://", 1)[1].split("/", 1)[0]
+    if netloc.count("@") > 1:
+        raise StoreError("the store URL has more than one '@' before the host: percent-encode an '@' in the "
+                         "password as %40 (or keep the password in ~/.pgpass)")
+    host = netloc.rsplit("@", 1)[-1]
+    if ":" in host and not host.startswith("["):
+        port = host.rsplit(":", 1)[1]
+        if port and not port.isdigit():
+            raise StoreError("the store URL's port is not a number")
+
+
 class Store:
     """Open a store by URL. The schema is brought up to date by :meth:`migrate`, not here."""
 
@@ -33,6 +49,7 @@ class Store:
         self.epoch: int | None = None  # the leader's fencing epoch (rightsizer.db.leader), checked by begin()
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        _check_url(url)
         try:
             self.engine: Engine = sa.create_engine(url)
         except ModuleNotFoundError as exc:  # the URL names a database whose driver is not installed

@@ -50,10 +50,24 @@ def _check_role(role: str, department: str | None) -> None:
         raise UsageError(f"--department: only a department account has one (this is {role})")
 
 
-def _check_password(password: str) -> str:
+COMMON = frozenset({"1234567890", "0123456789", "12345678910", "1234567890a", "a123456789", "qwertyuiop",
+                    "1qaz2wsx3edc", "1q2w3e4r5t", "password123", "passw0rd123", "administrator", "admin123456",
+                    "abc1234567", "abcd123456", "woaini1314", "zxcvbnm123", "qwerty123456", "iloveyou123",
+                    "aa123456789", "rightsizer", "rightsizer123", "gov123456789", "zhengwuyun"})
+
+
+def _check_password(password: str, name: str = "") -> str:
+    """At least 10 characters, not the account's name, not one character repeated, not a common password."""
     password = password.rstrip("\r\n")
     if len(password) < 10:
         raise UsageError("the password needs at least 10 characters")
+    low = password.lower()
+    if name and name.lower() in low:
+        raise UsageError("the password must not contain the account's name")
+    if len(set(password)) <= 2:
+        raise UsageError("the password must not be one or two characters repeated")
+    if low in COMMON or low.rstrip("!@#.") in COMMON:
+        raise UsageError("the password is on the list of common passwords")
     return password
 
 
@@ -62,7 +76,7 @@ def add_user(store: Store, now: datetime, name: str, role: str, department: str 
     _check_role(role, department)
     if not name.strip():
         raise UsageError("the account name is empty")
-    hashed = _hasher().hash(_check_password(password)) if password is not None else ""
+    hashed = _hasher().hash(_check_password(password, name)) if password is not None else ""
     with store.begin() as conn:
         if db_accounts.user(conn, name) is not None:
             raise UsageError(f"account {name!r} exists already (passwd changes its password)")
@@ -71,7 +85,7 @@ def add_user(store: Store, now: datetime, name: str, role: str, department: str 
 
 
 def set_password(store: Store, now: datetime, name: str, password: str) -> None:
-    hashed = _hasher().hash(_check_password(password))
+    hashed = _hasher().hash(_check_password(password, name))
     with store.begin() as conn:
         if not db_accounts.update_user(conn, name, password_hash=hashed):
             raise NotFoundError(f"no account {name!r}")

@@ -44,12 +44,21 @@ def _notice(conn, viewer: Viewer, notice_id: int) -> Notice:
     return n
 
 
+NOTE_MAX = 1000  # characters of a note, an answer or a reason: a page, not a file
+
+
+def _short(text: str, what: str = "说明") -> str:
+    if len(text) > NOTE_MAX:
+        raise UsageError(f"{what}过长：{len(text)} 个字符，最多 {NOTE_MAX} 个")
+    return text
+
+
 def transition(store: Store, viewer: Viewer, now: datetime, notice_id: int, action: str, note: str = "") -> Transition:
     """``ack`` (recorded; it closes nothing) or ``withdraw`` (items and pending deliveries withdrawn too).
 
     An overdue or escalated notice that is acknowledged stays where it is: the ack is recorded, the
     notice is neither moved back nor escalated again."""
-    note = note.strip()
+    note = _short(note.strip())
     with store.begin() as conn:
         n = _notice(conn, viewer, notice_id)
         check(viewer, action, notice=n, what=n.number)
@@ -101,6 +110,7 @@ def answer(store: Store, viewer: Viewer, now: datetime, notice_id: int, item_id:
         raise UsageError(f"kind: {kind!r} is done or objection")
     if not note.strip():
         raise UsageError("请填写说明")
+    _short(note.strip())
     with store.begin() as conn:
         n = _notice(conn, viewer, notice_id)
         item = next((i for i in db_notices.items(conn, n.id) if i.id == item_id), None)
@@ -126,6 +136,7 @@ def exempt(store: Store, viewer: Viewer, now: datetime, scope: str, target: str,
         raise UsageError(f"--until {until.isoformat()} 已经过去（今天是 {now.date().isoformat()}）：豁免期限不能早于今天")
     if not reason.strip() or not viewer.name.strip():
         raise UsageError("--reason 和 --approver 不能为空")
+    _short(reason, "理由")
     with store.begin() as conn:
         known = db_exemptions.server_known if scope == "server" else db_exemptions.system_known
         if not known(conn, target):
@@ -160,6 +171,7 @@ def request_exemption(store: Store, viewer: Viewer, now: datetime, server_id: st
     check(viewer, "request_exemption")
     if not reason.strip():
         raise UsageError("请填写豁免理由")
+    _short(reason, "豁免理由")
     if until < now.date():
         raise UsageError(f"豁免期限 {until.isoformat()} 早于今天")
     with store.begin() as conn:
@@ -175,6 +187,7 @@ def request_exemption(store: Store, viewer: Viewer, now: datetime, server_id: st
 def decide(store: Store, viewer: Viewer, now: datetime, request_id: int, approve: bool, note: str = "") -> int | None:
     """Approve (an exemption of the server until the requested day; the next sweep honours it) or reject."""
     check(viewer, "approve" if approve else "reject")
+    _short(note)
     with store.read() as conn:
         req = db_exemptions.request(conn, request_id, None)
     if req is None:

@@ -59,7 +59,10 @@ def current(request: Request) -> accounts.Session | None:
         if s is not None:
             return s
     web = rs(request).settings.web
-    name = request.headers.get(web.sso_header) if web.sso_header else None
+    names = request.headers.getlist(web.sso_header) if web.sso_header else []
+    if len(names) > 1:
+        return None  # two identity headers: the proxy did not set it alone — refused, never the first or the last
+    name = names[0] if names else None
     if name:
         try:
             s = accounts.sso(rs(request).store, web, name, client_address(request), rs(request).clock())

@@ -101,6 +101,9 @@ def login(request: Request, name: str = Form(""), password: str = Form(""), csrf
     except accounts.LoginRefused as exc:
         return page(request, "login.html", {"csrf": token, "next": _safe_next(next), "error": str(exc)},
                     status=429 if exc.limited else 401)
+    old = request.cookies.get(COOKIE)
+    if old:  # signing in (as anyone) ends the browser's previous session: it is never left open behind the new one
+        accounts.logout(state.store, old)
     response = RedirectResponse(_safe_next(next), status_code=303)
     set_session_cookie(request, response, s)
     response.delete_cookie(LOGIN_COOKIE, path="/")
