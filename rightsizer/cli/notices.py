@@ -63,7 +63,8 @@ def cmd_notices(args) -> int:
     if cmd == "exempt":
         until = parse_date(args.until, "--until")
         scope, target = ("server", args.server) if args.server else ("system", args.system)
-        eid = actions.exempt(store, operator, now, scope, target, args.reason, until)
+        eid = actions.exempt(store, operator, now, scope, target, args.reason, until,
+                             department=getattr(args, "department", None))
         print(f"豁免 #{eid}：{'服务器' if scope == 'server' else '系统'} {target}，至 {until}（{args.approver}）：{args.reason}")
     elif cmd == "unexempt":
         e = actions.unexempt(store, operator, now, args.id)
@@ -116,6 +117,8 @@ def register(sub) -> None:
     ex.add_argument("--reason", required=True, help="e.g. 容灾备机, 考试季系统")
     ex.add_argument("--approver", required=True)
     ex.add_argument("--until", required=True, help="last day the exemption holds (YYYY-MM-DD), not in the past")
+    ex.add_argument("--department", help="whose system (--system): required when several departments have one "
+                    "of that name")
     add_common(ex, now=True)
     ex.set_defaults(func=cmd_notices)
     for name, text in (("list", "notices, with their items counted by state"),

@@ -13,16 +13,35 @@ from sqlalchemy.engine import Connection
 
 from ..lifecycle import RequestState
 from ..records import ExemptionRequest
-from .schema import departments, exemption_requests, exemptions, servers, systems
+from .schema import departments, exemption_departments, exemption_requests, exemptions, servers, systems
 
 
 def add(conn: Connection, scope: str, target: str, reason: str, approver: str, expires_on: date,
-        created_at: datetime) -> int:
+        created_at: datetime, department: str | None = None) -> int:
+    """An exemption; a system's names its ``department`` (the system is that department's)."""
     if scope not in ("server", "system"):
         raise ValueError("scope is server or system")
-    return conn.execute(exemptions.insert().values(scope=scope, target=target, reason=reason, approver=approver,
-                                                   expires_on=expires_on, created_at=created_at)
-                        ).inserted_primary_key[0]
+    if scope == "system" and not department:
+        raise ValueError("a system's exemption names its department")
+    eid = conn.execute(exemptions.insert().values(scope=scope, target=target, reason=reason, approver=approver,
+                                                  expires_on=expires_on, created_at=created_at)
+                       ).inserted_primary_key[0]
+    if scope == "system":
+        conn.execute(exemption_departments.insert().values(exemption_id=eid, department=department))
+    return eid
+
+
+def system_departments(conn: Connection, name: str) -> list[str]:
+    """The departments that have a system of this name (sorted)."""
+    return sorted(conn.execute(sa.select(departments.c.name).join(systems, systems.c.department_id == departments.c.id)
+                               .where(systems.c.name == name).distinct()).scalars())
+
+
+def _system_of_department():
+    """A system exemption joined to the systems it holds for: of its department (any, for one before r0014)."""
+    return sa.and_(exemptions.c.scope == "system", systems.c.name == exemptions.c.target,
+                   sa.or_(exemption_departments.c.department.is_(None),
+                          exemption_departments.c.department == departments.c.name))
 
 
 def get(conn: Connection, exemption_id: int):
@@ -50,8 +69,9 @@ def all_exemptions(conn: Connection, department: str | None = None) -> list:
                  .join(servers, sa.and_(exemptions.c.scope == "server", servers.c.server_id == exemptions.c.target))
                  .join(departments, departments.c.id == servers.c.department_id))
     by_system = (sa.select(exemptions, departments.c.name.label("department"))
-                 .join(systems, sa.and_(exemptions.c.scope == "system", systems.c.name == exemptions.c.target))
-                 .join(departments, departments.c.id == systems.c.department_id))
+                 .outerjoin(exemption_departments, exemption_departments.c.exemption_id == exemptions.c.id)
+                 .join(systems, systems.c.name == exemptions.c.target)
+                 .join(departments, sa.and_(departments.c.id == systems.c.department_id, _system_of_department())))
     if department is not None:
         by_server, by_system = (q.where(departments.c.name == department) for q in (by_server, by_system))
     rows = [*conn.execute(by_server), *conn.execute(by_system)]
@@ -69,38 +89,43 @@ def all_exemptions(conn: Connection, department: str | None = None) -> list:
 
 def exempted_servers(conn: Connection, today: date) -> dict[str, str]:
     """Server id -> why, for every exemption still in force on ``today``."""
-    live = conn.execute(sa.select(exemptions).where(exemptions.c.expires_on >= today,
-                                                    exemptions.c.revoked_at.is_(None))).all()
+    live = (exemptions.c.expires_on >= today) & exemptions.c.revoked_at.is_(None)
     out: dict[str, str] = {}
-    by_system = {e.target: e for e in live if e.scope == "system"}
-    for e in live:
-        if e.scope == "server":
-            out[e.target] = f"exemption #{e.id} until {e.expires_on.isoformat()} ({e.approver}): {e.reason}"
-    if by_system:
-        q = sa.select(servers.c.server_id, systems.c.name).join(systems, systems.c.id == servers.c.system_id).where(
-            systems.c.name.in_(list(by_system)))
-        for sid, name in conn.execute(q):
-            e = by_system[name]
-            out.setdefault(sid, f"exemption #{e.id} of system {name} until {e.expires_on.isoformat()} "
-                                f"({e.approver}): {e.reason}")
+    for e in conn.execute(sa.select(exemptions).where(live, exemptions.c.scope == "server")):
+        out[e.target] = f"exemption #{e.id} until {e.expires_on.isoformat()} ({e.approver}): {e.reason}"
+    q = (sa.select(servers.c.server_id, exemptions)
+         .select_from(exemptions)
+         .outerjoin(exemption_departments, exemption_departments.c.exemption_id == exemptions.c.id)
+         .join(systems, systems.c.name == exemptions.c.target)
+         .join(departments, sa.and_(departments.c.id == systems.c.department_id, _system_of_department()))
+         .join(servers, servers.c.system_id == systems.c.id)
+         .where(live).order_by(exemptions.c.id))
+    for r in conn.execute(q):
+        out.setdefault(r.server_id, f"exemption #{r.id} of system {r.target} until {r.expires_on.isoformat()} "
+                                    f"({r.approver}): {r.reason}")
     return out
 
 
 def in_force_for(conn: Connection, server_id: str, today: date):
     """The exemption of the server, or of its system, in force on ``today`` that lasts longest (or ``None``)."""
-    system = conn.execute(sa.select(systems.c.name).join(servers, servers.c.system_id == systems.c.id)
-                          .where(servers.c.server_id == server_id)).scalar()
-    q = sa.select(exemptions).where(exemptions.c.expires_on >= today, exemptions.c.revoked_at.is_(None),
-                                    sa.or_(sa.and_(exemptions.c.scope == "server", exemptions.c.target == server_id),
-                                           sa.and_(exemptions.c.scope == "system", exemptions.c.target == system)))
-    return conn.execute(q.order_by(exemptions.c.expires_on.desc()).limit(1)).first()
+    live = (exemptions.c.expires_on >= today) & exemptions.c.revoked_at.is_(None)
+    own = sa.select(exemptions).where(live, exemptions.c.scope == "server", exemptions.c.target == server_id)
+    of_system = (sa.select(exemptions).select_from(exemptions)
+                 .outerjoin(exemption_departments, exemption_departments.c.exemption_id == exemptions.c.id)
+                 .join(systems, systems.c.name == exemptions.c.target)
+                 .join(departments, sa.and_(departments.c.id == systems.c.department_id, _system_of_department()))
+                 .join(servers, servers.c.system_id == systems.c.id)
+                 .where(live, servers.c.server_id == server_id))
+    rows = [*conn.execute(own), *conn.execute(of_system)]
+    return max(rows, key=lambda r: r.expires_on) if rows else None
 
 
 def report_rows(conn: Connection) -> dict[str, tuple[list[str], list[tuple]]]:
     """What the reports read of the exemptions, as ``(columns, rows)``: ``exemptions`` (scope, target,
-    created_at, expires_on, revoked_at)."""
+    created_at, expires_on, revoked_at, department — a system's; none for a server's or one before r0014)."""
     result = conn.execute(sa.select(exemptions.c.scope, exemptions.c.target, exemptions.c.created_at,
-                                    exemptions.c.expires_on, exemptions.c.revoked_at))
+                                    exemptions.c.expires_on, exemptions.c.revoked_at, exemption_departments.c.department)
+                          .outerjoin(exemption_departments, exemption_departments.c.exemption_id == exemptions.c.id))
     return {"exemptions": (list(result.keys()), [tuple(r) for r in result])}
 
 

@@ -253,6 +253,14 @@ exemptions = sa.Table(  # e.g. a disaster-recovery standby, a system busy only i
     sa.Column("revoked_by", sa.String(200)),
 )
 
+# -- whose system an exemption of a system is (revision r0014): a system is a department's, its name is not
+# unique across the city. An exemption of a system written before r0014 has none and holds for the name.
+exemption_departments = sa.Table(
+    "exemption_departments", md,
+    sa.Column("exemption_id", sa.ForeignKey("exemptions.id"), primary_key=True),
+    sa.Column("department", sa.Text, nullable=False),
+)
+
 job_runs = sa.Table(  # the daemon's scheduled periods (migration 6): a period with an "ok" row is done
     "job_runs", md,
     sa.Column("id", sa.Integer, primary_key=True),

@@ -125,10 +125,12 @@ def answer(store: Store, viewer: Viewer, now: datetime, notice_id: int, item_id:
 
 
 def exempt(store: Store, viewer: Viewer, now: datetime, scope: str, target: str, reason: str, until: date,
-           request_id: int | None = None, note: str = "") -> int:
+           request_id: int | None = None, note: str = "", department: str | None = None) -> int:
     """Exempt a server or a system (every server of it) until ``until`` (inclusive); the exemption's id. The
-    server or system must be known to the store and ``until`` not in the past. With ``request_id``, the
-    department's request it approves (in the same transaction)."""
+    server or system must be known to the store and ``until`` not in the past. A system is a department's: with
+    ``department`` that one's; without, the one department that has a system of that name — a name several
+    departments have is refused with them listed. With ``request_id``, the department's request it approves (in
+    the same transaction)."""
     check(viewer, "exempt")
     if scope not in ("server", "system"):
         raise UsageError(f"scope: {scope!r} is not server or system")
@@ -142,12 +144,20 @@ def exempt(store: Store, viewer: Viewer, now: datetime, scope: str, target: str,
         if not known(conn, target):
             what = "服务器" if scope == "server" else "系统"
             raise NotFoundError(f"没有{what} {target!r}（请先运行 evaluate 或 inventory sync；名称须与清单一致）")
+        if scope == "system":
+            have = db_exemptions.system_departments(conn, target)
+            if department is None and len(have) > 1:
+                raise UsageError(f"系统 {target!r} 有 {len(have)} 个部门都有（{'、'.join(have[:10])}"
+                                 f"{'等' if len(have) > 10 else ''}）：请用 --department 指明是哪个部门的系统")
+            department = department or have[0]
+            if department not in have:
+                raise NotFoundError(f"{department} 没有系统 {target!r}（有此系统的部门：{'、'.join(have[:10])}）")
         eid = db_exemptions.add(conn, scope, target, reason, viewer.label() if request_id else viewer.name, until,
-                                now)
+                                now, department if scope == "system" else None)
         srv = db_inventory.server_row(conn, target, None) if scope == "server" else None
         if request_id is not None:
             _decide(conn, viewer, now, request_id, RequestState.APPROVED, note, eid)
-        _audit(conn, viewer, now, "exemption.add", f"exemption#{eid}", srv.department if srv else None, {},
+        _audit(conn, viewer, now, "exemption.add", f"exemption#{eid}", srv.department if srv else department, {},
                {"scope": scope, "target": target, "reason": reason, "until": until.isoformat()})
         return eid
 

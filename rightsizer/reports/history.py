@@ -80,7 +80,8 @@ class History:
     items: pd.DataFrame  # id, notice_id, finding_id, server_id, kind, status, closed, realised, department, due
     notices: pd.DataFrame  # id, number, department, status, issued, due, closed, overdue, escalated
     eval_days: np.ndarray  # sorted distinct days with an evaluation
-    exemptions: list[tuple[str, str, int, int]] = field(default_factory=list)  # scope, target, start, end
+    exemptions: list[tuple[str, str, int, int, str | None]] = field(default_factory=list)
+    #  scope, target, start, end, department (a system's exemption holds for that department's system only)
 
     def monitored(self, lo: int, hi: int) -> bool:
         """Whether any evaluation ran on a day of ``[lo, hi)``."""
@@ -92,11 +93,12 @@ class History:
         out = np.zeros(len(server_ids), dtype=np.int64)
         if not self.exemptions:
             return out
-        system = self.servers["system"]
+        system, dept = self.servers["system"], self.servers["department"]
         for i, (sid, lo, hi) in enumerate(zip(server_ids, starts, ends)):
             covered: set[int] = set()
-            for scope, target, a, b in self.exemptions:
-                if target == (sid if scope == "server" else system.get(sid)):
+            for scope, target, a, b, owner in self.exemptions:
+                if target == (sid if scope == "server" else system.get(sid)) and (
+                        scope == "server" or owner is None or owner == dept.get(sid)):
                     covered.update(range(max(lo, a), min(hi, b)))
             out[i] = len(covered)
         return out
@@ -150,8 +152,9 @@ def build(rows: dict, tz: ZoneInfo, prices: PriceSettings) -> History:
         start = days(ex["created_at"], tz, NEVER)
         until = days(ex["expires_on"], tz, FOREVER) + 1  # the last day it holds is exempt
         revoked = days(ex["revoked_at"], tz, FOREVER)
-        exemptions = [(s, t, int(a), int(min(b, r))) for s, t, a, b, r in
-                      zip(ex["scope"], ex["target"], start, until, revoked)]
+        owner = ex["department"] if "department" in ex else [None] * len(ex)
+        exemptions = [(s, t, int(a), int(min(b, r)), o if isinstance(o, str) else None) for s, t, a, b, r, o in
+                      zip(ex["scope"], ex["target"], start, until, revoked, owner)]
     eval_days = np.unique(days(rows["runs"], tz, FOREVER))
     return History(tz, srv, segments, f, items, nts, eval_days, exemptions)
 
