@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from itertools import islice
 
 from ..db import Store
 from ..db import accounts as db_accounts
@@ -146,12 +147,12 @@ def exempt(store: Store, viewer: Viewer, now: datetime, scope: str, target: str,
             raise NotFoundError(f"没有{what} {target!r}（请先运行 evaluate 或 inventory sync；名称须与清单一致）")
         if scope == "system":
             have = db_exemptions.system_departments(conn, target)
+            listed = "、".join(islice(have, 10)) + ("等" if len(have) > 10 else "")
             if department is None and len(have) > 1:
-                raise UsageError(f"系统 {target!r} 有 {len(have)} 个部门都有（{'、'.join(have[:10])}"
-                                 f"{'等' if len(have) > 10 else ''}）：请用 --department 指明是哪个部门的系统")
+                raise UsageError(f"系统 {target!r} 有 {len(have)} 个部门都有（{listed}）：请用 --department 指明是哪个部门的系统")
             department = department or have[0]
             if department not in have:
-                raise NotFoundError(f"{department} 没有系统 {target!r}（有此系统的部门：{'、'.join(have[:10])}）")
+                raise NotFoundError(f"{department} 没有系统 {target!r}（有此系统的部门：{listed}）")
         eid = db_exemptions.add(conn, scope, target, reason, viewer.label() if request_id else viewer.name, until,
                                 now, department if scope == "system" else None)
         srv = db_inventory.server_row(conn, target, None) if scope == "server" else None
