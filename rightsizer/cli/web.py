@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import UsageError
-from .common import add_common, db_url, now_of, open_store, parse_time, settings_of
+from .common import add_common, db_url, now_of, open_store, parse_date, parse_time, settings_of
 
 
 def cmd_web(args) -> int:
@@ -45,10 +45,26 @@ def cmd_users(args) -> int:
 
 
 def cmd_tokens(args) -> int:
+    from ..format import minute
     from ..jobs import accounts
+    from ..tables import table
 
     s = settings_of(args)
-    token = accounts.add_token(open_store(args, s), now_of(args, s), args.name, args.role, args.department)
+    store, now = open_store(args, s), now_of(args, s)
+    if args.tokens_command == "list":
+        rows = [[t.name, t.role, t.department or "", minute(t.created_at, s.tz),
+                 minute(t.last_used_at, s.tz) if t.last_used_at else "never",
+                 t.expires_on.isoformat() if t.expires_on else "-", t.user or "-",
+                 "revoked" if t.disabled else ("expired" if t.expires_on and now.date() > t.expires_on else "active")]
+                for t in accounts.tokens(store)]
+        print(table(["name", "role", "department", "created", "last used", "expires", "account", "state"], rows))
+        return 0
+    if args.tokens_command == "revoke":
+        accounts.revoke_token(store, now, args.name)
+        print(f"token {args.name} revoked")
+        return 0
+    token = accounts.add_token(store, now, args.name, args.role, args.department,
+                               parse_date(args.expires, "--expires") if args.expires else None, args.user)
     print(token)
     print(f"(token {args.name}: shown once, stored hashed; use it as `Authorization: Bearer …`)", file=sys.stderr)
     return 0
@@ -78,7 +94,13 @@ def register(sub) -> None:
     tk = sub.add_parser("tokens", help="API bearer tokens").add_subparsers(dest="tokens_command", required=True)
     ta = tk.add_parser("add", help="print a new token once (stored hashed)")
     ta.add_argument("name")
-    ta.add_argument("--role", required=True, choices=("operator", "department", "finance"))
+    ta.add_argument("--role", choices=("operator", "department", "finance"), help="(default with --user: the account's)")
     ta.add_argument("--department")
-    add_common(ta)
-    ta.set_defaults(func=cmd_tokens)
+    ta.add_argument("--expires", metavar="DATE", help="the last day it works (YYYY-MM-DD)")
+    ta.add_argument("--user", metavar="NAME", help="the account it is made for: it dies with `users disable NAME`")
+    tl = tk.add_parser("list", help="every token: name, role, department, created, last used, expiry — never the secret")
+    tr = tk.add_parser("revoke", help="revoke a token (it stops working at once)")
+    tr.add_argument("name")
+    for c in (ta, tl, tr):
+        add_common(c, now=True)
+        c.set_defaults(func=cmd_tokens)

@@ -7,12 +7,12 @@ tokens as SHA-256 digests of random values the browser or the client system hold
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from .schema import api_tokens, audit, login_failures, users, web_sessions
+from .schema import api_token_terms, api_tokens, audit, login_failures, users, web_sessions
 
 
 # -- accounts ------------------------------------------------------------------------------------------------
@@ -57,14 +57,46 @@ def prune_sessions(conn: Connection, now: float) -> int:
 
 # -- API tokens ----------------------------------------------------------------------------------------------
 
-def add_token(conn: Connection, name: str, role: str, department: str | None, token_hash: str, at: datetime) -> None:
-    conn.execute(api_tokens.insert().values(name=name, role=role, department=department, token_hash=token_hash,
-                                            disabled=False, created_at=at))
+def add_token(conn: Connection, name: str, role: str, department: str | None, token_hash: str, at: datetime,
+              expires_on: date | None = None, user: str | None = None) -> None:
+    tid = conn.execute(api_tokens.insert().values(name=name, role=role, department=department, token_hash=token_hash,
+                                                  disabled=False, created_at=at)).inserted_primary_key[0]
+    conn.execute(api_token_terms.insert().values(token_id=tid, expires_on=expires_on, user=user))
+
+
+def _tokens():
+    return (sa.select(api_tokens, api_token_terms.c.expires_on, api_token_terms.c.user, api_token_terms.c.last_used_at)
+            .outerjoin(api_token_terms, api_token_terms.c.token_id == api_tokens.c.id))
 
 
 def token(conn: Connection, token_hash: str):
-    return conn.execute(sa.select(api_tokens).where(api_tokens.c.token_hash == token_hash,
-                                                    api_tokens.c.disabled.is_(False))).first()
+    """The enabled token of this hash with its terms (expiry, account, last use), or ``None``."""
+    return conn.execute(_tokens().where(api_tokens.c.token_hash == token_hash, api_tokens.c.disabled.is_(False))).first()
+
+
+def tokens(conn: Connection) -> list:
+    return conn.execute(_tokens().order_by(api_tokens.c.name)).all()
+
+
+def disable_tokens(conn: Connection, *, name: str | None = None, user: str | None = None) -> int:
+    """Revoke the token called ``name``, or every token made for the account ``user``; how many."""
+    if name is not None:
+        q = api_tokens.update().where(api_tokens.c.name == name)
+    else:
+        ids = sa.select(api_token_terms.c.token_id).where(api_token_terms.c.user == user)
+        q = api_tokens.update().where(api_tokens.c.id.in_(ids))
+    return conn.execute(q.values(disabled=True)).rowcount
+
+
+def used(conn: Connection, token_id: int, at: datetime) -> None:
+    """Record a use (at most once a minute a token: a read of the API stays nearly a read)."""
+    t = api_token_terms
+    if conn.execute(sa.select(t.c.token_id).where(t.c.token_id == token_id)).first() is None:
+        conn.execute(t.insert().values(token_id=token_id, last_used_at=at))
+        return
+    conn.execute(t.update().where(t.c.token_id == token_id, sa.or_(t.c.last_used_at.is_(None),
+                                                                   t.c.last_used_at < at - timedelta(minutes=1)))
+                 .values(last_used_at=at))
 
 
 def token_named(conn: Connection, name: str):

@@ -311,6 +311,15 @@ api_tokens = sa.Table(  # bearer tokens for systems that pull: shown once, store
     sa.Column("created_at", Instant(), nullable=False),
 )
 
+# -- a token's terms (revision r0015): until when, for whose account, last used ------------------------------------
+api_token_terms = sa.Table(
+    "api_token_terms", md,
+    sa.Column("token_id", sa.ForeignKey("api_tokens.id"), primary_key=True),
+    sa.Column("expires_on", Day()),  # the last day it works (None: until revoked)
+    sa.Column("user", sa.Text),  # the account it was made for: it dies with the account
+    sa.Column("last_used_at", Instant()),
+)
+
 login_failures = sa.Table(  # the login rate limit, shared by every copy of the console
     "login_failures", md,
     sa.Column("id", sa.Integer, primary_key=True),

@@ -17,7 +17,7 @@ import ipaddress
 import secrets
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from ..db import Store
 from ..db import accounts as db_accounts
@@ -98,26 +98,65 @@ def disable_user(store: Store, now: datetime, name: str) -> None:
         if not db_accounts.update_user(conn, name, disabled=True):
             raise NotFoundError(f"no account {name!r}")
         db_accounts.end_sessions_of(conn, name)
+        gone = db_accounts.disable_tokens(conn, user=name)  # a token made for the account dies with it
         db_accounts.log(conn, now, "cli", "operator", "user.disable", name, None, {"disabled": False},
-                   {"disabled": True})
+                        {"disabled": True, "tokens_revoked": gone})
 
 
-def add_token(store: Store, now: datetime, name: str, role: str, department: str | None) -> str:
-    """A new API token: returned once, stored as its SHA-256."""
-    _check_role(role, department)
+def add_token(store: Store, now: datetime, name: str, role: str | None, department: str | None,
+              expires: date | None = None, user: str | None = None) -> str:
+    """A new API token: returned once, stored as its SHA-256. ``expires``: the last day it works; ``user``: the
+    account it is made for (its role and department; it dies with ``users disable``)."""
+    if expires is not None and expires < now.date():
+        raise UsageError(f"--expires {expires.isoformat()} is in the past")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with store.begin() as conn:
+        if user is not None:
+            acct = db_accounts.user(conn, user)
+            if acct is None or acct.disabled:
+                raise NotFoundError(f"no enabled account {user!r}")
+            if (role or acct.role) != acct.role or (department or acct.department) != acct.department:
+                raise UsageError(f"--user {user}: the token has the account's role and department "
+                                 f"({acct.role}{', ' + acct.department if acct.department else ''})")
+            role, department = acct.role, acct.department
+        if role is None:
+            raise UsageError("--role (or --user) is needed")
+        _check_role(role, department)
         if db_accounts.token_named(conn, name) is not None:
             raise UsageError(f"token {name!r} exists already")
-        db_accounts.add_token(conn, name, role, department, digest(token), now)
-        db_accounts.log(conn, now, "cli", "operator", "token.add", name, department, {}, {"role": role})
+        db_accounts.add_token(conn, name, role, department, digest(token), now, expires, user)
+        db_accounts.log(conn, now, "cli", "operator", "token.add", name, department, {},
+                        {"role": role, "expires": expires.isoformat() if expires else None, "user": user})
     return token
 
 
-def viewer_of_token(store: Store, token: str) -> Viewer | None:
+def tokens(store: Store) -> list:
+    """Every token with its terms — never its secret (only the hash is stored)."""
+    with store.read() as conn:
+        return db_accounts.tokens(conn)
+
+
+def revoke_token(store: Store, now: datetime, name: str) -> None:
+    with store.begin() as conn:
+        if not db_accounts.disable_tokens(conn, name=name):
+            raise NotFoundError(f"no token {name!r}")
+        db_accounts.log(conn, now, "cli", "operator", "token.revoke", name, None, {"disabled": False},
+                        {"disabled": True})
+
+
+def viewer_of_token(store: Store, token: str, now: datetime) -> Viewer | None:
+    """The viewer of a live token: enabled, not past its last day, its account (if any) enabled; its use
+    recorded."""
     with store.read() as conn:
         row = db_accounts.token(conn, digest(token))
-    return None if row is None else Viewer(f"token:{row.name}", row.role, row.department)
+        acct = db_accounts.user(conn, row.user) if row is not None and row.user else None
+    if row is None or (row.expires_on is not None and now.date() > row.expires_on):
+        return None
+    if row.user and (acct is None or acct.disabled):
+        return None
+    with store.begin() as conn:
+        db_accounts.used(conn, row.id, now)
+    return Viewer(f"token:{row.name}", row.role, row.department)
 
 
 # -- sign-in and sessions ------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ def create_api(state) -> FastAPI:
     def who(creds: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Viewer:
         if creds is None or creds.scheme.lower() != "bearer":
             raise HTTPException(401, "a bearer token is needed", headers={"WWW-Authenticate": "Bearer"})
-        v = accounts.viewer_of_token(state.store, creds.credentials)
+        v = accounts.viewer_of_token(state.store, creds.credentials, state.clock())
         if v is None:
             raise HTTPException(401, "unknown or disabled token", headers={"WWW-Authenticate": "Bearer"})
         return v

@@ -24,7 +24,7 @@ def test_copy_round_trip_sqlite_postgresql_sqlite(tmp_path, pg_cluster, capsys):
     assert main(["store", "copy", "--from", src, "--to", pg]) == 1  # not at the head yet: nothing copied
     assert "store migrate" in capsys.readouterr().err
     assert main(["store", "migrate", "--db", src]) == 0
-    assert "r0014 (was legacy-8)" in capsys.readouterr().out
+    assert "r0015 (was legacy-8)" in capsys.readouterr().out
     assert main(["store", "copy", "--from", src, "--to", pg]) == 0
     assert "copied" in capsys.readouterr().out
     assert main(["store", "copy", "--from", pg, "--to", back]) == 0

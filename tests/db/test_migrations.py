@@ -48,7 +48,7 @@ def test_the_previous_releases_store_upgrades_without_loss(old_code, store_url, 
     assert st.version() == "legacy-8"
     assert before["notices"] and before["deliveries"] and before["notice_items"] and before["exemptions"]
     assert any(r for r in before["notice_items"] if "rectified" in r)  # the resize was verified by the old code
-    assert st.migrate() == "r0014"
+    assert st.migrate() == "r0015"
     after_raw = _raw(store_url)
     assert {n: len(rows) for n, rows in after_raw.items() if n in before} == \
         {n: len(rows) for n, rows in before.items()}  # every row is still there
@@ -85,7 +85,7 @@ def test_the_previous_releases_store_upgrades_without_loss(old_code, store_url, 
     from rightsizer.cli import main
 
     assert main(["notices", "list", "--db", store_url, "--format", "json"]) == 0
-    assert Store.open(store_url).version() == "r0014"
+    assert Store.open(store_url).version() == "r0015"
 
 
 def test_a_store_of_the_release_of_issue_12_takes_its_own_steps_then_alembic(old_code, tmp_path):
