@@ -41,6 +41,9 @@ def cmd_users(args) -> int:
     elif args.users_command == "disable":
         accounts.disable_user(store, now, args.name)
         print(f"account {args.name} disabled; its sessions ended")
+    elif args.users_command == "unlock":
+        n = accounts.unlock(store, now, args.name)
+        print(f"account {args.name}: {n} failed sign-ins forgotten; it may sign in again from anywhere")
     return 0
 
 
@@ -88,7 +91,9 @@ def register(sub) -> None:
     up.add_argument("name")
     ud = us.add_parser("disable", help="disable an account and end its sessions")
     ud.add_argument("name")
-    for c in (ua, up, ud):
+    uu = us.add_parser("unlock", help="lift the login limit of an account (its failed sign-ins, from every address)")
+    uu.add_argument("name")
+    for c in (ua, up, ud, uu):
         add_common(c)
         c.set_defaults(func=cmd_users)
     tk = sub.add_parser("tokens", help="API bearer tokens").add_subparsers(dest="tokens_command", required=True)

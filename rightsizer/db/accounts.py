@@ -109,17 +109,26 @@ def add_failure(conn: Connection, keys: list[str], now: float) -> None:
     conn.execute(login_failures.insert(), [{"key": k, "at": now} for k in keys])
 
 
-def reserve_attempt(conn: Connection, keys: list[str], now: float, since: float, limit: int) -> list[int] | None:
+def reserve_attempt(conn: Connection, keys: list[str], now: float, since: float, limit: int,
+                    counted: tuple[str, ...] = ()) -> list[int] | None:
     """Count an attempt for every key *before* its password is checked, atomically: ``None`` when a key has had
     ``limit`` attempts since ``since`` (nothing written), else the ids of the rows written — the caller deletes
     them when the password was right. Concurrent attempts are serialised per key (PostgreSQL: a transaction
     advisory lock on each key; SQLite: its one writer), so that 29 guesses at once are 5 checks, not 29."""
     if conn.dialect.name == "postgresql":
-        for k in sorted(keys):
+        for k in sorted({*keys, *counted}):
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": k})
     if any(failures(conn, k, since) >= limit for k in keys):
         return None
-    return [conn.execute(login_failures.insert().values(key=k, at=now)).inserted_primary_key[0] for k in keys]
+    return [conn.execute(login_failures.insert().values(key=k, at=now)).inserted_primary_key[0]
+            for k in (*keys, *counted)]  # ``counted``: recorded, never a hard limit (the account's progressive delay)
+
+
+def clear_account(conn: Connection, name: str) -> int:
+    """An operator's unlock: every failure counted against the account, from any address."""
+    return conn.execute(login_failures.delete().where(sa.or_(
+        login_failures.c.key == f"user:{name}", login_failures.c.key.startswith(f"user:{name}@", autoescape=True))
+    )).rowcount
 
 
 def forget_attempt(conn: Connection, ids: list[int]) -> None:

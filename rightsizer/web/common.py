@@ -38,8 +38,29 @@ def rs(request: Request) -> State:
     return request.app.state.rs
 
 
-def client_address(request: Request) -> str:
+def peer_address(request: Request) -> str:
+    """Who opened the connection: the proxy, behind the centre's reverse proxy (what trust is decided on)."""
     return request.client.host if request.client else ""
+
+
+def client_address(request: Request) -> str:
+    """The browser's address: from ``X-Forwarded-For`` only when the peer is one of ``[web] trusted_proxies`` — the
+    last hop that is not itself a trusted proxy; else the peer (a header from anyone else is ignored)."""
+    import ipaddress
+
+    peer = peer_address(request)
+    web = rs(request).settings.web
+    if not accounts.trusted(web, peer):
+        return peer
+    hops = [h.strip() for h in ",".join(request.headers.getlist("x-forwarded-for")).split(",") if h.strip()]
+    for hop in reversed(hops):
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            return peer  # a hop that is not an address: the header cannot be read, the proxy is who we know
+        if not accounts.trusted(web, hop):
+            return hop
+    return peer
 
 
 def secure(request: Request) -> bool:
@@ -47,7 +68,7 @@ def secure(request: Request) -> bool:
     if mode != "auto":
         return mode == "always"
     forwarded = request.headers.get("x-forwarded-proto", "")
-    via_proxy = forwarded == "https" and accounts.trusted(rs(request).settings.web, client_address(request))
+    via_proxy = forwarded == "https" and accounts.trusted(rs(request).settings.web, peer_address(request))
     return request.url.scheme == "https" or via_proxy
 
 
@@ -65,7 +86,7 @@ def current(request: Request) -> accounts.Session | None:
     name = names[0] if names else None
     if name:
         try:
-            s = accounts.sso(rs(request).store, web, name, client_address(request), rs(request).clock())
+            s = accounts.sso(rs(request).store, web, name, peer_address(request), rs(request).clock())
         except accounts.LoginRefused:
             return None
         request.state.new_session = s
