@@ -189,6 +189,8 @@ class LoginRefused(Exception):
 
 def login(store: Store, web: WebSettings, name: str, password: str, address: str, now: datetime) -> Session:
     """A session for a correct password; :class:`LoginRefused` (one message whatever was wrong)."""
+    if len(name) > 255 or len(password) > 1024:  # no account has such a name; argon2 is not fed megabytes
+        raise LoginRefused("用户名或密码错误")
     t = now.timestamp()
     # limited: this account from this address, and this address; the account as a whole is slowed, never locked
     # for everyone (behind the proxy every user would share its address — issue 24.4)
@@ -215,7 +217,10 @@ def login(store: Store, web: WebSettings, name: str, password: str, address: str
         else:
             _hasher().hash("timing: as slow as a real check")
     if not ok:
-        raise LoginRefused("用户名或密码错误")  # the reserved attempt stays: a failure
+        with store.begin() as conn:  # the reserved attempt stays (a failure); who tried, from where, is audited
+            db_accounts.log(conn, now, name, row.role if row is not None else "-", "login.failed",
+                            f"from {address}", row.department if row is not None else None, {}, {})
+        raise LoginRefused("用户名或密码错误")
     with store.begin() as conn:
         db_accounts.forget_attempt(conn, reserved)
         db_accounts.clear_failures(conn, [f"user:{name}@{address}", f"user:{name}"])  # signed in: no more delay
@@ -261,6 +266,15 @@ def session(store: Store, sid: str, now: float) -> Session | None:
     return Session(sid, Viewer(row.user, row.role, row.department), row.csrf, row.expires_at)
 
 
-def logout(store: Store, sid: str) -> None:
+def logout(store: Store, sid: str, viewer: Viewer | None = None, now: datetime | None = None) -> None:
+    """End a session; audited when the viewer signs out (not when a new sign-in ends the browser's old one)."""
     with store.begin() as conn:
         db_accounts.end_session(conn, digest(sid))
+        if viewer is not None and now is not None:
+            db_accounts.log(conn, now, viewer.name, viewer.role, "logout", viewer.name, viewer.department, {}, {})
+
+
+def audit_download(store: Store, viewer: Viewer, now: datetime, what: str, department: str | None) -> None:
+    """A document or a report taken away (a notice's PDF, a monthly report, an evaluation export): audited."""
+    with store.begin() as conn:
+        db_accounts.log(conn, now, viewer.name, viewer.role, "download", what, department, {}, {})

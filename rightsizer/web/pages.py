@@ -114,7 +114,7 @@ def login(request: Request, name: str = Form(""), password: str = Form(""), csrf
 def logout(request: Request, csrf: str = Form("")):
     s = signed_in(request)
     check_csrf(request, s, csrf)
-    accounts.logout(rs(request).store, s.id)
+    accounts.logout(rs(request).store, s.id, s.viewer, rs(request).clock())
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(COOKIE, path="/")
     return response
@@ -201,6 +201,8 @@ def notice_pdf(request: Request, notice_id: int):
     p = views.notice(rs(request).store, viewer(request), notice_id)
     if p.pdf is None:
         raise NotFoundError("该通知没有 PDF")
+    accounts.audit_download(rs(request).store, viewer(request), rs(request).clock(), f"{p.notice.number} pdf",
+                            p.notice.department)
     return download(p.pdf.content, p.pdf.name)
 
 
@@ -294,6 +296,7 @@ def report_monthly(request: Request, month: str = "", format: str = "html"):
     r = _cached(("monthly", str(m), v.scope, rs(request).clock().date()), lambda: reports.monthly(
         rs(request).store, rs(request).settings, m, rs(request).clock(), v.scope))
     data = writers.monthly(r, format)
+    accounts.audit_download(rs(request).store, v, rs(request).clock(), f"monthly {m}.{format}", v.scope)
     if format == "html":
         return Response(data, media_type="text/html; charset=utf-8")
     return download(data, f"{m}-云资源浪费报告{'-' + v.scope if v.scope else ''}.{format}")
@@ -317,4 +320,6 @@ def report_evaluation(request: Request, year: int, quarter: int | None = None, f
         raise UsageError("format: xlsx or csv; quarter: 1-4")
     state = rs(request)
     e = reports.evaluation(state.store, state.settings, year, quarter, state.clock())
+    accounts.audit_download(state.store, v, state.clock(), f"evaluation {year}{'Q' + str(quarter) if quarter else ''}"
+                            f".{format}", None)
     return download(writers.evaluation(e, format), f"{year}{'Q' + str(quarter) if quarter else ''}-绩效评价.{format}")

@@ -87,3 +87,27 @@ def test_signing_in_as_someone_else_ends_the_first_session(app):
     stale = TestClient(app, client=("127.0.0.1", 50000), follow_redirects=False)
     stale.cookies.set("rs_session", first)
     assert stale.get("/notices").status_code == 303  # the department's session is over
+
+
+def test_failed_logins_logouts_and_downloads_are_audited(app, console_city):
+    import sqlalchemy as sa
+
+    _, store, _, _ = console_city
+    c = TestClient(app, client=("127.0.0.88", 1), follow_redirects=False)
+    c.get("/login")
+    assert c.post("/login", data={"name": "ops", "password": "not it at all", "csrf": c.cookies.get("rs_login")}
+                  ).status_code == 401
+    fin = signed_in(app, "czj")
+    assert fin.get("/reports/monthly?month=2026-10&format=xlsx").status_code == 200
+    assert fin.get("/reports/evaluation?year=2026&quarter=4&format=csv").status_code == 200
+    edu = signed_in(app, "edu")
+    nid = ids(console_city, EDU)["notice"]
+    assert edu.get(f"/notices/{nid}/pdf").status_code == 200
+    assert edu.post("/logout", data={"csrf": csrf_of(edu)}).status_code == 303
+    with store.read() as conn:
+        rows = conn.execute(sa.text("select actor, action, target from audit order by id desc limit 20")).all()
+    got = {(a, act, t) for a, act, t in rows}
+    assert ("ops", "login.failed", "from 127.0.0.88") in got
+    assert ("czj", "download", "monthly 2026-10.xlsx") in got and ("czj", "download", "evaluation 2026Q4.csv") in got
+    assert ("edu", "logout", "edu") in got
+    assert any(a == "edu" and act == "download" and t.endswith(" pdf") for a, act, t in got)
