@@ -43,6 +43,13 @@ def session(conn: Connection, id_hash: str, now: float):
                                                       web_sessions.c.expires_at > now)).first()
 
 
+def live_sso_session(conn: Connection, user_name: str, now: float):
+    """The newest live single-sign-on session of the account, or ``None``."""
+    return conn.execute(sa.select(web_sessions).where(web_sessions.c.user == user_name, web_sessions.c.via == "sso",
+                                                      web_sessions.c.expires_at > now)
+                        .order_by(web_sessions.c.expires_at.desc()).limit(1)).first()
+
+
 def end_session(conn: Connection, id_hash: str) -> None:
     conn.execute(web_sessions.delete().where(web_sessions.c.id_hash == id_hash))
 

@@ -235,6 +235,9 @@ def sso(store: Store, web: WebSettings, name: str, address: str, now: datetime) 
         row = db_accounts.user(conn, name)
         if row is None or row.disabled:
             raise LoginRefused(f"统一身份认证账号 {name} 未在本系统开通")
+        live = db_accounts.live_sso_session(conn, name, now.timestamp())
+        if live is not None:  # the proxy vouches for every request: its live session serves (no new row, no cookie)
+            return Session("", Viewer(row.name, row.role, row.department), live.csrf, live.expires_at)
         return _start(conn, web, Viewer(row.name, row.role, row.department), "sso", now.timestamp())
 
 
@@ -267,9 +270,13 @@ def session(store: Store, sid: str, now: float) -> Session | None:
 
 
 def logout(store: Store, sid: str, viewer: Viewer | None = None, now: datetime | None = None) -> None:
-    """End a session; audited when the viewer signs out (not when a new sign-in ends the browser's old one)."""
+    """End a session (a reused SSO one, ``sid`` "": the account's SSO sessions); audited when the viewer signs out
+    (not when a new sign-in ends the browser's old one)."""
     with store.begin() as conn:
-        db_accounts.end_session(conn, digest(sid))
+        if sid:
+            db_accounts.end_session(conn, digest(sid))
+        elif viewer is not None:
+            db_accounts.end_sessions_of(conn, viewer.name)
         if viewer is not None and now is not None:
             db_accounts.log(conn, now, viewer.name, viewer.role, "logout", viewer.name, viewer.department, {}, {})
 

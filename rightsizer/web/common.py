@@ -89,7 +89,8 @@ def current(request: Request) -> accounts.Session | None:
             s = accounts.sso(rs(request).store, web, name, peer_address(request), rs(request).clock())
         except accounts.LoginRefused:
             return None
-        request.state.new_session = s
+        if s.id:  # a new session: its cookie goes with the answer (a reused one has none to give)
+            request.state.new_session = s
         return s
     return None
 

@@ -111,3 +111,20 @@ def test_failed_logins_logouts_and_downloads_are_audited(app, console_city):
     assert ("czj", "download", "monthly 2026-10.xlsx") in got and ("czj", "download", "evaluation 2026Q4.csv") in got
     assert ("edu", "logout", "edu") in got
     assert any(a == "edu" and act == "download" and t.endswith(" pdf") for a, act, t in got)
+
+
+def test_requests_through_the_proxy_without_a_cookie_share_one_sso_session(app, console_city):
+    import sqlalchemy as sa
+
+    _, store, _, _ = console_city
+
+    def count() -> int:
+        with store.read() as conn:
+            return conn.execute(sa.text('select count(*) from web_sessions where "user" = \'health\' '
+                                        "and via = 'sso'")).scalar()
+
+    before = count()
+    for _ in range(5):
+        proxy = TestClient(app, client=("10.0.0.5", 40000), follow_redirects=False)
+        assert proxy.get("/notices", headers={"X-Remote-User": "health"}).status_code == 200
+    assert count() - before <= 1  # one session, however many requests come without its cookie
