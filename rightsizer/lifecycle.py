@@ -214,6 +214,7 @@ ACTIONS: dict[str, Action] = {a.name: a for a in (
     Action("reject", "驳回", frozenset({"operator"}), request_states=frozenset({RequestState.PENDING})),
     Action("read", "查看", _STAFF),  # servers, findings, notices and exemptions (finance reads the reports only)
     Action("audit", "查看审计日志", frozenset({"operator"})),
+    Action("tokens", "管理接口令牌", frozenset({"operator"})),
 )}
 # where an action leads a notice (the others leave its state as it is)
 ACTION_TARGET = {"ack": NoticeState.ACKNOWLEDGED, "withdraw": NoticeState.WITHDRAWN}

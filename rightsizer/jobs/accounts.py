@@ -23,7 +23,7 @@ from datetime import date, datetime, timezone
 from ..db import Store
 from ..db import accounts as db_accounts
 from ..errors import NotFoundError, UsageError
-from ..lifecycle import ROLES, Viewer
+from ..lifecycle import ROLES, Viewer, check
 from ..settings import WebSettings
 
 TOKEN_PREFIX = "rsz_"
@@ -142,17 +142,23 @@ def add_token(store: Store, now: datetime, name: str, role: str | None, departme
     return token
 
 
-def tokens(store: Store) -> list:
-    """Every token with its terms — never its secret (only the hash is stored)."""
+def tokens(store: Store, viewer: Viewer | None = None) -> list:
+    """Every token with its terms — never its secret (only the hash is stored). A viewer must be an operator."""
+    if viewer is not None:
+        check(viewer, "tokens")
     with store.read() as conn:
         return db_accounts.tokens(conn)
 
 
-def revoke_token(store: Store, now: datetime, name: str) -> None:
+def revoke_token(store: Store, now: datetime, name: str, viewer: Viewer | None = None) -> None:
+    """Stop a token at once (the CLI's operator, or one at the console)."""
+    if viewer is not None:
+        check(viewer, "tokens")
+    who = viewer or Viewer("cli", "operator", None)
     with store.begin() as conn:
         if not db_accounts.disable_tokens(conn, name=name):
             raise NotFoundError(f"no token {name!r}")
-        db_accounts.log(conn, now, "cli", "operator", "token.revoke", name, None, {"disabled": False},
+        db_accounts.log(conn, now, who.name, who.role, "token.revoke", name, None, {"disabled": False},
                         {"disabled": True})
 
 

@@ -302,6 +302,22 @@ def report_monthly(request: Request, month: str = "", format: str = "html"):
     return download(data, f"{m}-云资源浪费报告{'-' + v.scope if v.scope else ''}.{format}")
 
 
+@router.get("/tokens")
+def tokens_page(request: Request):
+    s = signed_in(request)
+    state = rs(request)
+    rows = accounts.tokens(state.store, viewer(request))
+    return page(request, "tokens.html", {"title": "接口令牌", "rows": rows, "csrf": s.csrf, "tz": state.settings.tz,
+                                         "today": state.clock().astimezone(state.settings.tz).date()})
+
+
+@router.post("/tokens/revoke")
+def token_revoke(request: Request, csrf: str = Form(""), name: str = Form("")):
+    v = _act(request, csrf)
+    accounts.revoke_token(rs(request).store, rs(request).clock(), name, v)
+    return RedirectResponse("/tokens", status_code=303)
+
+
 @router.get("/audit")
 def audit(request: Request):
     signed_in(request)

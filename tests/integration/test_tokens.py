@@ -87,3 +87,34 @@ def test_list_revoke_expire_and_die_with_the_account(api, capsys):
     states = {line.split()[0]: line.split()[-1] for line in capsys.readouterr().out.splitlines()[2:]}
     assert states == {"clerk-api": "revoked", "ops-api": "revoked", "short-api": "expired"}
     assert main(["tokens", "revoke", "nobody", *common]) == 2
+
+
+def test_the_console_lists_and_revokes_tokens_for_operators_only(api, capsys):
+    import re
+
+    base, common, _ = api
+    old, sys.stdin = sys.stdin, io.StringIO(PASSWORD + "\n")
+    try:
+        assert main(["users", "add", "ops", "--role", "operator", *common]) == 0
+    finally:
+        sys.stdin = old
+    token = _token(capsys, "pull-api", "--role", "finance", *common)
+
+    def signed_in(name: str) -> httpx.Client:
+        c = httpx.Client(base_url=base, follow_redirects=False)
+        csrf = re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text).group(1)
+        assert c.post("/login", data={"name": name, "password": PASSWORD, "csrf": csrf, "next": "/"}).status_code == 303
+        return c
+
+    clerk = signed_in("clerk")
+    assert clerk.get("/tokens").status_code == 403
+    clerk.close()
+    ops = signed_in("ops")
+    page = ops.get("/tokens").text
+    assert "pull-api" in page and token not in page and "有效" in page
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    assert ops.post("/tokens/revoke", data={"csrf": "forged", "name": "pull-api"}).status_code == 403
+    assert ops.post("/tokens/revoke", data={"csrf": csrf, "name": "pull-api"}).status_code == 303
+    assert "已撤销" in ops.get("/tokens").text
+    ops.close()
+    assert httpx.get(f"{base}/api/v1/notices", headers={"Authorization": f"Bearer {token}"}).status_code == 401
