@@ -128,7 +128,7 @@ def send_monthly(store: Store, settings: Settings, calendar: WorkCalendar, now: 
                 files = [xlsx]
                 body = {"text": summary + (f"\n\n在线查看：{link}" if link else "") + "\n\n明细见附件。", "html": page}
             else:
-                text = summary + (f"\n\n[在线查看]({link})" if link else "")
+                text = _summary(report, md=True) + (f"\n\n[在线查看]({link})" if link else "")
                 body = {"text": summary + (f"\n\n在线查看：{link}" if link else ""), "markdown": text}
             if link:
                 body["link"] = link
@@ -140,10 +140,14 @@ def send_monthly(store: Store, settings: Settings, calendar: WorkCalendar, now: 
     return rep
 
 
-def _summary(r: MonthlyReport) -> str:
+def _summary(r: MonthlyReport, md: bool = False) -> str:
+    """The report in a few lines; ``md``: for an IM robot's Markdown (the departments' names shown, never acted on)."""
+    from ..format import md_safe
+
+    name = md_safe if md else str
     t = r.totals
     share = f"{t['waste'] / t['cost'] * 100:.2f}%" if t["cost"] and t["waste"] is not None else "—"
-    lines = [f"{r.month.label()}政务云资源浪费报告（{(r.department or '全市')}）",
+    lines = [f"{r.month.label()}政务云资源浪费报告（{name(r.department) if r.department else '全市'}）",
              *([unmonitored_zh(r)] if unmonitored_zh(r) else []),
              f"本月费用 {money(t['cost'])} 元，资源浪费 {money(t['waste'])} 元（{share}），"
              f"月末浪费速率 {money(t['run_rate'])} 元/月；",
@@ -151,7 +155,7 @@ def _summary(r: MonthlyReport) -> str:
              f"未备案服务器 {t['unregistered_servers']} 台，月费用 {money(t['unregistered_run_rate'])} 元。",
              "浪费最多的部门："]
     top = r.departments[[w is not None for w in r.departments["waste"]]].sort_values("waste", ascending=False).head(5)
-    lines += [f"{i}. {d}：{money(row['waste'])} 元" for i, (d, row) in enumerate(top.iterrows(), 1) if row["waste"]]
+    lines += [f"{i}. {name(d)}：{money(row['waste'])} 元" for i, (d, row) in enumerate(top.iterrows(), 1) if row["waste"]]
     return "\n".join(lines)
 
 

@@ -32,6 +32,7 @@ URL = "http://evil.example/login"
 MD_LINK = "[点此核对](http://evil.example/x)"
 PLUS = "+1-2"
 DEPT = "@SUM(1)市教育局"  # a project name: the department column of every sheet and CSV
+ARCHIVE = "[市档案馆](http://evil.example/d)"  # a project name with a link: the monthly report's summary names it
 HOSTILE = (FORMULA, DDE, URL, MD_LINK, PLUS)
 PASSWORD = "correct horse battery"
 
@@ -49,7 +50,7 @@ def city(tmp_path_factory):
         return '"' + s.replace('"', '""') + '"'
 
     renamed = [INV_HEADER,
-               f"idle-1,{q(FORMULA)},市档案馆,{q(DDE)},4,8,100,2025-01-10T09:00:00+08:00",
+               f"idle-1,{q(FORMULA)},{q(ARCHIVE)},{q(DDE)},4,8,100,2025-01-10T09:00:00+08:00",
                f"big-1,{q(MD_LINK)},市行政审批服务局,{q(URL)},16,64,500,2025-03-01",
                f"hot-1,{q(PLUS)},市行政审批服务局,政务服务平台,4,8,200,2025-03-01T00:00:00+08:00",
                rows[4].replace("市教育和体育局", q(DEPT))]
@@ -61,12 +62,26 @@ def city(tmp_path_factory):
     cfg.write_text(f'[store]\nstate_dir = "{d}"\n'
                    f'[[notifiers]]\nname = "oa"\ntype = "webhook"\nurl = "{fake.url}/webhook"\n'
                    'secret = { env = "RS_HOSTILE_WH" }\n'
-                   + "".join(f'[departments."{x}"]\nchannels = ["oa"]\n' for x in ("市档案馆", "市行政审批服务局")),
+                   + '[reports]\nchannels = ["oa"]\n'
+                   + "".join(f'[departments."{x}"]\nchannels = ["oa"]\n' for x in (ARCHIVE, "市行政审批服务局")),
                    encoding="utf-8")
     common = ["--config", str(cfg)]
     assert main(["evaluate", "--inventory", str(inv), "--samples", str(samples), "--at", AT.isoformat(), *common]) == 0
     assert main(["sweep", "--now", "2026-11-23T09:00:00+08:00", *common]) == 0
     assert main(["deliver", "--now", "2026-11-23T09:05:00+08:00", *common]) == 0
+    # the month's report to finance's channel, as the daemon's reports job sends it on 1 December
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from rightsizer.calendar import WorkCalendar
+    from rightsizer.db import Store
+    from rightsizer.jobs import reports
+    from rightsizer.settings import load_settings
+
+    settings = load_settings(cfg)
+    reports.send_monthly(Store.open(settings.store.resolved_url()), settings, WorkCalendar(),
+                         datetime(2026, 12, 1, 9, tzinfo=ZoneInfo("Asia/Shanghai")))
+    assert main(["deliver", "--now", "2026-12-01T09:05:00+08:00", *common]) == 0
     yield d, common, fake
     fake.__exit__(None, None, None)
     os.environ.pop("RS_HOSTILE_WH", None)
@@ -142,6 +157,10 @@ def test_an_im_robots_markdown_shows_a_name_never_a_link(city):
     assert "＝HYPERLINK" not in archive["markdown"] and "=HYPERLINK（" in archive["markdown"]  # shown, defanged
     approval = next(b for b in bodies if "市行政审批服务局" in b["markdown"])
     assert "［点此核对］（http：//evil.example/x）" in approval["markdown"]
+    report = next(b for b in bodies if "资源浪费报告" in b["subject"])
+    assert "［市档案馆］（http：//evil.example/d）" in report["markdown"]  # the summary's top departments
+    assert re.findall(r"\]\((\S+?)\)", report["markdown"]) == [] or all(
+        u.startswith("http://127.0.0.1") for u in re.findall(r"\]\((\S+?)\)", report["markdown"]))
 
 
 @pytest.fixture(scope="module")
