@@ -104,6 +104,7 @@ def md_safe(name: object) -> str:
     never a link. The console's own links are written by us, never through this."""
     import re
 
-    text = str(name).translate(_MD_ACTIVE)
-    return re.sub(r"(?i)\b(https?|ftp|file)://", r"\1：//", text).replace("www.", "www．")
+    text = str(name).translate(_MD_ACTIVE).replace("://", "：//")
+    text = re.sub(r"(?i)(www)\.", r"\1．", text)
+    return re.sub(r"(?i)(mailto|tel|dingtalk|weixin|lark):", r"\1：", text)
 

@@ -50,6 +50,11 @@ def live_sso_session(conn: Connection, user_name: str, now: float):
                         .order_by(web_sessions.c.expires_at.desc()).limit(1)).first()
 
 
+def end_sso_sessions_of(conn: Connection, user_name: str) -> int:
+    return conn.execute(web_sessions.delete().where(web_sessions.c.user == user_name, web_sessions.c.via == "sso")
+                        ).rowcount
+
+
 def end_session(conn: Connection, id_hash: str) -> None:
     conn.execute(web_sessions.delete().where(web_sessions.c.id_hash == id_hash))
 
@@ -117,24 +122,33 @@ def add_failure(conn: Connection, keys: list[str], now: float) -> None:
 
 
 def reserve_attempt(conn: Connection, keys: list[str], now: float, since: float, limit: int,
-                    counted: tuple[str, ...] = ()) -> list[int] | None:
+                    account: str | None = None, free: int = 0) -> list[int] | float | None:
     """Count an attempt for every key *before* its password is checked, atomically: ``None`` when a key has had
     ``limit`` attempts since ``since`` (nothing written), else the ids of the rows written — the caller deletes
     them when the password was right. Concurrent attempts are serialised per key (PostgreSQL: a transaction
     advisory lock on each key; SQLite: its one writer), so that 29 guesses at once are 5 checks, not 29."""
     if conn.dialect.name == "postgresql":
-        for k in sorted({*keys, *counted}):
+        for k in sorted({*keys, *([account] if account else [])}):
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": k})
     if any(failures(conn, k, since) >= limit for k in keys):
         return None
+    if account:  # the account from anywhere: past ``free`` failures, the next try waits 1, 2, 4 … 30 s after the last
+        n = failures(conn, account, since)
+        if n >= free:
+            last = conn.execute(sa.select(sa.func.max(login_failures.c.at)).where(login_failures.c.key == account)
+                                ).scalar() or 0.0
+            wait = last + min(30.0, 2.0 ** (n - free)) - now
+            if wait > 0:
+                return wait  # refused, and how long to wait: no thread is put to sleep
     return [conn.execute(login_failures.insert().values(key=k, at=now)).inserted_primary_key[0]
-            for k in (*keys, *counted)]  # ``counted``: recorded, never a hard limit (the account's progressive delay)
+            for k in (*keys, *([account] if account else []))]
 
 
 def clear_account(conn: Connection, name: str) -> int:
     """An operator's unlock: every failure counted against the account, from any address."""
     return conn.execute(login_failures.delete().where(sa.or_(
-        login_failures.c.key == f"user:{name}", login_failures.c.key.startswith(f"user:{name}@", autoescape=True))
+        login_failures.c.key == f"acct:{name}",
+        sa.and_(login_failures.c.key.startswith("pair:"), login_failures.c.key.endswith(f"/{name}", autoescape=True)))
     )).rowcount
 
 

@@ -246,11 +246,11 @@ exemptions = sa.Table(  # e.g. a disaster-recovery standby, a system busy only i
     sa.Column("scope", sa.String(16), nullable=False),  # server | system
     sa.Column("target", sa.Text, nullable=False),  # server id, or system name
     sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("approver", sa.String(200), nullable=False),
+    sa.Column("approver", sa.Text, nullable=False),
     sa.Column("expires_on", Day(), nullable=False),  # last day it holds
     sa.Column("created_at", Instant(), nullable=False),
     sa.Column("revoked_at", Instant()),  # `notices unexempt` (migration 5)
-    sa.Column("revoked_by", sa.String(200)),
+    sa.Column("revoked_by", sa.Text),
 )
 
 # -- whose system an exemption of a system is (revision r0014): a system is a department's, its name is not
@@ -347,10 +347,10 @@ exemption_requests = sa.Table(  # a department asks; an operator approves (an ex
     sa.Column("server_id", sa.String(128), nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("until", Day(), nullable=False),
-    sa.Column("requested_by", sa.String(200), nullable=False),
+    sa.Column("requested_by", sa.Text, nullable=False),
     sa.Column("requested_at", Instant(), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),  # pending | approved | rejected
-    sa.Column("decided_by", sa.String(200)),
+    sa.Column("decided_by", sa.Text),
     sa.Column("decided_at", Instant()),
     sa.Column("note", sa.Text, nullable=False, server_default=""),
     sa.Column("exemption_id", sa.ForeignKey("exemptions.id")),
@@ -362,7 +362,7 @@ item_answers = sa.Table(  # a department's answer to one item of a notice
     sa.Column("item_id", sa.ForeignKey("notice_items.id"), nullable=False, index=True),
     sa.Column("kind", sa.String(16), nullable=False),  # done ("已整改，待核验") | objection
     sa.Column("note", sa.Text, nullable=False),
-    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
     sa.Column("at", Instant(), nullable=False),
 )
 

@@ -29,11 +29,12 @@ def _check_url(url: str) -> None:
     with a traceback (a port that is not a number): said without repeating any part of the URL."""
     if "://" not in url or url.startswith("sqlite:"):
         return
-    netloc = url.split("://", 1)[1].split("/", 1)[0]
-    if netloc.count("@") > 1:
+    rest = url.split("://", 1)[1]
+    userinfo, _, after = rest.rpartition("@")
+    if "@" in userinfo:
         raise StoreError("the store URL has more than one '@' before the host: percent-encode an '@' in the "
                          "password as %40 (or keep the password in ~/.pgpass)")
-    host = netloc.rsplit("@", 1)[-1]
+    host = after.split("/", 1)[0].split("?", 1)[0]
     if ":" in host and not host.startswith("["):
         port = host.rsplit(":", 1)[1]
         if port and not port.isdigit():

@@ -16,7 +16,6 @@ import hashlib
 import ipaddress
 import secrets
 import threading
-import time
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
@@ -29,7 +28,15 @@ from ..settings import WebSettings
 TOKEN_PREFIX = "rsz_"
 
 
-PAUSE = time.sleep  # the account's progressive delay (a test records it instead of waiting)
+def _network(address: str) -> str:
+    """Where an attempt comes from, for the limit: an IPv4 address, or an IPv6 address's /64."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False)) if ip.version == 6 else str(ip)
+
+
 _VERIFYING = threading.BoundedSemaphore(2)  # concurrent argon2 checks (each takes its memory_cost of RAM)
 
 
@@ -172,8 +179,12 @@ def viewer_of_token(store: Store, token: str, now: datetime) -> Viewer | None:
         return None
     if row.user and (acct is None or acct.disabled):
         return None
-    with store.begin() as conn:
-        db_accounts.used(conn, row.id, now)
+    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
+        try:  # best-effort and rare: an API read does not wait on the store's writer for its bookkeeping
+            with store.begin() as conn:
+                db_accounts.used(conn, row.id, now)
+        except Exception:  # noqa: BLE001 — a busy store or two first uses at once: the next call records it
+            pass
     return Viewer(f"token:{row.name}", row.role, row.department)
 
 
@@ -198,19 +209,20 @@ def login(store: Store, web: WebSettings, name: str, password: str, address: str
     if len(name) > 255 or len(password) > 1024:  # no account has such a name; argon2 is not fed megabytes
         raise LoginRefused("用户名或密码错误")
     t = now.timestamp()
-    # limited: this account from this address, and this address; the account as a whole is slowed, never locked
-    # for everyone (behind the proxy every user would share its address — issue 24.4)
-    keys = [f"user:{name}@{address}", f"ip:{address}"]
+    # limited: this account from this address (the address first: a name cannot forge another's key), and this
+    # address; the account as a whole is slowed, never locked for everyone (behind the proxy every user would
+    # share its address — issue 24.4). An IPv6 client counts per /64 (one host has all of it).
+    where = _network(address)
+    keys = [f"pair:{where}/{name}", f"ip:{where}"]
     since = t - web.login_window_seconds
     with store.begin() as conn:  # the attempt is counted before the password is checked (issue 24.3)
         db_accounts.prune_failures(conn, since)
-        before = db_accounts.failures(conn, f"user:{name}", since)
-        reserved = db_accounts.reserve_attempt(conn, keys, t, since, web.login_max_failures, (f"user:{name}",))
-        row = db_accounts.user(conn, name) if reserved is not None else None
-    if reserved is None:
-        raise LoginRefused("登录失败次数过多，请稍后再试", limited=True)
-    if before >= web.login_max_failures:  # guesses at this account from many addresses: each waits longer
-        PAUSE(min(30.0, 2.0 ** (before - web.login_max_failures)))
+        reserved = db_accounts.reserve_attempt(conn, keys, t, since, web.login_max_failures, f"acct:{name}",
+                                               web.login_max_failures)
+        row = db_accounts.user(conn, name) if isinstance(reserved, list) else None
+    if not isinstance(reserved, list):
+        wait = f"，请 {int(reserved) + 1} 秒后再试" if reserved else "，请稍后再试"
+        raise LoginRefused("登录失败次数过多" + wait, limited=True)
     ok = False
     with _VERIFYING:  # argon2 takes its memory per check: a bounded number at once, the rest wait their turn
         if row is not None and not row.disabled and row.password_hash:
@@ -229,7 +241,7 @@ def login(store: Store, web: WebSettings, name: str, password: str, address: str
         raise LoginRefused("用户名或密码错误")
     with store.begin() as conn:
         db_accounts.forget_attempt(conn, reserved)
-        db_accounts.clear_failures(conn, [f"user:{name}@{address}", f"user:{name}"])  # signed in: no more delay
+        db_accounts.clear_failures(conn, [f"pair:{where}/{name}", f"acct:{name}"])  # signed in: no more delay
         return _start(conn, web, Viewer(row.name, row.role, row.department), "password", t)
 
 
@@ -282,7 +294,7 @@ def logout(store: Store, sid: str, viewer: Viewer | None = None, now: datetime |
         if sid:
             db_accounts.end_session(conn, digest(sid))
         elif viewer is not None:
-            db_accounts.end_sessions_of(conn, viewer.name)
+            db_accounts.end_sso_sessions_of(conn, viewer.name)
         if viewer is not None and now is not None:
             db_accounts.log(conn, now, viewer.name, viewer.role, "logout", viewer.name, viewer.department, {}, {})
 

@@ -148,7 +148,7 @@ def _summary(r: MonthlyReport, md: bool = False) -> str:
     t = r.totals
     share = f"{t['waste'] / t['cost'] * 100:.2f}%" if t["cost"] and t["waste"] is not None else "—"
     lines = [f"{r.month.label()}政务云资源浪费报告（{name(r.department) if r.department else '全市'}）",
-             *([unmonitored_zh(r)] if unmonitored_zh(r) else []),
+             *([unmonitored_zh(r, name)] if unmonitored_zh(r) else []),
              f"本月费用 {money(t['cost'])} 元，资源浪费 {money(t['waste'])} 元（{share}），"
              f"月末浪费速率 {money(t['run_rate'])} 元/月；",
              f"经核验的整改本月实现节约 {money(t['realised'])} 元，本年累计 {money(t['realised_ytd'])} 元；",
@@ -159,14 +159,14 @@ def _summary(r: MonthlyReport, md: bool = False) -> str:
     return "\n".join(lines)
 
 
-def unmonitored_zh(r: MonthlyReport) -> str:
+def unmonitored_zh(r: MonthlyReport, name=str) -> str:
     """What the report cannot say for want of evaluations ("" when every department was monitored)."""
     if not r.coverage["days_with_evaluation"]:
         return (f"{r.month.label()}没有任何评估记录：本月费用、浪费与月末浪费速率无法计算，以“—”表示"
                 f"（不是 0，也不按全月浪费计）。")
     blind = [d for d, c in zip(r.departments.index, r.departments["cost"]) if c is None]
     if blind:
-        return (f"{r.month.label()}尚未监测的部门 {len(blind)} 个（{'、'.join(blind[:5])}{'等' if len(blind) > 5 else ''}）："
+        return (f"{r.month.label()}尚未监测的部门 {len(blind)} 个（{'、'.join(name(b) for b in blind[:5])}{'等' if len(blind) > 5 else ''}）："
                 f"其费用与浪费以“—”表示，不计入合计。")
     return ""
 

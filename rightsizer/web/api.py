@@ -59,7 +59,7 @@ def create_api(state) -> FastAPI:
 
     @api.get("/servers", summary="Servers in the token's scope")
     def servers(limit: int = 1000, offset: int = 0, v: Viewer = Depends(who)):
-        rows = views.servers(state.store, v, min(max(1, limit), 10000), max(0, offset))
+        rows = views.servers(state.store, v, min(max(1, limit), 10000), min(max(0, offset), 2**31 - 1))
         return [{"server_id": r.server_id, "name": r.name, "department": r.department, "system": r.system,
                  "vcpus": r.vcpus, "ram_gib": r.ram_gib, "disk_gib": r.disk_gib,
                  "delivered_at": iso_time(r.delivered_at, tz)} for r in rows]
@@ -102,6 +102,7 @@ def create_api(state) -> FastAPI:
         if format not in ("json", "csv"):
             raise UsageError("format: json or csv")
         r = reports.monthly(state.store, state.settings, m, state.clock(), v.scope)
+        accounts.audit_download(state.store, v, state.clock(), f"monthly {m}.{format} (api)", v.scope)
         if format == "json":
             return r.to_json()
         return download(writers.monthly(r, "csv"), f"{m}-云资源浪费报告.csv")

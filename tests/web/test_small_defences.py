@@ -128,3 +128,19 @@ def test_requests_through_the_proxy_without_a_cookie_share_one_sso_session(app, 
         proxy = TestClient(app, client=("10.0.0.5", 40000), follow_redirects=False)
         assert proxy.get("/notices", headers={"X-Remote-User": "health"}).status_code == 200
     assert count() - before <= 1  # one session, however many requests come without its cookie
+
+
+def test_a_slash_in_the_password_is_not_taken_for_a_bad_port(capsys):
+    assert main(["store", "migrate", "--db", "postgresql+psycopg://rs:ab/cd-secret@127.0.0.1:1/rs"]) == 1
+    err = capsys.readouterr().err
+    assert "port is not a number" not in err and "secret" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("name", ["核对https://evil.example/y", "WWW.EVIL.EXAMPLE", "[x](mailto:a@evil.example)",
+                                  "<a href=//evil.example>点</a>", "![](http://evil.example/p.png)"])
+def test_md_safe_leaves_no_link_for_a_robot_to_render(name):
+    from rightsizer.format import md_safe
+
+    out = md_safe(name)
+    assert "://" not in out and "www." not in out.lower() and "](" not in out and "<a" not in out
+    assert "mailto:" not in out.lower()

@@ -19,7 +19,9 @@ COLUMNS = [("departments", "name"), ("systems", "name"), ("servers", "name"), ("
            ("notices", "department"), ("notice_events", "actor"), ("exemptions", "target"), ("users", "name"),
            ("users", "department"), ("web_sessions", "user"), ("web_sessions", "department"),
            ("api_tokens", "department"), ("login_failures", "key"), ("audit", "actor"), ("audit", "target"),
-           ("audit", "department"), ("exemption_requests", "department")]
+           ("audit", "department"), ("exemption_requests", "department"), ("item_answers", "actor"),
+           ("exemption_requests", "requested_by"), ("exemption_requests", "decided_by"), ("exemptions", "approver"),
+           ("exemptions", "revoked_by")]
 
 
 def upgrade() -> None:
