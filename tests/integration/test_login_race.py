@@ -8,7 +8,6 @@ import io
 import re
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -18,15 +17,13 @@ from rightsizer.cli import main
 from rightsizer.db import Store
 from rightsizer.settings import load_settings
 
-from servers import free_port
+from servers import uvicorn_serving
 
 PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
 def served(tmp_path, store_url):
-    import uvicorn
-
     from rightsizer.web.app import create_app
 
     cfg = tmp_path / "rs.toml"
@@ -39,18 +36,8 @@ def served(tmp_path, store_url):
         sys.stdin = old
     settings = load_settings(cfg)
     store = Store.open(settings.store.resolved_url())
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, store), host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}", store
-    server.should_exit = True
-    thread.join(10)
+    with uvicorn_serving(create_app(settings, store)) as base:
+        yield base, store
 
 
 def _attempt(base: str, password: str) -> int:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import sys
-import threading
-import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -17,7 +15,7 @@ from rightsizer.cli import main
 from rightsizer.db import Store
 from rightsizer.settings import load_settings
 
-from servers import free_port
+from servers import uvicorn_serving
 
 TZ = ZoneInfo("Asia/Shanghai")
 PASSWORD = "correct horse battery"
@@ -25,8 +23,6 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture
 def api(tmp_path):
-    import uvicorn
-
     from rightsizer.web.app import create_app
 
     cfg = tmp_path / "rs.toml"
@@ -40,17 +36,8 @@ def api(tmp_path):
     clock = [datetime(2026, 12, 1, 9, tzinfo=TZ)]
     settings = load_settings(cfg)
     app = create_app(settings, Store.open(settings.store.resolved_url()), lambda: clock[0])
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}", common, clock
-    server.should_exit = True
-    thread.join(10)
+    with uvicorn_serving(app) as base:
+        yield base, common, clock
 
 
 def _token(capsys, *argv) -> str:
