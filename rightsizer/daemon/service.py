@@ -6,6 +6,7 @@ import logging
 import os
 import queue
 import signal
+import threading
 import time
 from datetime import datetime, timedelta
 
@@ -129,7 +130,9 @@ class Daemon(Leadership):
         missed = self.runner.missed()
         if missed:
             log.info("catch-up: %s did not finish its latest period; running it now", ", ".join(missed))
-            self.scheduler.add_job(self._catch_up, args=[missed], id="catch-up", misfire_grace_time=None)
+            # a thread of its own, not a one-shot scheduler job: a stop meanwhile empties the scheduler's store
+            # under its loop (APScheduler then fails to remove the fired job and its thread dies with a traceback)
+            threading.Thread(target=self._catch_up, args=(missed,), name="catch-up", daemon=True).start()
 
     def _beat_seconds(self) -> float:
         usec = sdnotify.watchdog_usec()
