@@ -82,3 +82,26 @@ def days(first, last):
     while first <= last:
         yield first
         first += timedelta(days=1)
+
+
+def with_stdin(text: str, argv: list[str]) -> int:
+    """``rightsizer ARGV`` with ``text`` on its standard input (a password for ``users add``)."""
+    import io
+    import sys
+
+    from rightsizer.cli import main
+
+    old, sys.stdin = sys.stdin, io.StringIO(text)
+    try:
+        return main(argv)
+    finally:
+        sys.stdin = old
+
+
+def twin_server(inv, samples, row: str, like: str) -> None:
+    """Add the inventory ``row`` to ``inv`` and give its server the samples of the server ``like``."""
+    sid = row.split(",", 1)[0]
+    inv.write_text(inv.read_text(encoding="utf-8") + row + "\n", encoding="utf-8")
+    lines = samples.read_text(encoding="utf-8").splitlines()
+    samples.write_text("\n".join([*lines, *(r.replace(f"{like},", f"{sid},", 1) for r in lines
+                                            if r.startswith(f"{like},"))]) + "\n", encoding="utf-8")

@@ -20,7 +20,7 @@ import pytest
 from fake_im import FakeIM
 from rightsizer.cli import main
 
-from helpers import AT
+from helpers import AT, with_stdin
 from servers import uvicorn_serving
 from test_evaluate_cli import INV_HEADER, write_inputs
 
@@ -166,14 +166,8 @@ def served(city):
     from rightsizer.db import Store
     from rightsizer.settings import load_settings
     from rightsizer.web.app import create_app
-    import sys
-
     d, common, _ = city
-    old, sys.stdin = sys.stdin, io.StringIO(PASSWORD + "\n")
-    try:
-        assert main(["users", "add", "czj", "--role", "finance", *common]) == 0
-    finally:
-        sys.stdin = old
+    assert with_stdin(PASSWORD + "\n", ["users", "add", "czj", "--role", "finance", *common]) == 0
     settings = load_settings(common[1])
     from datetime import datetime
     from zoneinfo import ZoneInfo

@@ -4,9 +4,7 @@ counted before the password is), every other one is refused as limited, and so i
 no more than 5 attempts are recorded, and no more than two argon2 checks ever run at once (each takes 64 MiB)."""
 from __future__ import annotations
 
-import io
 import re
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -17,6 +15,7 @@ from rightsizer.cli import main
 from rightsizer.db import Store
 from rightsizer.settings import load_settings
 
+from helpers import with_stdin
 from servers import uvicorn_serving
 
 PASSWORD = "correct horse battery"
@@ -29,11 +28,7 @@ def served(tmp_path, store_url):
     cfg = tmp_path / "rs.toml"
     cfg.write_text(f'[store]\nurl = "{store_url}"\n[web]\nlogin_max_failures = 5\nlogin_window_seconds = 900\n',
                    encoding="utf-8")
-    old, sys.stdin = sys.stdin, io.StringIO(PASSWORD + "\n")
-    try:
-        assert main(["users", "add", "ops", "--role", "operator", "--config", str(cfg)]) == 0
-    finally:
-        sys.stdin = old
+    assert with_stdin(PASSWORD + "\n", ["users", "add", "ops", "--role", "operator", "--config", str(cfg)]) == 0
     settings = load_settings(cfg)
     store = Store.open(settings.store.resolved_url())
     with uvicorn_serving(create_app(settings, store)) as base:

@@ -3,8 +3,6 @@ role, department, creation, last use and expiry — never its secret; ``tokens r
 past its ``--expires`` day stops by itself; one made ``--user`` for an account dies with ``users disable``."""
 from __future__ import annotations
 
-import io
-import sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -15,6 +13,7 @@ from rightsizer.cli import main
 from rightsizer.db import Store
 from rightsizer.settings import load_settings
 
+from helpers import with_stdin
 from servers import uvicorn_serving
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -28,11 +27,8 @@ def api(tmp_path):
     cfg = tmp_path / "rs.toml"
     cfg.write_text(f'[store]\nstate_dir = "{tmp_path}"\n', encoding="utf-8")
     common = ["--config", str(cfg)]
-    old, sys.stdin = sys.stdin, io.StringIO(PASSWORD + "\n")
-    try:
-        assert main(["users", "add", "clerk", "--role", "department", "--department", "市档案馆", *common]) == 0
-    finally:
-        sys.stdin = old
+    assert with_stdin(PASSWORD + "\n", ["users", "add", "clerk", "--role", "department", "--department", "市档案馆",
+                                         *common]) == 0
     clock = [datetime(2026, 12, 1, 9, tzinfo=TZ)]
     settings = load_settings(cfg)
     app = create_app(settings, Store.open(settings.store.resolved_url()), lambda: clock[0])
@@ -80,11 +76,7 @@ def test_the_console_lists_and_revokes_tokens_for_operators_only(api, capsys):
     import re
 
     base, common, _ = api
-    old, sys.stdin = sys.stdin, io.StringIO(PASSWORD + "\n")
-    try:
-        assert main(["users", "add", "ops", "--role", "operator", *common]) == 0
-    finally:
-        sys.stdin = old
+    assert with_stdin(PASSWORD + "\n", ["users", "add", "ops", "--role", "operator", *common]) == 0
     token = _token(capsys, "pull-api", "--role", "finance", *common)
 
     def signed_in(name: str) -> httpx.Client:

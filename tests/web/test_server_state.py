@@ -16,7 +16,7 @@ from rightsizer.db import Store
 from rightsizer.settings import load_settings
 from rightsizer.web.app import create_app
 
-from helpers import AT
+from helpers import AT, twin_server
 from test_evaluate_cli import write_inputs
 
 from webcity import PASSWORD, _with_stdin
@@ -29,11 +29,7 @@ def lived(tmp_path_factory):
     d = tmp_path_factory.mktemp("server-state")
     inv, samples = write_inputs(d)
     # a server of 市教育和体育局 as oversized as big-1, whose department does nothing
-    inv.write_text(inv.read_text(encoding="utf-8") + "lazy-1,教务库,市教育和体育局,教务系统,16,64,500,2025-03-01\n",
-                   encoding="utf-8")
-    rows = samples.read_text(encoding="utf-8").splitlines()
-    samples.write_text("\n".join([*rows, *(r.replace("big-1,", "lazy-1,", 1) for r in rows if r.startswith("big-1,"))])
-                       + "\n", encoding="utf-8")
+    twin_server(inv, samples, "lazy-1,教务库,市教育和体育局,教务系统,16,64,500,2025-03-01", like="big-1")
     cfg = d / "rs.toml"
     cfg.write_text(f'[store]\nstate_dir = "{d}"\n[[notifiers]]\nname = "console"\ntype = "console"\n'
                    + "".join(f'[departments."{x}"]\nchannels = ["console"]\n' for x in (ARCHIVE, APPROVAL, EDU)),

@@ -14,7 +14,7 @@ from rightsizer.db import Store
 from rightsizer.settings import load_settings
 from rightsizer.web.app import create_app
 
-from helpers import AT, notices_of
+from helpers import AT, notices_of, twin_server
 from test_evaluate_cli import write_inputs
 from webcity import PASSWORD, _with_stdin
 
@@ -25,11 +25,7 @@ ARCHIVE, EDU = "市档案馆", "市教育和体育局"
 def city(tmp_path_factory):
     d = tmp_path_factory.mktemp("system-exemption")
     inv, samples = write_inputs(d)
-    inv.write_text(inv.read_text(encoding="utf-8") + f"idle-2,旧门户,{EDU},门户网站,4,8,100,2025-01-10T09:00:00+08:00\n",
-                   encoding="utf-8")
-    rows = samples.read_text(encoding="utf-8").splitlines()
-    samples.write_text("\n".join([*rows, *(r.replace("idle-1,", "idle-2,", 1) for r in rows if r.startswith("idle-1,"))])
-                       + "\n", encoding="utf-8")
+    twin_server(inv, samples, f"idle-2,旧门户,{EDU},门户网站,4,8,100,2025-01-10T09:00:00+08:00", like="idle-1")
     cfg = d / "rs.toml"
     cfg.write_text(f'[store]\nstate_dir = "{d}"\n[[notifiers]]\nname = "console"\ntype = "console"\n'
                    + "".join(f'[departments."{x}"]\nchannels = ["console"]\n' for x in (ARCHIVE, EDU)), encoding="utf-8")
