@@ -11,7 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from rightsizer.cli import main
 from rightsizer.db import Store
 from rightsizer.settings import load_settings
 
